@@ -1786,6 +1786,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_single_bit_flip_is_refused_or_canonical() {
+        let bytes = Nested::LAYOUT.encode();
+        let mut decoded = 0;
+        for i in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[i / 8] ^= 1 << (i % 8);
+            decoded += usize::from(Layout::decode(&flipped).is_ok());
+            assert_decodes_canonically_or_refuses(&flipped);
+        }
+        // Flips inside names (`x` to `y`) still decode: the canonical check
+        // above is not vacuous.
+        assert!(decoded > 0);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
