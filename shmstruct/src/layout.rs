@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 use crate::bytes::ByteString;
 
+mod render;
+
 /// The layout of a type that can live in shared memory.
 ///
 /// Build it with `#[derive(SharedLayout)]` on a `#[repr(C)]` struct; read it
