@@ -16,6 +16,7 @@ use crate::bytes::ByteString;
 
 mod codec;
 mod fingerprint;
+mod render;
 
 pub use codec::DecodeError;
 
