@@ -1,6 +1,7 @@
 //! `#[shm(...)]`: the derive's own attribute. Keys are constants; unknown and
 //! duplicate keys and bad values are errors.
 
+use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
@@ -41,13 +42,17 @@ pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Attrs {
             let key = meta.path.get_ident().map(ToString::to_string);
             match key.as_deref() {
                 Some(SIZE) => {
-                    let value = meta.value()?.parse::<Expr>()?;
+                    let Some(value) = value(cx, &meta, SIZE)? else {
+                        return Ok(());
+                    };
                     if let Some(asserted) = number(cx, SIZE, &value) {
                         set(cx, &meta.path, SIZE, &mut size, asserted);
                     }
                 }
                 Some(ALIGN) => {
-                    let value = meta.value()?.parse::<Expr>()?;
+                    let Some(value) = value(cx, &meta, ALIGN)? else {
+                        return Ok(());
+                    };
                     if let Some(asserted) = number(cx, ALIGN, &value) {
                         if asserted.value.is_power_of_two() {
                             set(cx, &meta.path, ALIGN, &mut align, asserted);
@@ -60,7 +65,9 @@ pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Attrs {
                     }
                 }
                 Some(CRATE) => {
-                    let value = meta.value()?.parse::<Expr>()?;
+                    let Some(value) = value(cx, &meta, CRATE)? else {
+                        return Ok(());
+                    };
                     if let Some(path) = crate_path(cx, &value) {
                         set(cx, &meta.path, CRATE, &mut krate, path);
                     }
@@ -95,6 +102,27 @@ pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Attrs {
         align,
         krate: krate.unwrap_or_else(|| syn::parse_quote!(::shmstruct)),
     }
+}
+
+/// The `= value` after `key`; an error, and `None`, when it is missing.
+fn value(cx: &Ctxt, meta: &ParseNestedMeta, key: &str) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(syn::Token![=]) {
+        return Ok(Some(meta.value()?.parse::<Expr>()?));
+    }
+    let example = if key == CRATE {
+        "\"my_crate::shmstruct\""
+    } else {
+        "16"
+    };
+    cx.error_spanned_by(
+        &meta.path,
+        format!("`{key}` needs a value, e.g. #[shm({key} = {example})]"),
+    );
+    if meta.input.peek(syn::token::Paren) {
+        let _arguments;
+        syn::parenthesized!(_arguments in meta.input);
+    }
+    Ok(None)
 }
 
 /// Stores the first value of `key`; a second one is an error.

@@ -1,10 +1,10 @@
 //! `#[derive(SharedLayout)]` for shmstruct.
 //!
-//! The macro runs in three steps, each in its own file: [`ast`] parses the
-//! input (with [`repr`] and [`attr`] for the attributes), [`valid`] rejects
-//! field types that cannot live in shared memory, and [`expand`] writes the
+//! The macro runs in three steps, each in its own file: `ast` parses the
+//! input (with `repr` and `attr` for the attributes), `valid` rejects field
+//! types that cannot live in shared memory, and `expand` writes the
 //! `unsafe impl` with its descriptor and compile-time checks. Every mistake is
-//! collected in a [`ctxt::Ctxt`] so that one build reports all of them.
+//! collected in a `ctxt::Ctxt` so that one build reports all of them.
 #![forbid(unsafe_code)]
 
 mod ast;

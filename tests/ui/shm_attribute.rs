@@ -49,4 +49,18 @@ struct OnAField {
     x: u64,
 }
 
+#[repr(C)]
+#[derive(SharedLayout)]
+#[shm]
+struct NoArguments {
+    x: u64,
+}
+
+#[repr(C)]
+#[derive(SharedLayout)]
+#[shm(size)]
+struct NoValue {
+    x: u64,
+}
+
 fn main() {}
