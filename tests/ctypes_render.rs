@@ -3,163 +3,165 @@
 //! `.offset`, `.size` and type agree with the descriptor, recursively for
 //! nested structs and arrays.
 //!
-//! The structs are declared with the `SharedLayout` impl that
-//! `#[derive(SharedLayout)]` writes (see `shared_struct!`).
+//! The structs are declared with `#[derive(SharedLayout)]`, so the test
+//! checks the descriptors the derive produces.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8};
 
 use serde_json::{Map, Value};
-use shmstruct::__private::{field, structure};
 use shmstruct::{ByteString, Kind, Layout, SharedLayout};
 
-/// Declares a struct and the `SharedLayout` impl the derive writes for it.
-macro_rules! shared_struct {
-    (
-        $(#[$attr:meta])*
-        $vis:vis struct $name:ident { $($field:ident: $ty:ty),* $(,)? }
-        packed: $packed:expr, align: $align:expr
-    ) => {
-        $(#[$attr])*
-        #[allow(dead_code)]
-        $vis struct $name { $($field: $ty),* }
-
-        // SAFETY: every field is `SharedLayout` (valid for every bit pattern,
-        // pointer-free), the struct's layout is fixed by `repr(C)`, and the
-        // descriptor is built from `offset_of!`, `size_of` and `align_of`.
-        unsafe impl SharedLayout for $name {
-            const LAYOUT: &'static Layout = &structure(
-                stringify!($name),
-                ::core::mem::size_of::<$name>(),
-                ::core::mem::align_of::<$name>(),
-                $packed,
-                $align,
-                {
-                    const FIELDS: &[shmstruct::Field] = &[$(field(
-                        stringify!($field),
-                        ::core::mem::offset_of!($name, $field),
-                        <$ty as SharedLayout>::LAYOUT,
-                    )),*];
-                    FIELDS
-                },
-            );
-        }
-    };
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Point {
+    x: f64,
+    y: f64,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Point { x: f64, y: f64 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Mixed {
+    a: u8,
+    b: u16,
+    c: u32,
+    d: u64,
+    e: f32,
+    f: f64,
+    g: u8,
+    h: i8,
+    i: i16,
+    j: i64,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Mixed { a: u8, b: u16, c: u32, d: u64, e: f32, f: f64, g: u8, h: i8, i: i16, j: i64 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Outer {
+    tag: u8,
+    p: Point,
+    m: Mixed,
+    q: Point,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Outer { tag: u8, p: Point, m: Mixed, q: Point }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Demo {
+    n: i32,
+    x: f64,
+    s: ByteString<16>,
+    a: [Point; 3],
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Demo { n: i32, x: f64, s: ByteString<16>, a: [Point; 3] }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Grid {
+    cells: [[i32; 2]; 3],
+    corners: [[Point; 2]; 2],
+    names: [ByteString<5>; 3],
+    end: u8,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Grid { cells: [[i32; 2]; 3], corners: [[Point; 2]; 2], names: [ByteString<5>; 3], end: u8 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Counters {
+    hits: AtomicU64,
+    level: AtomicI32,
+    flag: AtomicU8,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Counters { hits: AtomicU64, level: AtomicI32, flag: AtomicU8 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C, align(16))]
+struct Aligned16 {
+    a: u8,
+    b: u32,
 }
 
-shared_struct! {
-    #[repr(C, align(16))]
-    struct Aligned16 { a: u8, b: u32 }
-    packed: None, align: Some(16)
+#[derive(SharedLayout)]
+#[repr(C)]
+struct HoldsAligned16 {
+    a: u8,
+    b: Aligned16,
+    c: [Aligned16; 2],
+    d: u8,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct HoldsAligned16 { a: u8, b: Aligned16, c: [Aligned16; 2], d: u8 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C, align(8))]
+struct Aligned8 {
+    a: u8,
 }
 
-shared_struct! {
-    #[repr(C, align(8))]
-    struct Aligned8 { a: u8 }
-    packed: None, align: Some(8)
+#[derive(SharedLayout)]
+#[repr(C, align(64))]
+struct Aligned64 {
+    hits: AtomicU64,
+    flag: u8,
 }
 
-shared_struct! {
-    #[repr(C, align(64))]
-    struct Aligned64 { hits: AtomicU64, flag: u8 }
-    packed: None, align: Some(64)
+#[derive(SharedLayout)]
+#[repr(C)]
+struct HoldsAligned64 {
+    a: u8,
+    b: Aligned64,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct HoldsAligned64 { a: u8, b: Aligned64 }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C, packed)]
+struct Packed {
+    a: u8,
+    b: u32,
+    c: u16,
+    d: f64,
 }
 
-shared_struct! {
-    #[repr(C, packed)]
-    struct Packed { a: u8, b: u32, c: u16, d: f64 }
-    packed: Some(1), align: None
+#[derive(SharedLayout)]
+#[repr(C, packed(2))]
+struct Packed2 {
+    a: u8,
+    b: u64,
+    p: Point,
+    c: [u32; 3],
 }
 
-shared_struct! {
-    #[repr(C, packed(2))]
-    struct Packed2 { a: u8, b: u64, p: Point, c: [u32; 3] }
-    packed: Some(2), align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct HoldsPacked {
+    a: u8,
+    p: Packed2,
+    q: Packed,
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct HoldsPacked { a: u8, p: Packed2, q: Packed }
-    packed: None, align: None
-}
-
-shared_struct! {
-    #[repr(C)]
-    struct Empty {}
-    packed: None, align: None
-}
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Empty {}
 
 mod one {
     use super::*;
-    shared_struct! {
-        #[repr(C)]
-        pub(super) struct Inner { a: u8 }
-        packed: None, align: None
+    #[derive(SharedLayout)]
+    #[repr(C)]
+    pub(super) struct Inner {
+        a: u8,
     }
 }
 
 mod two {
     use super::*;
-    shared_struct! {
-        #[repr(C)]
-        pub(super) struct Inner { a: u64, b: [u8; 3] }
-        packed: None, align: None
+    #[derive(SharedLayout)]
+    #[repr(C)]
+    pub(super) struct Inner {
+        a: u64,
+        b: [u8; 3],
     }
 }
 
-shared_struct! {
-    #[repr(C)]
-    struct Both { x: one::Inner, y: two::Inner, z: [one::Inner; 2], w: [two::Inner; 2] }
-    packed: None, align: None
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Both {
+    x: one::Inner,
+    y: two::Inner,
+    z: [one::Inner; 2],
+    w: [two::Inner; 2],
 }
 
 /// Reads the generated module from stdin, runs it, and prints as JSON every
@@ -446,6 +448,8 @@ fn non_struct_layouts_define_an_alias() {
 #[test]
 fn generated_code_refuses_a_layout_ctypes_does_not_give() {
     // A descriptor that no Rust type has: `x` claimed at offset 4.
+    use shmstruct::__private::{field, structure};
+
     static LIE: Layout = structure("Lie", 16, 8, None, None, {
         const FIELDS: &[shmstruct::Field] = &[field("x", 4, f64::LAYOUT)];
         FIELDS

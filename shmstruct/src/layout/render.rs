@@ -61,29 +61,17 @@ use super::{Kind, Layout};
 /// assert_eq!(format!("{:#}", <[u16; 4]>::LAYOUT), "[u16; 4]: c_uint16 * 4  // size 8, align 2");
 /// ```
 ///
-/// A struct, here with the impl that `#[derive(SharedLayout)]` writes:
+/// A derived struct:
 ///
 /// ```
 /// use shmstruct::SharedLayout;
 ///
+/// #[derive(SharedLayout)]
 /// #[repr(C)]
 /// struct Point {
 ///     x: f64,
 ///     y: f64,
 /// }
-/// # // SAFETY: two f64, repr(C); the descriptor is built from offset_of!.
-/// # unsafe impl SharedLayout for Point {
-/// #     const LAYOUT: &'static shmstruct::Layout = &shmstruct::__private::structure(
-/// #         "Point", core::mem::size_of::<Point>(), core::mem::align_of::<Point>(), None, None,
-/// #         {
-/// #             const FIELDS: &[shmstruct::Field] = &[
-/// #                 shmstruct::__private::field("x", core::mem::offset_of!(Point, x), f64::LAYOUT),
-/// #                 shmstruct::__private::field("y", core::mem::offset_of!(Point, y), f64::LAYOUT),
-/// #             ];
-/// #             FIELDS
-/// #         },
-/// #     );
-/// # }
 ///
 /// assert_eq!(
 ///     Point::LAYOUT.to_string(),
