@@ -14,6 +14,12 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 use crate::bytes::ByteString;
 
+mod codec_pending;
+pub use codec_pending::DecodeError;
+
+mod diff;
+pub use diff::{Difference, LayoutDiff, Placement};
+
 /// The layout of a type that can live in shared memory.
 ///
 /// Build it with `#[derive(SharedLayout)]` on a `#[repr(C)]` struct; read it

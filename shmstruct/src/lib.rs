@@ -6,10 +6,14 @@
 mod bytes;
 mod error;
 pub mod layout;
+pub mod segment;
+mod value;
 
 pub use bytes::ByteString;
 pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
+pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
+pub use value::Value;
 
 /// Items the derive's expansion refers to; not a public API.
 #[doc(hidden)]
