@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 use crate::bytes::ByteString;
 
-mod codec_pending;
-pub use codec_pending::DecodeError;
-
+mod codec;
 mod diff;
+mod fingerprint;
+
+pub use codec::DecodeError;
 pub use diff::{Difference, LayoutDiff, Placement};
 
 /// The layout of a type that can live in shared memory.
