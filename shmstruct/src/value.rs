@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::path::Path;
+use std::ptr;
+use std::sync::atomic::{compiler_fence, Ordering};
 
 use crate::error::Result;
 use crate::layout::SharedLayout;
@@ -91,10 +94,9 @@ impl<T: SharedLayout> Value<T> {
             let data = segment.data().cast::<T>();
             // SAFETY: the data area is `size_of::<T>()` bytes inside the
             // mapping at an offset aligned to `align_of::<T>()` (Header::plan
-            // aligned it to at least that, and the mapping is page-aligned),
-            // and only this process writes it before it is published as
-            // ready.
-            unsafe { data.as_ptr().write_volatile(init) };
+            // aligned it to at least that, and the mapping is page-aligned);
+            // only this process writes it before it is published as ready.
+            unsafe { write_shared(data.as_ptr(), init) };
         })?;
         Ok(Value {
             segment,
@@ -140,25 +142,15 @@ impl<T: SharedLayout> Value<T> {
     /// A copy of the value.
     pub fn get(&self) -> T {
         // SAFETY: `data()` is `size_of::<T>()` bytes inside the mapping,
-        // aligned for `T` (checked when the segment was opened or planned
-        // when created); `T: SharedLayout` makes any bytes another process
-        // left there a valid `T`. A volatile read: the compiler may not
-        // assume the memory unchanged between reads.
-        unsafe { self.segment.data().cast::<T>().as_ptr().read_volatile() }
+        // aligned for `T` (checked when the segment was opened, planned when
+        // it was created), and stays mapped while `self` lives.
+        unsafe { read_shared(self.segment.data().cast::<T>().as_ptr()) }
     }
 
     /// Replaces the value.
     pub fn set(&self, value: T) {
-        // SAFETY: as in `get`, the destination is a `T`-sized, `T`-aligned
-        // place inside the mapping; `T` has no drop glue, so overwriting the
-        // old value without dropping it is fine.
-        unsafe {
-            self.segment
-                .data()
-                .cast::<T>()
-                .as_ptr()
-                .write_volatile(value)
-        };
+        // SAFETY: as in `get`.
+        unsafe { write_shared(self.segment.data().cast::<T>().as_ptr(), value) };
     }
 
     /// The segment's name.
@@ -190,6 +182,49 @@ impl<T: SharedLayout> Value<T> {
     pub fn unlink(&self) -> Result<()> {
         self.segment.unlink()
     }
+}
+
+/// Copies a `T` out of shared memory.
+///
+/// A plain copy (`memcpy`) after a compiler fence: the fence stops the
+/// compiler from reusing what an earlier copy read, since another process
+/// may have changed the memory since. (Not a volatile access: a volatile
+/// load of a large aggregate compiles to a long run of loads and stores, and
+/// of a very large one crashes LLVM.)
+///
+/// # Safety
+///
+/// `source` must be valid for reads of `size_of::<T>()` bytes and aligned
+/// for `T`. Any bytes found there make a valid `T` (`T: SharedLayout`).
+pub(crate) unsafe fn read_shared<T: SharedLayout>(source: *const T) -> T {
+    debug_assert!(source.is_aligned());
+    let mut value = MaybeUninit::<T>::uninit();
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: `source` is valid for `size_of::<T>()` bytes (the caller) and
+    // cannot overlap `value`, a local; both are aligned for `T`.
+    unsafe { ptr::copy_nonoverlapping(source, value.as_mut_ptr(), 1) };
+    // SAFETY: every byte of `value` was written above, and any bytes are a
+    // valid `T` (`T: SharedLayout`).
+    unsafe { value.assume_init() }
+}
+
+/// Copies a `T` into shared memory: a plain copy (`memcpy`) followed by a
+/// compiler fence, so that the compiler neither drops it as unobserved nor
+/// moves it past later code.
+///
+/// # Safety
+///
+/// `destination` must be valid for writes of `size_of::<T>()` bytes and
+/// aligned for `T`. The old value is overwritten without being dropped
+/// (`T: SharedLayout` has no drop glue).
+pub(crate) unsafe fn write_shared<T: SharedLayout>(destination: *mut T, value: T) {
+    debug_assert!(destination.is_aligned());
+    let value = std::mem::ManuallyDrop::new(value);
+    // SAFETY: `destination` is valid for `size_of::<T>()` bytes (the
+    // caller) and cannot overlap `value`, a local; both are aligned for `T`
+    // (`ManuallyDrop<T>` has `T`'s layout).
+    unsafe { ptr::copy_nonoverlapping(&*value, destination, 1) };
+    compiler_fence(Ordering::SeqCst);
 }
 
 impl<T: SharedLayout> fmt::Debug for Value<T> {
