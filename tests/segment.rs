@@ -406,16 +406,16 @@ fn a_full_file_system_is_no_space_and_leaves_nothing() {
     match mounted {
         Ok(output) if output.status.success() => {}
         Ok(output) => {
-            println!(
-                "SKIPPED: a_full_file_system_is_no_space_and_leaves_nothing: cannot mount a tmpfs: {}",
+            support::skipped(&format!(
+                "a_full_file_system_is_no_space_and_leaves_nothing: cannot mount a tmpfs: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
-            );
+            ));
             return;
         }
         Err(error) => {
-            println!(
-                "SKIPPED: a_full_file_system_is_no_space_and_leaves_nothing: no mount: {error}"
-            );
+            support::skipped(&format!(
+                "a_full_file_system_is_no_space_and_leaves_nothing: no mount: {error}"
+            ));
             return;
         }
     }
@@ -502,7 +502,9 @@ fn permissions_and_links_are_enforced() {
     let mut child = support::spawn_role(test, "nobody", &[("NAME", &name)]);
     let status = child.wait_timeout(Duration::from_secs(60));
     if status.code() == Some(77) {
-        println!("SKIPPED: {test}/nobody: cannot change to uid 65534 (not root)");
+        support::skipped(&format!(
+            "{test}/nobody: cannot change to uid 65534 (not root)"
+        ));
     } else {
         assert!(status.success(), "nobody: {status}");
     }

@@ -133,3 +133,12 @@ impl Drop for RemoveOnDrop {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// Says, visibly even when the test harness captures output, that part of a
+/// test was skipped and why.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    // Written to the stderr handle itself: the harness only captures the
+    // print macros.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
