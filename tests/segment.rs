@@ -714,3 +714,61 @@ fn stale_segments_are_found_and_removed() {
     assert!(dir.0.join("not-a-segment").exists());
     assert_eq!(live.get(), 2);
 }
+
+#[test]
+fn lifetime_and_odd_paths() {
+    let dir = TempDir::new("life");
+    let options = dir.options();
+    let path = dir.0.join("kept");
+
+    // Neither the creator's nor an opener's drop unlinks by default.
+    let created = Value::create_with("kept", 1u16, &options).expect("create");
+    let opened = Value::<u16>::open_with("kept", &options).expect("open");
+    assert!(!opened.is_creator());
+    drop(opened);
+    drop(created);
+    assert!(path.exists());
+    let error = Value::create_with("kept", 2u16, &options).expect_err("taken");
+    assert!(matches!(error, Error::AlreadyExists { .. }), "{error:?}");
+    assert!(error.to_string().contains("already exists"), "{error}");
+    options.unlink("kept").expect("unlink by name");
+    let error = Value::<u16>::open_with("kept", &options).expect_err("gone");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "segment \"kept\" does not exist (looked for {}): create it first, \
+             or check its name and the directory (SHMSTRUCT_DIR)",
+            path.display()
+        )
+    );
+
+    // unlink_on_drop: the creating handle removes the name, an opener never.
+    let dropping = options.clone().unlink_on_drop(true);
+    let created = Value::create_with("temp", 1u16, &dropping).expect("create");
+    drop(Value::<u16>::open_with("temp", &dropping).expect("open"));
+    assert!(dir.0.join("temp").exists(), "an opener unlinked");
+    drop(created);
+    assert!(!dir.0.join("temp").exists(), "the creator did not unlink");
+
+    // A handle whose name now belongs to another segment leaves it alone.
+    let first = Value::create_with("reborn", 1u16, &dropping).expect("create");
+    first.unlink().expect("unlink");
+    let second = Value::create_with("reborn", 2u16, &options).expect("create again");
+    drop(first);
+    assert_eq!(
+        Value::<u16>::open_with("reborn", &options)
+            .expect("open")
+            .get(),
+        2
+    );
+    second.unlink().expect("unlink");
+
+    // A directory at the name, and a missing directory.
+    std::fs::create_dir(dir.0.join("sub")).expect("mkdir");
+    let error = Value::<u16>::open_with("sub", &options).expect_err("a directory");
+    assert!(error.to_string().contains("is a directory"), "{error}");
+    let missing = SegmentOptions::new().dir(dir.0.join("missing"));
+    let error = Value::create_with("x", 1u16, &missing).expect_err("no directory");
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    assert!(error.to_string().contains("does not exist"), "{error}");
+}

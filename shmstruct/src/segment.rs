@@ -236,6 +236,7 @@ fn os_error(name: &str, path: &Path, doing: &str, source: std::io::Error) -> Err
             path: path.to_owned(),
             source,
         },
+        _ if os::is_directory(&source) => not_a_segment(name, path, "it is a directory"),
         _ if os::is_symlink(&source) => not_a_segment(
             name,
             path,
@@ -318,14 +319,26 @@ impl Segment {
             source: std::io::ErrorKind::InvalidInput.into(),
         })?;
 
-        let file = os::create_file(&path, options.mode)
-            .map_err(|source| os_error(name, &path, "creating", source))?;
+        let file = os::create_file(&path, options.mode).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::Io {
+                    context: format!(
+                        "creating segment \"{name}\" failed: the directory {} does not exist",
+                        dir.display()
+                    ),
+                    source,
+                }
+            } else {
+                os_error(name, &path, "creating", source)
+            }
+        })?;
         // From here on the file is ours: remove it again if we fail.
         let mut cleanup = RemoveOnFailure(Some(&path));
         let io = |doing: &str, source| Error::Io {
             context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
             source,
         };
+        os::set_mode(&file, options.mode).map_err(|e| io("setting the mode of", e))?;
         let identity = os::identity(&file.metadata().map_err(|e| io("inspecting", e))?);
         os::allocate(&file, header.total_size).map_err(|source| {
             if os::is_no_space(&source) {
@@ -569,7 +582,6 @@ impl Segment {
     /// reads as initialising), the descriptor, and zeroes the lock area.
     fn write_header(&self, descriptor: &[u8]) {
         let header = self.header.as_bytes();
-        let base = self.map.as_mut_ptr();
         // The creator's identity first, then the magic with Release, so an
         // inspector that sees the magic (Acquire) knows who is creating it.
         let creator = core::mem::offset_of!(Header, creator_pid);
@@ -587,7 +599,6 @@ impl Segment {
         // (Header::plan put it there) and nobody else writes it before the
         // segment is ready.
         unsafe { std::ptr::write_bytes(lock.as_ptr(), 0, LOCK_AREA_SIZE) };
-        debug_assert!(base == self.map.as_mut_ptr());
     }
 
     /// Copies `bytes` into the segment at `offset`.
@@ -725,14 +736,21 @@ fn state_word(map: &MmapRaw) -> &AtomicU32 {
 }
 
 /// The creator's pid and start time, written before the magic; read after
-/// an Acquire load of the magic found it set.
+/// an Acquire load of the magic found it set. Only these two fields are
+/// read: the creator may still be writing the rest of the header.
 fn read_creator(map: &MmapRaw) -> (u32, u64) {
-    let mut bytes = [0u8; HEADER_SIZE];
-    // SAFETY: the mapping is at least a header long (the caller checked),
-    // `bytes` is a local buffer of that size, u8 needs no alignment.
-    unsafe { std::ptr::copy_nonoverlapping(map.as_mut_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
-    let header = Header::read_from_bytes(&bytes).expect("HEADER_SIZE bytes");
-    (header.creator_pid, header.creator_start_time)
+    fn read<const N: usize>(map: &MmapRaw, offset: usize) -> [u8; N] {
+        assert!(offset + N <= map.len());
+        let mut bytes = [0u8; N];
+        let source = map.as_mut_ptr().wrapping_add(offset);
+        // SAFETY: `offset .. offset + N` is inside the mapping (asserted),
+        // `bytes` is a local buffer of N bytes, u8 needs no alignment.
+        unsafe { std::ptr::copy_nonoverlapping(source, bytes.as_mut_ptr(), N) };
+        bytes
+    }
+    let pid = read::<4>(map, core::mem::offset_of!(Header, creator_pid));
+    let start_time = read::<8>(map, core::mem::offset_of!(Header, creator_start_time));
+    (u32::from_ne_bytes(pid), u64::from_ne_bytes(start_time))
 }
 
 #[cfg(test)]

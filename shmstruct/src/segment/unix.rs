@@ -15,20 +15,23 @@ use std::path::Path;
 pub(super) const DEFAULT_DIR: &str = "/dev/shm";
 
 /// Creates `path` exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`,
-/// read-write) with exactly `mode`: the process umask may have cleared bits
-/// of the mode given to `open`, so it is set again with `fchmod`.
+/// read-write) with `mode` as far as the process umask lets it: follow with
+/// [`set_mode`].
 pub(super) fn create_file(path: &Path, mode: u32) -> io::Result<File> {
     // std's `open` always adds O_CLOEXEC; `create_new` is O_CREAT | O_EXCL,
     // which also refuses a symbolic link planted at the path.
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    file.set_permissions(Permissions::from_mode(mode))?;
-    Ok(file)
+        .open(path)
+}
+
+/// Gives `file` exactly `mode` (`fchmod`), whatever the umask cleared.
+pub(super) fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    file.set_permissions(Permissions::from_mode(mode))
 }
 
 /// Opens an existing `path` read-write, refusing a symbolic link
@@ -58,6 +61,11 @@ pub(super) fn allocate(file: &File, len: u64) -> io::Result<()> {
 /// Whether `error` says the file system is full.
 pub(super) fn is_no_space(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Whether `error` says the path names a directory.
+pub(super) fn is_directory(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EISDIR)
 }
 
 /// Whether `error` is `O_NOFOLLOW` refusing a symbolic link.
