@@ -308,7 +308,7 @@ impl Segment {
             layout.align(),
             layout.fingerprint(),
             creator_pid,
-            os::process_start_time(creator_pid).unwrap_or(0),
+            os::own_start_time().unwrap_or(0),
         )
         .ok_or_else(|| Error::Io {
             context: format!(

@@ -84,6 +84,26 @@ pub(super) fn current_pid() -> u32 {
     std::process::id()
 }
 
+/// This process's start time ([`process_start_time`] of [`current_pid`]),
+/// read from `/proc` once per process (a forked child has another pid, so it
+/// reads its own).
+pub(super) fn own_start_time() -> Option<u64> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<(u32, u64)>> = Mutex::new(None);
+    let pid = current_pid();
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match *cache {
+        Some((cached_pid, start)) if cached_pid == pid => Some(start),
+        _ => {
+            let start = process_start_time(pid)?;
+            *cache = Some((pid, start));
+            Some(start)
+        }
+    }
+}
+
 /// When process `pid` started, in clock ticks after boot (field 22 of
 /// `/proc/<pid>/stat`); `None` if it does not exist or this is not Linux.
 /// With the pid it names one process, even after the pid is reused.
@@ -121,6 +141,7 @@ mod tests {
         assert!(process_exists(pid));
         let start = process_start_time(pid).expect("/proc is mounted");
         assert_eq!(process_start_time(pid), Some(start));
+        assert_eq!(own_start_time(), Some(start));
         assert!(!process_exists(0));
     }
 }
