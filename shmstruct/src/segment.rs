@@ -3,7 +3,7 @@
 //! A segment named `demo` is the file `/dev/shm/demo` — the POSIX
 //! shared-memory object `shm_open("/demo")`, which Python's
 //! `multiprocessing.shared_memory.SharedMemory(name="demo")` opens too. It
-//! starts with a [header](header) that says what it holds: the layout
+//! starts with a [header] that says what it holds: the layout
 //! descriptor of its data, who created it, where its lock area and its data
 //! are. An opener checks all of that before it reads a byte of data.
 //!
@@ -16,16 +16,16 @@
 //!
 //! # Lifetime
 //!
-//! A segment lives until its name is unlinked, explicitly: with
-//! [`unlink`](crate::unlink), with the creating handle's `unlink`, or when
-//! the creating handle drops if it was created with
+//! A segment lives until its name is unlinked, always explicitly: with
+//! [`unlink`] by name, with a handle's `unlink`, or when the handle that
+//! created it drops, if it was created with
 //! [`SegmentOptions::unlink_on_drop`]. A process that only opened a segment
-//! never removes it. Mappings stay valid after the name is gone.
+//! never removes it on its own. Mappings stay valid after the name is gone.
 //!
 //! # Truncation after open
 //!
 //! Opening checks the file's size against its header, so a truncated file is
-//! an [`Error::Truncated`](crate::Error::Truncated), never a `SIGBUS`. But
+//! an [`Error::Truncated`], never a `SIGBUS`. But
 //! like every memory map, a segment that another process truncates *after*
 //! it was opened makes the next access to the lost pages raise `SIGBUS`.
 //! Segments are created with mode `0600`, so only processes of the same user
