@@ -1,6 +1,14 @@
 //! The one error type of the crate.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::layout::{DecodeError, LayoutDiff};
+
 /// Everything that can go wrong in shmstruct.
+///
+/// Each case says what happened and what to do; an operating-system error
+/// behind it is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -11,6 +19,172 @@ pub enum Error {
         len: usize,
         /// The capacity of the byte string.
         capacity: usize,
+    },
+
+    /// No segment of that name exists.
+    #[error(
+        "segment \"{name}\" does not exist (looked for {}): create it first, \
+         or check its name and the directory (SHMSTRUCT_DIR)",
+        path.display()
+    )]
+    NotFound {
+        /// The segment's name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+
+    /// Creating a segment whose name is taken.
+    #[error(
+        "segment \"{name}\" already exists ({}): open it instead, or unlink it \
+         if it is left over",
+        path.display()
+    )]
+    AlreadyExists {
+        /// The segment's name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+    },
+
+    /// The segment (or its directory) may not be opened by this process.
+    #[error(
+        "permission denied for segment \"{name}\" ({}): it belongs to another \
+         user or its mode forbids this one (segments are created with mode \
+         0600 unless asked otherwise)",
+        path.display()
+    )]
+    PermissionDenied {
+        /// The segment's name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// The file system holding segments is full.
+    #[error(
+        "no space for segment \"{name}\" of {size} bytes in {}: the file system \
+         is full (nothing was left behind); free space, unlink unused segments \
+         or make the segment smaller",
+        dir.display()
+    )]
+    NoSpace {
+        /// The segment's name.
+        name: String,
+        /// The directory it was created in.
+        dir: PathBuf,
+        /// The size that did not fit.
+        size: u64,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A segment name that is not allowed.
+    #[error(
+        "invalid segment name {name:?}: {reason}; a name is 1 to 30 bytes of \
+         A-Z a-z 0-9 . _ - (and not \".\" or \"..\")"
+    )]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The file is not a shmstruct segment.
+    #[error("{} is not a shmstruct segment: {reason}", path.display())]
+    NotASegment {
+        /// The segment's name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+        /// Why: not a regular file, a symbolic link, no magic bytes...
+        reason: String,
+    },
+
+    /// A segment written by a shmstruct with another format version.
+    #[error(
+        "segment \"{name}\" has format version {found}, but this shmstruct \
+         reads version {supported}: open it with a matching version of shmstruct"
+    )]
+    UnsupportedVersion {
+        /// The segment's name.
+        name: String,
+        /// The version in its header.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+
+    /// The file is shorter than its header says.
+    #[error(
+        "segment \"{name}\" is truncated: the file has {size} bytes but needs \
+         {expected}; something shrank or damaged it: unlink it and create it again"
+    )]
+    Truncated {
+        /// The segment's name.
+        name: String,
+        /// The file's size.
+        size: u64,
+        /// The size it should have.
+        expected: u64,
+    },
+
+    /// The header contradicts itself (offsets out of bounds, bad state).
+    #[error("segment \"{name}\" has a corrupt header: {reason}; unlink it and create it again")]
+    CorruptHeader {
+        /// The segment's name.
+        name: String,
+        /// What is inconsistent.
+        reason: String,
+    },
+
+    /// The creator did not finish initialising within the open timeout.
+    #[error(
+        "segment \"{name}\" is still being initialised after waiting {waited:?}: \
+         its creator may have died while creating it; open with a longer \
+         timeout, or unlink it if it is stale"
+    )]
+    StillInitialising {
+        /// The segment's name.
+        name: String,
+        /// How long the opener waited.
+        waited: Duration,
+    },
+
+    /// The segment holds another layout than the one expected.
+    #[error(
+        "segment \"{name}\" holds `{}` ({} bytes) but `{}` ({} bytes) was expected: {diff}",
+        diff.found().0, diff.found().1, diff.expected().0, diff.expected().1
+    )]
+    LayoutMismatch {
+        /// The segment's name.
+        name: String,
+        /// The differences, field by field.
+        diff: Box<LayoutDiff>,
+    },
+
+    /// The layout descriptor stored in the segment cannot be decoded.
+    #[error(
+        "segment \"{name}\" has a corrupt layout descriptor: unlink it and \
+         create it again"
+    )]
+    CorruptDescriptor {
+        /// The segment's name.
+        name: String,
+        /// Why decoding failed.
+        source: DecodeError,
+    },
+
+    /// Any other operating-system error.
+    #[error("{context}")]
+    Io {
+        /// What was being done: `creating segment "demo" in /dev/shm`.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
     },
 }
 

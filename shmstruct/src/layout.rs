@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use crate::bytes::ByteString;
 
 mod codec;
+mod diff;
 mod fingerprint;
 mod render;
 
 pub use codec::DecodeError;
+pub use diff::{Difference, LayoutDiff, Placement};
 
 /// The layout of a type that can live in shared memory.
 ///

@@ -7,12 +7,16 @@ mod asserts;
 mod bytes;
 mod error;
 pub mod layout;
+pub mod segment;
+mod value;
 
 pub use bytes::ByteString;
 pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
+pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
 /// `#[derive(SharedLayout)]`: see the trait [`SharedLayout`](trait@SharedLayout).
 pub use shmstruct_derive::SharedLayout;
+pub use value::Value;
 
 /// Items the derive's expansion refers to; not a public API.
 #[doc(hidden)]

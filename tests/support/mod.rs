@@ -56,7 +56,10 @@ pub fn spawn_role(test: &str, role: &str, args: &[(&str, &str)]) -> ChildGuard {
     command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(ROLE_VAR, role)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // The child is a whole test binary: its harness would print a second
+        // "test result" line into the parent's output. Failures go to stderr.
+        .stdout(Stdio::null());
     for (key, value) in args {
         command.env(format!("SHMSTRUCT_TEST_ARG_{key}"), value);
     }
@@ -132,4 +135,13 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// Says, visibly even when the test harness captures output, that part of a
+/// test was skipped and why.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    // Written to the stderr handle itself: the harness only captures the
+    // print macros.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }

@@ -1,0 +1,792 @@
+//! Named shared-memory segments that describe themselves.
+//!
+//! A segment named `demo` is the file `/dev/shm/demo` — the POSIX
+//! shared-memory object `shm_open("/demo")`, which Python's
+//! `multiprocessing.shared_memory.SharedMemory(name="demo")` opens too. It
+//! starts with a [header] that says what it holds: the layout
+//! descriptor of its data, who created it, where its lock area and its data
+//! are. An opener checks all of that before it reads a byte of data.
+//!
+//! # The directory
+//!
+//! Segments live in `/dev/shm` unless the environment variable
+//! `SHMSTRUCT_DIR` names another directory, or the caller does
+//! ([`SegmentOptions::dir`]) — for tests, or for systems without `/dev/shm`.
+//! Python only finds segments in `/dev/shm`.
+//!
+//! # Lifetime
+//!
+//! A segment lives until its name is unlinked, always explicitly: with
+//! [`unlink`] by name, with a handle's `unlink`, or when the handle that
+//! created it drops, if it was created with
+//! [`SegmentOptions::unlink_on_drop`]. A process that only opened a segment
+//! never removes it on its own. Mappings stay valid after the name is gone.
+//!
+//! # Truncation after open
+//!
+//! Opening checks the file's size against its header, so a truncated file is
+//! an [`Error::Truncated`], never a `SIGBUS`. But
+//! like every memory map, a segment that another process truncates *after*
+//! it was opened makes the next access to the lost pages raise `SIGBUS`.
+//! Segments are created with mode `0600`, so only processes of the same user
+//! (or root) can do that; there is no cheap guard against it (sealing is only
+//! available to `memfd` files, which have no name).
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use memmap2::{MmapOptions, MmapRaw};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::error::{Error, Result};
+use crate::layout::{Layout, LayoutDiff};
+
+pub mod header;
+mod info;
+#[cfg_attr(unix, path = "segment/unix.rs")]
+mod os;
+
+pub use info::{list, remove_stale, SegmentInfo, SegmentState};
+
+use header::{
+    Header, Problem, HEADER_SIZE, LOCK_AREA_SIZE, MAGIC, STATE_INITIALISING, STATE_READY,
+};
+
+/// The environment variable that changes the default directory.
+pub const DIR_ENV: &str = "SHMSTRUCT_DIR";
+/// The longest segment name (the macOS limit, 31 with the leading slash).
+pub const MAX_NAME_LEN: usize = 30;
+
+/// The directory segments live in by default: `$SHMSTRUCT_DIR` if set and
+/// not empty, else `/dev/shm`.
+pub fn default_dir() -> PathBuf {
+    match std::env::var_os(DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(os::DEFAULT_DIR),
+    }
+}
+
+/// Checks a segment name: 1 to [`MAX_NAME_LEN`] bytes of `[A-Za-z0-9._-]`,
+/// not `.` or `..`.
+///
+/// # Errors
+///
+/// [`Error::InvalidName`] saying what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// assert!(shmstruct::segment::check_name("demo-1.v2").is_ok());
+/// let error = shmstruct::segment::check_name("/demo").unwrap_err();
+/// assert!(error.to_string().contains("without the leading slash"));
+/// ```
+pub fn check_name(name: &str) -> Result<()> {
+    let invalid = |reason: String| {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return invalid("it is empty".to_owned());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return invalid(format!("it is {} bytes long", name.len()));
+    }
+    if name == "." || name == ".." {
+        return invalid("it names a directory".to_owned());
+    }
+    if name.starts_with('/') {
+        return invalid("give it without the leading slash".to_owned());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return invalid(format!("it contains {bad:?}"));
+    }
+    Ok(())
+}
+
+/// Where and how to create or open a segment.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use shmstruct::SegmentOptions;
+///
+/// let options = SegmentOptions::new()
+///     .mode(0o640)
+///     .open_timeout(Duration::from_millis(100))
+///     .unlink_on_drop(true);
+/// assert_eq!(options.get_mode(), 0o640);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SegmentOptions {
+    dir: Option<PathBuf>,
+    mode: u32,
+    open_timeout: Duration,
+    unlink_on_drop: bool,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        SegmentOptions::new()
+    }
+}
+
+impl SegmentOptions {
+    /// The defaults: the [default directory](default_dir), mode `0600`, a
+    /// one-second open timeout, no unlinking on drop.
+    pub fn new() -> SegmentOptions {
+        SegmentOptions {
+            dir: None,
+            mode: 0o600,
+            open_timeout: Duration::from_secs(1),
+            unlink_on_drop: false,
+        }
+    }
+
+    /// Uses `dir` instead of the default directory.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> SegmentOptions {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Creates segments with permission bits `mode` (default `0o600`: only
+    /// this user). Applied exactly, whatever the process umask.
+    pub fn mode(mut self, mode: u32) -> SegmentOptions {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// How long an opener waits for a segment whose creator is still
+    /// initialising it (default one second).
+    pub fn open_timeout(mut self, timeout: Duration) -> SegmentOptions {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// Whether the handle that *creates* the segment unlinks its name when
+    /// it drops (default `false`: the segment outlives its creator until
+    /// unlinked). Openers never unlink, whatever this says.
+    pub fn unlink_on_drop(mut self, unlink: bool) -> SegmentOptions {
+        self.unlink_on_drop = unlink;
+        self
+    }
+
+    /// The directory segments are created in and opened from.
+    pub fn get_dir(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(default_dir)
+    }
+
+    /// The permission bits of created segments.
+    pub fn get_mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// The open timeout.
+    pub fn get_open_timeout(&self) -> Duration {
+        self.open_timeout
+    }
+
+    /// Removes the segment `name` from this options' directory. Processes
+    /// that have it open keep their mapping.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`], [`Error::NotFound`],
+    /// [`Error::PermissionDenied`], or [`Error::Io`].
+    pub fn unlink(&self, name: &str) -> Result<()> {
+        check_name(name)?;
+        let path = self.get_dir().join(name);
+        std::fs::remove_file(&path).map_err(|source| os_error(name, &path, "unlinking", source))
+    }
+}
+
+/// Removes the segment `name` from the [default directory](default_dir).
+/// Processes that have it open keep their mapping.
+///
+/// # Errors
+///
+/// As [`SegmentOptions::unlink`].
+pub fn unlink(name: &str) -> Result<()> {
+    SegmentOptions::new().unlink(name)
+}
+
+/// Turns an error from opening, creating or removing `path` into the
+/// matching [`Error`].
+fn os_error(name: &str, path: &Path, doing: &str, source: std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::NotFound => Error::NotFound {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        },
+        ErrorKind::AlreadyExists => Error::AlreadyExists {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        },
+        ErrorKind::PermissionDenied => Error::PermissionDenied {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            source,
+        },
+        _ if os::is_directory(&source) => not_a_segment(name, path, "it is a directory"),
+        _ if os::is_symlink(&source) => not_a_segment(
+            name,
+            path,
+            "it is a symbolic link, and segments are never opened through links",
+        ),
+        _ => Error::Io {
+            context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
+            source,
+        },
+    }
+}
+
+fn not_a_segment(name: &str, path: &Path, reason: &str) -> Error {
+    Error::NotASegment {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// A mapped segment: the header, the encoded descriptor, the lock area and
+/// the data, untyped. [`Value`](crate::Value) and the other typed handles are
+/// built on it.
+///
+/// The memory is shared with other processes, which may write it at any
+/// time: it is only ever reached through raw pointers (copies, volatile or
+/// atomic accesses), never through `&[u8]` or `&mut [u8]`.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    map: MmapRaw,
+    header: Header,
+    name: String,
+    path: PathBuf,
+    identity: (u64, u64),
+    unlink_on_drop: bool,
+}
+
+/// An opened file whose header is ready, or the creator of one that is not.
+enum Probe {
+    Ready(Segment),
+    Initialising {
+        creator_pid: u32,
+        creator_start_time: u64,
+        file_size: u64,
+        identity: (u64, u64),
+    },
+}
+
+impl Segment {
+    /// Creates the segment `name` for data described by `layout`, lets
+    /// `init` write the data (and the lock area) through the segment's
+    /// pointers, then publishes it as ready.
+    ///
+    /// If anything fails, the file is removed again.
+    pub(crate) fn create(
+        name: &str,
+        layout: &Layout,
+        options: &SegmentOptions,
+        init: impl FnOnce(&Segment),
+    ) -> Result<Segment> {
+        check_name(name)?;
+        let dir = options.get_dir();
+        let path = dir.join(name);
+        let descriptor = layout.encode();
+        let creator_pid = os::current_pid();
+        let header = Header::plan(
+            descriptor.len(),
+            layout.size(),
+            layout.align(),
+            layout.fingerprint(),
+            creator_pid,
+            os::own_start_time().unwrap_or(0),
+        )
+        .ok_or_else(|| Error::Io {
+            context: format!(
+                "segment \"{name}\" for `{}` ({} bytes) would be larger than this process can map",
+                layout.name(),
+                layout.size()
+            ),
+            source: std::io::ErrorKind::InvalidInput.into(),
+        })?;
+
+        let file = os::create_file(&path, options.mode).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::Io {
+                    context: format!(
+                        "creating segment \"{name}\" failed: the directory {} does not exist",
+                        dir.display()
+                    ),
+                    source,
+                }
+            } else {
+                os_error(name, &path, "creating", source)
+            }
+        })?;
+        // From here on the file is ours: remove it again if we fail.
+        let mut cleanup = RemoveOnFailure(Some(&path));
+        let io = |doing: &str, source| Error::Io {
+            context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
+            source,
+        };
+        os::set_mode(&file, options.mode).map_err(|e| io("setting the mode of", e))?;
+        let identity = os::identity(&file.metadata().map_err(|e| io("inspecting", e))?);
+        os::allocate(&file, header.total_size).map_err(|source| {
+            if os::is_no_space(&source) {
+                Error::NoSpace {
+                    name: name.to_owned(),
+                    dir: dir.clone(),
+                    size: header.total_size,
+                    source,
+                }
+            } else {
+                io("reserving space for", source)
+            }
+        })?;
+        let map = MmapOptions::new()
+            .len(header.total_size as usize)
+            .map_raw(&file)
+            .map_err(|e| io("mapping", e))?;
+        let segment = Segment {
+            map,
+            header,
+            name: name.to_owned(),
+            path: path.clone(),
+            identity,
+            unlink_on_drop: options.unlink_on_drop,
+        };
+        segment.write_header(&descriptor);
+        init(&segment);
+        // Release: everything written above (header, descriptor, lock
+        // area, data) happens-before an opener's Acquire load that sees
+        // READY.
+        segment.state().store(STATE_READY, Ordering::Release);
+        cleanup.0 = None;
+        Ok(segment)
+    }
+
+    /// Opens the segment `name` and checks that it holds data described by
+    /// `expected`.
+    pub(crate) fn open(name: &str, expected: &Layout, options: &SegmentOptions) -> Result<Segment> {
+        let segment = match Segment::probe(name, options, options.open_timeout)? {
+            Probe::Ready(segment) => segment,
+            Probe::Initialising { .. } => {
+                return Err(Error::StillInitialising {
+                    name: name.to_owned(),
+                    waited: options.open_timeout,
+                })
+            }
+        };
+        segment.check_layout(expected)?;
+        Ok(segment)
+    }
+
+    /// Opens `name` and waits up to `timeout` for its header to be ready;
+    /// checks the size, magic, version and header consistency, not the
+    /// layout.
+    fn probe(name: &str, options: &SegmentOptions, timeout: Duration) -> Result<Probe> {
+        check_name(name)?;
+        let path = options.get_dir().join(name);
+        let file =
+            os::open_file(&path).map_err(|source| os_error(name, &path, "opening", source))?;
+        let io = |doing: &str, source| Error::Io {
+            context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
+            source,
+        };
+        let started = Instant::now();
+        let mut mapped: Option<MmapRaw> = None;
+        loop {
+            let metadata = file.metadata().map_err(|e| io("inspecting", e))?;
+            if !metadata.is_file() {
+                return Err(not_a_segment(name, &path, "it is not a regular file"));
+            }
+            let identity = os::identity(&metadata);
+            let size = metadata.len();
+            let mut creator = (0, 0);
+            if size >= HEADER_SIZE as u64 {
+                // The file is at least a header long: map it (again, if it
+                // grew) and look at its magic and state.
+                if mapped.as_ref().map(MmapRaw::len) != usize::try_from(size).ok() {
+                    let len = usize::try_from(size).map_err(|_| Error::CorruptHeader {
+                        name: name.to_owned(),
+                        reason: format!("the file's size {size} is not addressable"),
+                    })?;
+                    mapped = Some(
+                        MmapOptions::new()
+                            .len(len)
+                            .map_raw(&file)
+                            .map_err(|e| io("mapping", e))?,
+                    );
+                }
+                let map = mapped.as_ref().expect("mapped above");
+                let magic = magic_word(map).load(Ordering::Acquire);
+                // Acquire: pairs with the creator's Release store of READY,
+                // after which the whole header, descriptor and data are
+                // visible.
+                let state = state_word(map).load(Ordering::Acquire);
+                if magic == u64::from_ne_bytes(MAGIC) {
+                    if state == STATE_READY {
+                        let segment = Segment::from_ready(
+                            name,
+                            &path,
+                            mapped.take().expect("mapped"),
+                            identity,
+                            size,
+                        )?;
+                        return Ok(Probe::Ready(segment));
+                    }
+                    if state != STATE_INITIALISING {
+                        return Err(Error::CorruptHeader {
+                            name: name.to_owned(),
+                            reason: format!("unknown state {state:#x}"),
+                        });
+                    }
+                    creator = read_creator(map);
+                } else if magic != 0 || state != STATE_INITIALISING {
+                    return Err(not_a_segment(
+                        name,
+                        &path,
+                        "its first bytes are not the shmstruct magic",
+                    ));
+                }
+            } else if size > 0 {
+                // Too short for a header. The creator reserves the whole
+                // size at once, so this is damage, not work in progress.
+                let mut prefix = [0; 8];
+                let len = (size as usize).min(prefix.len());
+                file.read_exact_at(&mut prefix[..len], 0)
+                    .map_err(|e| io("reading", e))?;
+                if prefix[..len] != MAGIC[..len] {
+                    return Err(not_a_segment(
+                        name,
+                        &path,
+                        "its first bytes are not the shmstruct magic",
+                    ));
+                }
+                return Err(Error::Truncated {
+                    name: name.to_owned(),
+                    size,
+                    expected: HEADER_SIZE as u64,
+                });
+            }
+            // Still initialising (an empty file is one whose creator has not
+            // reserved its space yet).
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Ok(Probe::Initialising {
+                    creator_pid: creator.0,
+                    creator_start_time: creator.1,
+                    file_size: size,
+                    identity,
+                });
+            }
+            std::thread::sleep((timeout - waited).min(Duration::from_millis(1)));
+        }
+    }
+
+    /// Reads and checks the header of a mapped segment whose state is ready.
+    fn from_ready(
+        name: &str,
+        path: &Path,
+        map: MmapRaw,
+        identity: (u64, u64),
+        size: u64,
+    ) -> Result<Segment> {
+        let mut bytes = [0u8; HEADER_SIZE];
+        // SAFETY: the mapping is at least HEADER_SIZE bytes long (the caller
+        // checked the file's size before mapping it), `bytes` is a distinct
+        // local buffer of that size, and u8 has no alignment requirement.
+        // The header is no longer written once the state is ready.
+        unsafe { std::ptr::copy_nonoverlapping(map.as_mut_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
+        let header = Header::read_from_bytes(&bytes).expect("HEADER_SIZE bytes");
+        if header.version != header::VERSION {
+            return Err(Error::UnsupportedVersion {
+                name: name.to_owned(),
+                found: header.version,
+                supported: header::VERSION,
+            });
+        }
+        match header.check(size) {
+            Ok(()) => {}
+            Err(Problem::Truncated { size, expected }) => {
+                return Err(Error::Truncated {
+                    name: name.to_owned(),
+                    size,
+                    expected,
+                })
+            }
+            Err(Problem::Corrupt(reason)) => {
+                return Err(Error::CorruptHeader {
+                    name: name.to_owned(),
+                    reason,
+                })
+            }
+        }
+        Ok(Segment {
+            map,
+            header,
+            name: name.to_owned(),
+            path: path.to_owned(),
+            identity,
+            unlink_on_drop: false,
+        })
+    }
+
+    /// Checks that the segment holds data described by `expected`: the
+    /// fingerprint and the encoded descriptor must match; otherwise the
+    /// stored descriptor is decoded and compared field by field.
+    fn check_layout(&self, expected: &Layout) -> Result<()> {
+        let stored = self.descriptor_bytes();
+        let same = self.header.fingerprint == expected.fingerprint() && stored == expected.encode();
+        if !same {
+            let found = Layout::decode(&stored).map_err(|source| Error::CorruptDescriptor {
+                name: self.name.clone(),
+                source,
+            })?;
+            let diff = LayoutDiff::new(expected, &found);
+            if !diff.is_empty() || self.header.fingerprint != expected.fingerprint() {
+                return Err(Error::LayoutMismatch {
+                    name: self.name.clone(),
+                    diff: Box::new(diff),
+                });
+            }
+        }
+        if self.header.data_size != expected.size() as u64
+            || self.header.data_offset % expected.align() as u64 != 0
+        {
+            return Err(Error::CorruptHeader {
+                name: self.name.clone(),
+                reason: format!(
+                    "{} data bytes at offset {} cannot hold `{}` ({} bytes, aligned to {})",
+                    self.header.data_size,
+                    self.header.data_offset,
+                    expected.name(),
+                    expected.size(),
+                    expected.align()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the header (state excepted: the file is zero-filled, so it
+    /// reads as initialising), the descriptor, and zeroes the lock area.
+    fn write_header(&self, descriptor: &[u8]) {
+        let header = self.header.as_bytes();
+        // The creator's identity first, then the magic with Release, so an
+        // inspector that sees the magic (Acquire) knows who is creating it.
+        let creator = core::mem::offset_of!(Header, creator_pid);
+        self.write_bytes(creator, &header[creator..creator + 4]);
+        let start_time = core::mem::offset_of!(Header, creator_start_time);
+        self.write_bytes(start_time, &header[start_time..start_time + 8]);
+        magic_word(&self.map).store(u64::from_ne_bytes(MAGIC), Ordering::Release);
+        let version = core::mem::offset_of!(Header, version);
+        self.write_bytes(version, &header[version..header::STATE_OFFSET]);
+        let after_state = header::STATE_OFFSET + 4;
+        self.write_bytes(after_state, &header[after_state..]);
+        self.write_bytes(self.header.descriptor_offset as usize, descriptor);
+        let lock = self.lock_area();
+        // SAFETY: the lock area is LOCK_AREA_SIZE bytes inside the mapping
+        // (Header::plan put it there) and nobody else writes it before the
+        // segment is ready.
+        unsafe { std::ptr::write_bytes(lock.as_ptr(), 0, LOCK_AREA_SIZE) };
+    }
+
+    /// Copies `bytes` into the segment at `offset`.
+    fn write_bytes(&self, offset: usize, bytes: &[u8]) {
+        assert!(
+            offset + bytes.len() <= self.map.len(),
+            "write inside the segment"
+        );
+        let destination = self.map.as_mut_ptr().wrapping_add(offset);
+        // SAFETY: `destination .. + bytes.len()` is inside the mapping
+        // (asserted above), which cannot overlap `bytes`, a Rust slice of
+        // this process's own memory; u8 needs no alignment. Only the
+        // creator writes, before the segment is ready.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), destination, bytes.len()) };
+    }
+
+    /// A copy of the encoded descriptor.
+    fn descriptor_bytes(&self) -> Vec<u8> {
+        let len = self.header.descriptor_len as usize;
+        let mut bytes = vec![0; len];
+        let source = self
+            .map
+            .as_mut_ptr()
+            .wrapping_add(self.header.descriptor_offset as usize);
+        // SAFETY: Header::check put the descriptor inside the mapping;
+        // `bytes` is a fresh buffer of `len` bytes; u8 needs no alignment.
+        // The descriptor is not written after the segment is ready.
+        unsafe { std::ptr::copy_nonoverlapping(source, bytes.as_mut_ptr(), len) };
+        bytes
+    }
+
+    /// The state word, an atomic in the mapping.
+    fn state(&self) -> &AtomicU32 {
+        state_word(&self.map)
+    }
+
+    /// The segment's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The segment's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The segment's header.
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The first byte of the data: `data_size` bytes aligned to
+    /// `data_align` (at least the alignment of the type the layout check
+    /// accepted).
+    pub(crate) fn data(&self) -> NonNull<u8> {
+        let data = self
+            .map
+            .as_mut_ptr()
+            .wrapping_add(self.header.data_offset as usize);
+        NonNull::new(data).expect("a mapping is never at address 0")
+    }
+
+    /// The lock area: [`LOCK_AREA_SIZE`] bytes, 64-aligned, zeroed by the
+    /// creator before `init` runs; the sync primitives live here.
+    pub(crate) fn lock_area(&self) -> NonNull<u8> {
+        let lock = self
+            .map
+            .as_mut_ptr()
+            .wrapping_add(self.header.lock_offset as usize);
+        NonNull::new(lock).expect("a mapping is never at address 0")
+    }
+
+    /// Unlinks the segment's name if it still names this segment.
+    pub(crate) fn unlink(&self) -> Result<()> {
+        let not_found = || Error::NotFound {
+            name: self.name.clone(),
+            path: self.path.clone(),
+        };
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(metadata) if os::identity(&metadata) == self.identity => {}
+            Ok(_) => return Err(not_found()),
+            Err(source) => return Err(os_error(&self.name, &self.path, "unlinking", source)),
+        }
+        std::fs::remove_file(&self.path)
+            .map_err(|source| os_error(&self.name, &self.path, "unlinking", source))
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.unlink_on_drop {
+            // Nothing to report to: a segment already gone is fine.
+            let _ = self.unlink();
+        }
+    }
+}
+
+/// Removes a freshly created file unless disarmed (`.0 = None`).
+struct RemoveOnFailure<'a>(Option<&'a Path>);
+
+impl Drop for RemoveOnFailure<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The header's magic as an atomic word.
+fn magic_word(map: &MmapRaw) -> &AtomicU64 {
+    assert!(map.len() >= HEADER_SIZE);
+    let magic = map
+        .as_mut_ptr()
+        .wrapping_add(header::MAGIC_OFFSET)
+        .cast::<u64>();
+    // SAFETY: the mapping is page-aligned and at least a header long
+    // (asserted), so `magic` is 8-aligned and valid for as long as `map` is
+    // borrowed; every process accesses this word only atomically (the
+    // creator stores it with `store`, openers `load` it), as `from_ptr`
+    // requires.
+    unsafe { AtomicU64::from_ptr(magic) }
+}
+
+/// The header's state as an atomic word.
+fn state_word(map: &MmapRaw) -> &AtomicU32 {
+    assert!(map.len() >= HEADER_SIZE);
+    let state = map
+        .as_mut_ptr()
+        .wrapping_add(header::STATE_OFFSET)
+        .cast::<u32>();
+    // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and only
+    // ever accessed atomically (the creator never writes it non-atomically:
+    // it is zero from posix_fallocate until the Release store of READY).
+    unsafe { AtomicU32::from_ptr(state) }
+}
+
+/// The creator's pid and start time, written before the magic; read after
+/// an Acquire load of the magic found it set. Only these two fields are
+/// read: the creator may still be writing the rest of the header.
+fn read_creator(map: &MmapRaw) -> (u32, u64) {
+    fn read<const N: usize>(map: &MmapRaw, offset: usize) -> [u8; N] {
+        assert!(offset + N <= map.len());
+        let mut bytes = [0u8; N];
+        let source = map.as_mut_ptr().wrapping_add(offset);
+        // SAFETY: `offset .. offset + N` is inside the mapping (asserted),
+        // `bytes` is a local buffer of N bytes, u8 needs no alignment.
+        unsafe { std::ptr::copy_nonoverlapping(source, bytes.as_mut_ptr(), N) };
+        bytes
+    }
+    let pid = read::<4>(map, core::mem::offset_of!(Header, creator_pid));
+    let start_time = read::<8>(map, core::mem::offset_of!(Header, creator_start_time));
+    (u32::from_ne_bytes(pid), u64::from_ne_bytes(start_time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["a", "demo", "A.b_c-9", &"x".repeat(30), "..."] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for (bad, reason) in [
+            ("", "empty"),
+            (&"x".repeat(31) as &str, "31 bytes"),
+            (".", "directory"),
+            ("..", "directory"),
+            ("a/b", "'/'"),
+            ("/demo", "leading slash"),
+            ("dé", "'é'"),
+            ("a b", "' '"),
+        ] {
+            let message = check_name(bad).expect_err(bad).to_string();
+            assert!(message.contains(reason), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_environment_changes_the_default_dir() {
+        // Read only: setting the variable would race other tests.
+        let expected = std::env::var_os(DIR_ENV)
+            .filter(|dir| !dir.is_empty())
+            .map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from);
+        assert_eq!(default_dir(), expected);
+        assert_eq!(
+            SegmentOptions::new().dir("/tmp/x").get_dir(),
+            Path::new("/tmp/x")
+        );
+    }
+}

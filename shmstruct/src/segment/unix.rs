@@ -1,0 +1,147 @@
+//! The operating-system calls segments need, for Unix (Linux first).
+//!
+//! Everything the portable segment code asks of the platform goes through
+//! here: where segments live, how their files are created and opened, how
+//! space is reserved, and how a process is recognised again.
+
+use std::fs::{File, OpenOptions, Permissions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Where POSIX shared-memory objects live: `shm_open("/demo")` is this
+/// directory's file `demo`.
+pub(super) const DEFAULT_DIR: &str = "/dev/shm";
+
+/// Creates `path` exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`,
+/// read-write) with `mode` as far as the process umask lets it: follow with
+/// [`set_mode`].
+pub(super) fn create_file(path: &Path, mode: u32) -> io::Result<File> {
+    // std's `open` always adds O_CLOEXEC; `create_new` is O_CREAT | O_EXCL,
+    // which also refuses a symbolic link planted at the path.
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Gives `file` exactly `mode` (`fchmod`), whatever the umask cleared.
+pub(super) fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    file.set_permissions(Permissions::from_mode(mode))
+}
+
+/// Opens an existing `path` read-write, refusing a symbolic link
+/// (`O_RDWR | O_NOFOLLOW | O_CLOEXEC`).
+pub(super) fn open_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Reserves `len` bytes for `file` (`posix_fallocate`), so that a full file
+/// system is an error now and not a `SIGBUS` when the memory is touched.
+pub(super) fn allocate(file: &File, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: `posix_fallocate` only reads its integer arguments; the file
+    // descriptor is open for as long as `file` is borrowed.
+    let status = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    // posix_fallocate returns the error number instead of setting errno.
+    match status {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Whether `error` says the file system is full.
+pub(super) fn is_no_space(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Whether `error` says the path names a directory.
+pub(super) fn is_directory(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EISDIR)
+}
+
+/// Whether `error` is `O_NOFOLLOW` refusing a symbolic link.
+pub(super) fn is_symlink(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// A file's identity (device and inode), to tell whether a path still names
+/// the file this process created.
+pub(super) fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
+    (metadata.dev(), metadata.ino())
+}
+
+/// This process's id.
+pub(super) fn current_pid() -> u32 {
+    std::process::id()
+}
+
+/// This process's start time ([`process_start_time`] of [`current_pid`]),
+/// read from `/proc` once per process (a forked child has another pid, so it
+/// reads its own).
+pub(super) fn own_start_time() -> Option<u64> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<(u32, u64)>> = Mutex::new(None);
+    let pid = current_pid();
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match *cache {
+        Some((cached_pid, start)) if cached_pid == pid => Some(start),
+        _ => {
+            let start = process_start_time(pid)?;
+            *cache = Some((pid, start));
+            Some(start)
+        }
+    }
+}
+
+/// When process `pid` started, in clock ticks after boot (field 22 of
+/// `/proc/<pid>/stat`); `None` if it does not exist or this is not Linux.
+/// With the pid it names one process, even after the pid is reused.
+pub(super) fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 is the command name in parentheses and may itself contain
+    // spaces and parentheses: the fields after it start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // `rest` starts at field 3, so field 22 is its 20th word.
+    rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+/// Whether a process `pid` exists (possibly owned by another user).
+pub(super) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: `kill` with signal 0 sends nothing; it only checks that the
+    // process exists and may be signalled.
+    let status = unsafe { libc::kill(pid, 0) };
+    // EPERM: it exists but belongs to someone else.
+    status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_start_time() {
+        let pid = current_pid();
+        assert!(process_exists(pid));
+        let start = process_start_time(pid).expect("/proc is mounted");
+        assert_eq!(process_start_time(pid), Some(start));
+        assert_eq!(own_start_time(), Some(start));
+        assert!(!process_exists(0));
+    }
+}
