@@ -6,10 +6,17 @@
 mod bytes;
 mod error;
 pub mod layout;
+#[cfg(target_os = "linux")]
+pub mod sync;
 
 pub use bytes::ByteString;
 pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
+#[cfg(target_os = "linux")]
+pub use sync::{
+    DataGuard, LockError, LockGuard, LockResult, OwnerDied, RLockGuard, RawBarrier, RawCondition,
+    RawEvent, RawLock, RawRLock, RawSemaphore, SemaphoreGuard,
+};
 
 /// Items the derive's expansion refers to; not a public API.
 #[doc(hidden)]
