@@ -338,8 +338,9 @@ fn barrier_timeout_breaks_it_for_everyone() {
     barrier.reset().expect("reset");
     assert!(!barrier.is_broken().expect("is_broken"));
     // SAFETY: the barrier above is no longer used by anyone.
+    let zero_parties = unsafe { RawBarrier::init(shared.at(PRIMITIVE), 0) };
     assert!(matches!(
-        unsafe { RawBarrier::init(shared.at(PRIMITIVE), 0) },
+        zero_parties,
         Err(Error::InvalidSyncParameter { .. })
     ));
 }
