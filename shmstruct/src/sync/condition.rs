@@ -259,9 +259,11 @@ impl RawCondition {
         }
     }
 
-    /// Wakes up to `n` waiters (Python's `notify(n)`); `guard` proves this
-    /// thread holds the condition's lock. A woken waiter runs once it gets
-    /// the lock, after this thread releases it.
+    /// Wakes `n` sleeping waiters (Python's `notify(n)`); `guard` proves
+    /// this thread holds the condition's lock. A woken waiter runs once it
+    /// gets the lock, after this thread releases it. A waiter that had
+    /// released the lock but not yet gone to sleep also returns, so more
+    /// than `n` may wake (callers re-check their condition anyway).
     ///
     /// # Errors
     ///

@@ -4,7 +4,7 @@
 //!
 //! # In-place types
 //!
-//! Each type is `#[repr(C)]`, has a fixed [`size_of`](core::mem::size_of)
+//! Each type is `#[repr(C)]`, has a fixed `size_of`
 //! and alignment (its `SIZE` and `ALIGN` constants) so that a segment can
 //! reserve room for it, and is never moved or copied once initialised:
 //!
@@ -18,6 +18,17 @@
 //!    interior-mutable: a pthread mutex in an [`UnsafeCell`](core::cell::UnsafeCell)
 //!    used only through the pthread functions, and atomics.
 //!
+//! Sizes and alignments on x86-64 glibc (aarch64 glibc's `pthread_mutex_t`
+//! is 8 bytes larger, which every mutex-holding type inherits):
+//!
+//! | type | `SIZE` | `ALIGN` |
+//! |---|---|---|
+//! | [`RawLock`], [`RawRLock`] | 40 | 8 |
+//! | [`RawCondition`] | 48 | 8 |
+//! | [`RawBarrier`] | 64 | 8 |
+//! | [`RawSemaphore`] | 344 | 8 |
+//! | [`RawEvent`] | 4 | 4 |
+//!
 //! The names carry `Raw` because they are the pieces inside shared memory;
 //! the named objects (`Lock::create(name)`) and the `Value<T>` lock are
 //! built on them.
@@ -29,7 +40,7 @@
 //! - [`RawLock`]/[`RawRLock`] are robust pthread mutexes: the next locker is
 //!   told the owner died ([`LockError::OwnerDied`]), gets the guard, repairs
 //!   the data and calls `mark_consistent`; if it does not, the lock becomes
-//!   [`Error::NotRecoverable`](crate::Error::NotRecoverable).
+//!   [`Error::NotRecoverable`].
 //! - The others keep their state behind an internal robust mutex that they
 //!   repair themselves, and sleep on futexes (a killed sleeper leaves nothing
 //!   behind): a dead [`RawSemaphore`] holder's permits are reclaimed (see its
@@ -38,8 +49,8 @@
 //!   arrived.
 //!
 //! Timeouts are measured on the monotonic clock and reported as
-//! [`Error::TimedOut`](crate::Error::TimedOut); `try_*` forms report
-//! [`Error::WouldBlock`](crate::Error::WouldBlock).
+//! [`Error::TimedOut`]; `try_*` forms report
+//! [`Error::WouldBlock`].
 //!
 //! # Platform
 //!
