@@ -8,6 +8,8 @@ mod bytes;
 mod error;
 pub mod layout;
 pub mod segment;
+#[cfg(target_os = "linux")]
+pub mod sync;
 mod value;
 
 pub use bytes::ByteString;
@@ -16,6 +18,11 @@ pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
 /// `#[derive(SharedLayout)]`: see the trait [`SharedLayout`](trait@SharedLayout).
 pub use shmstruct_derive::SharedLayout;
+#[cfg(target_os = "linux")]
+pub use sync::{
+    DataGuard, LockError, LockGuard, LockResult, OwnerDied, RLockGuard, RawBarrier, RawCondition,
+    RawEvent, RawLock, RawRLock, RawSemaphore, SemaphoreGuard,
+};
 pub use value::Value;
 
 /// Items the derive's expansion refers to; not a public API.

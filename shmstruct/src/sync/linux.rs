@@ -1,0 +1,366 @@
+//! The platform seam of [`crate::sync`] on Linux: robust process-shared
+//! pthread mutexes, futexes, the monotonic clock and process identity.
+//!
+//! Everything the portable primitives need from the operating system goes
+//! through this file, so they read without `libc` or `cfg` noise.
+
+use std::cell::UnsafeCell;
+use std::io;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+// glibc has had `pthread_mutex_clocklock` since 2.30; the `libc` crate does
+// not declare it yet.
+extern "C" {
+    fn pthread_mutex_clocklock(
+        mutex: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
+/// A point in time on `CLOCK_MONOTONIC`, the clock every timeout of this
+/// module is measured on (it does not jump when the wall clock is set).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: libc::timespec,
+}
+
+impl Deadline {
+    /// `timeout` from now. Timeouts too large to represent saturate (they
+    /// are then, in practice, "never").
+    pub(crate) fn after(timeout: Duration) -> Deadline {
+        let now = monotonic_now();
+        let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX / 2);
+        let mut sec = now.tv_sec.saturating_add(secs).min(i64::MAX / 2);
+        let mut nsec = now.tv_nsec + i64::from(timeout.subsec_nanos());
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec += 1;
+        }
+        Deadline {
+            at: libc::timespec {
+                tv_sec: sec,
+                tv_nsec: nsec,
+            },
+        }
+    }
+
+    /// The earlier of `self` and `timeout` from now.
+    pub(crate) fn min_after(self, timeout: Duration) -> Deadline {
+        let other = Deadline::after(timeout);
+        if (other.at.tv_sec, other.at.tv_nsec) < (self.at.tv_sec, self.at.tv_nsec) {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// Whether the deadline has passed.
+    pub(crate) fn has_passed(&self) -> bool {
+        let now = monotonic_now();
+        (now.tv_sec, now.tv_nsec) >= (self.at.tv_sec, self.at.tv_nsec)
+    }
+}
+
+fn monotonic_now() -> libc::timespec {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC is
+    // supported on every Linux (clock_gettime(2)), so the call cannot fail.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    debug_assert_eq!(rc, 0);
+    now
+}
+
+fn os_error(call: &'static str, code: libc::c_int) -> Error {
+    Error::SyncOs {
+        call,
+        source: io::Error::from_raw_os_error(code),
+    }
+}
+
+/// What a successful lock call found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// The mutex was consistent.
+    Consistent,
+    /// The previous owner died holding it (`EOWNERDEAD`): the caller owns
+    /// it now, and it stays inconsistent until `mark_consistent`.
+    OwnerDied,
+}
+
+/// Which pthread mutex type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MutexKind {
+    /// `PTHREAD_MUTEX_ERRORCHECK`: relocking by the owner is `EDEADLK`.
+    ErrorCheck,
+    /// `PTHREAD_MUTEX_RECURSIVE`: the owner may lock again.
+    Recursive,
+}
+
+/// A process-shared, robust pthread mutex, in place.
+///
+/// `&self` methods are sound because the mutex is only ever touched through
+/// the pthread functions, which are made for concurrent use by any number
+/// of threads and processes (the `UnsafeCell` tells Rust that it changes
+/// behind shared references). A `&RobustMutex` exists only for memory that
+/// [`RobustMutex::init`] initialised (the public types' constructors are
+/// `unsafe` and say so).
+#[repr(C)]
+pub(crate) struct RobustMutex {
+    mutex: UnsafeCell<libc::pthread_mutex_t>,
+}
+
+// SAFETY: the pthread mutex is made to be used by many threads at once; all
+// access goes through the pthread functions.
+unsafe impl Sync for RobustMutex {}
+
+impl RobustMutex {
+    /// Initialises a process-shared, robust mutex of `kind` at `this`.
+    ///
+    /// # Safety
+    ///
+    /// `this` is valid for writes of `size_of::<RobustMutex>()` bytes,
+    /// aligned, and no thread or process uses the memory as a mutex during
+    /// the call (POSIX: initialising a mutex in use is undefined).
+    pub(crate) unsafe fn init(this: *mut RobustMutex, kind: MutexKind) -> Result<()> {
+        debug_assert!(this.is_aligned());
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: `attr` is writable storage for an attribute object.
+        let rc = unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(os_error("pthread_mutexattr_init", rc));
+        }
+        let kind = match kind {
+            MutexKind::ErrorCheck => libc::PTHREAD_MUTEX_ERRORCHECK,
+            MutexKind::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
+        };
+        let result = (|| {
+            // SAFETY: `attr` was initialised above.
+            let rc = unsafe {
+                libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED)
+            };
+            if rc != 0 {
+                return Err(os_error("pthread_mutexattr_setpshared", rc));
+            }
+            // SAFETY: `attr` was initialised above.
+            let rc = unsafe {
+                libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST)
+            };
+            if rc != 0 {
+                return Err(os_error("pthread_mutexattr_setrobust", rc));
+            }
+            // SAFETY: `attr` was initialised above.
+            let rc = unsafe { libc::pthread_mutexattr_settype(attr.as_mut_ptr(), kind) };
+            if rc != 0 {
+                return Err(os_error("pthread_mutexattr_settype", rc));
+            }
+            // `RobustMutex` is `repr(C)` with the mutex, in a
+            // `repr(transparent)` `UnsafeCell`, as its only field: `this` is
+            // the pthread_mutex_t's address.
+            // SAFETY: the caller guarantees `this` is valid for writes and
+            // unused; `attr` is initialised.
+            let rc = unsafe { libc::pthread_mutex_init(this.cast(), attr.as_ptr()) };
+            if rc != 0 {
+                return Err(os_error("pthread_mutex_init", rc));
+            }
+            Ok(())
+        })();
+        // SAFETY: `attr` was initialised and is not used after this.
+        unsafe { libc::pthread_mutexattr_destroy(attr.as_mut_ptr()) };
+        result
+    }
+
+    fn raw(&self) -> *mut libc::pthread_mutex_t {
+        self.mutex.get()
+    }
+
+    fn acquired(call: &'static str, rc: libc::c_int) -> Result<Acquired> {
+        match rc {
+            0 => Ok(Acquired::Consistent),
+            libc::EOWNERDEAD => Ok(Acquired::OwnerDied),
+            libc::ENOTRECOVERABLE => Err(Error::NotRecoverable),
+            libc::EDEADLK => Err(Error::WouldDeadlock),
+            libc::EBUSY => Err(Error::WouldBlock { primitive: "lock" }),
+            libc::ETIMEDOUT => Err(Error::TimedOut { primitive: "lock" }),
+            rc => Err(os_error(call, rc)),
+        }
+    }
+
+    /// Blocks until the calling thread owns the mutex.
+    pub(crate) fn lock(&self) -> Result<Acquired> {
+        // SAFETY: the mutex was initialised (type invariant).
+        let rc = unsafe { libc::pthread_mutex_lock(self.raw()) };
+        Self::acquired("pthread_mutex_lock", rc)
+    }
+
+    /// Takes the mutex if nobody holds it (`WouldBlock` otherwise).
+    ///
+    /// This is a timed lock whose deadline has passed, not
+    /// `pthread_mutex_trylock`: glibc's trylock (2.36 at least), on a
+    /// not-recoverable robust mutex, returns `ENOTRECOVERABLE` but leaves
+    /// the mutex's futex word set to the caller's thread id, so every later
+    /// lock in every process blocks or fails with `EDEADLK`. The timed lock
+    /// releases it correctly; with an expired deadline it takes a free mutex
+    /// at once and reports `ETIMEDOUT` for a held one (POSIX: the timeout
+    /// is only checked when the mutex cannot be locked immediately).
+    pub(crate) fn try_lock(&self) -> Result<Acquired> {
+        let past = Deadline {
+            at: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        };
+        match self.lock_until(&past) {
+            Err(Error::TimedOut { .. }) => Err(Error::WouldBlock { primitive: "lock" }),
+            other => other,
+        }
+    }
+
+    /// Blocks until the calling thread owns the mutex or `deadline` passes
+    /// (`TimedOut`).
+    pub(crate) fn lock_until(&self, deadline: &Deadline) -> Result<Acquired> {
+        // SAFETY: the mutex was initialised (type invariant); `deadline.at`
+        // is a normalised timespec on CLOCK_MONOTONIC.
+        let rc =
+            unsafe { pthread_mutex_clocklock(self.raw(), libc::CLOCK_MONOTONIC, &deadline.at) };
+        Self::acquired("pthread_mutex_clocklock", rc)
+    }
+
+    /// Releases the mutex (one level of a recursive one). A thread that
+    /// does not own it gets `NotOwner` (robust mutexes check the owner).
+    pub(crate) fn unlock(&self) -> Result<()> {
+        // SAFETY: the mutex was initialised (type invariant); robust mutexes
+        // check ownership, so a wrong caller gets EPERM, not corruption.
+        let rc = unsafe { libc::pthread_mutex_unlock(self.raw()) };
+        match rc {
+            0 => Ok(()),
+            libc::EPERM => Err(Error::NotOwner { primitive: "lock" }),
+            rc => Err(os_error("pthread_mutex_unlock", rc)),
+        }
+    }
+
+    /// Marks a mutex acquired with [`Acquired::OwnerDied`] consistent again.
+    pub(crate) fn mark_consistent(&self) -> Result<()> {
+        // SAFETY: the mutex was initialised (type invariant); on a mutex
+        // that is not inconsistent or not owned the call returns EINVAL.
+        let rc = unsafe { libc::pthread_mutex_consistent(self.raw()) };
+        match rc {
+            0 => Ok(()),
+            rc => Err(os_error("pthread_mutex_consistent", rc)),
+        }
+    }
+}
+
+/// Why [`futex_wait`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Woken, interrupted, or the word no longer held the expected value:
+    /// the caller re-checks its condition.
+    Maybe,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Sleeps while `word` holds `expected`, until woken by [`futex_wake`] or
+/// until `deadline`. Shared (not `FUTEX_PRIVATE_FLAG`) futexes are keyed by
+/// the physical page, so this works across processes mapping the same
+/// memory. A process killed while sleeping here leaves nothing behind.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>) -> Wake {
+    let timeout = deadline.map_or(std::ptr::null(), |d| &d.at as *const libc::timespec);
+    // FUTEX_WAIT_BITSET takes an absolute timeout, on CLOCK_MONOTONIC
+    // without FUTEX_CLOCK_REALTIME (futex(2)).
+    // SAFETY: `word` is a live, aligned 32-bit atomic; `timeout` is null or
+    // a valid timespec; the unused uaddr2 is null.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT_BITSET,
+            expected,
+            timeout,
+            std::ptr::null::<u32>(),
+            libc::FUTEX_BITSET_MATCH_ANY,
+        )
+    };
+    if rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
+        Wake::TimedOut
+    } else {
+        Wake::Maybe
+    }
+}
+
+/// Wakes up to `count` threads (of any process) sleeping on `word`.
+pub(crate) fn futex_wake(word: &AtomicU32, count: i32) {
+    // SAFETY: `word` is a live, aligned 32-bit atomic; FUTEX_WAKE reads no
+    // other argument.
+    let rc = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, count) };
+    debug_assert!(rc >= 0, "FUTEX_WAKE failed: {}", io::Error::last_os_error());
+}
+
+/// Wakes every thread sleeping on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    futex_wake(word, i32::MAX);
+}
+
+/// A process, told apart from a later process that reuses its pid by its
+/// start time (clock ticks after boot, `/proc/<pid>/stat` field 22).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProcessId {
+    pub(crate) pid: u32,
+    pub(crate) start: u64,
+}
+
+impl ProcessId {
+    /// The calling process.
+    pub(crate) fn current() -> ProcessId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // Cached per pid, so a forked child computes its own. Relaxed: the
+        // two words are only a cache; a torn pair fails the pid check and
+        // is recomputed.
+        static CACHED_PID: AtomicU32 = AtomicU32::new(0);
+        static CACHED_START: AtomicU64 = AtomicU64::new(0);
+        let pid = std::process::id();
+        if CACHED_PID.load(Ordering::Relaxed) == pid {
+            return ProcessId {
+                pid,
+                start: CACHED_START.load(Ordering::Relaxed),
+            };
+        }
+        let start = start_time(pid).unwrap_or(0);
+        CACHED_START.store(start, Ordering::Relaxed);
+        CACHED_PID.store(pid, Ordering::Relaxed);
+        ProcessId { pid, start }
+    }
+
+    /// Whether this process is still running: it exists, is not a zombie,
+    /// and its pid was not reused by a later process.
+    pub(crate) fn is_alive(&self) -> bool {
+        match read_stat(self.pid) {
+            Some((state, start)) => !matches!(state, b'Z' | b'X' | b'x') && start == self.start,
+            None => false,
+        }
+    }
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    read_stat(pid).map(|(_, start)| start)
+}
+
+/// The state letter and start time of `pid`, from `/proc/<pid>/stat`.
+fn read_stat(pid: u32) -> Option<(u8, u64)> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain anything, so parse after its
+    // closing parenthesis: field 3 (state) then field 22 (start time).
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
