@@ -17,6 +17,7 @@ use crate::bytes::ByteString;
 mod codec;
 mod diff;
 mod fingerprint;
+mod render;
 
 pub use codec::DecodeError;
 pub use diff::{Difference, LayoutDiff, Placement};
@@ -316,7 +317,9 @@ impl Layout {
     label = "`{Self}` does not implement `SharedLayout`",
     note = "shared memory holds numbers (u8..u64, i8..i64, f32, f64), Atomic* integers, \
             ByteString<N>, arrays [T; N] of these, and #[repr(C)] structs with \
-            #[derive(SharedLayout)]"
+            #[derive(SharedLayout)]",
+    note = "an enum, `bool`, `char` or `Option` is not valid for every byte another process \
+            may write: store an integer (e.g. u8) and convert it when reading"
 )]
 pub unsafe trait SharedLayout: Sized + 'static {
     /// The layout descriptor: name, size, alignment and fields.
@@ -328,6 +331,8 @@ macro_rules! primitive_layouts {
         // SAFETY: every bit pattern is a valid number, a number holds no
         // pointer and has no drop glue, and `Primitive::size` is its size and
         // alignment on the targets this crate builds for (checked below).
+        // (`do_not_recommend`: a missing-impl error should not list every number.)
+        #[diagnostic::do_not_recommend]
         unsafe impl SharedLayout for $ty {
             const LAYOUT: &'static Layout = &Layout::primitive(Primitive::$primitive);
         }
@@ -353,6 +358,7 @@ macro_rules! atomic_layouts {
         // SAFETY: an atomic integer has the size, alignment and bit validity
         // of its integer (std documents this for every `Atomic*`, checked
         // below), holds no pointer and has no drop glue.
+        #[diagnostic::do_not_recommend]
         unsafe impl SharedLayout for $ty {
             const LAYOUT: &'static Layout = &Layout::atomic(stringify!($ty), Primitive::$primitive);
         }
@@ -377,6 +383,7 @@ atomic_layouts! {
 // valid for every bit pattern, pointer-free and drop-free exactly when `T` is,
 // which `T: SharedLayout` promises; its size is `N * size_of::<T>()` and its
 // alignment `align_of::<T>()`, as `Layout::array` records.
+#[diagnostic::do_not_recommend]
 unsafe impl<T: SharedLayout, const N: usize> SharedLayout for [T; N] {
     const LAYOUT: &'static Layout = &Layout::array(T::LAYOUT, N);
 }
@@ -384,6 +391,7 @@ unsafe impl<T: SharedLayout, const N: usize> SharedLayout for [T; N] {
 // SAFETY: `ByteString<N>` is `#[repr(transparent)]` over `[u8; N]`: every bit
 // pattern is valid, it holds no pointer and has no drop glue; size `N`,
 // alignment 1.
+#[diagnostic::do_not_recommend]
 unsafe impl<const N: usize> SharedLayout for ByteString<N> {
     const LAYOUT: &'static Layout = &Layout::bytes(N);
 }

@@ -3,6 +3,7 @@
 //! for Rust.
 #![deny(missing_docs)]
 
+mod asserts;
 mod bytes;
 mod error;
 pub mod layout;
@@ -14,11 +15,14 @@ pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
 pub use value::Value;
+/// `#[derive(SharedLayout)]`: see the trait [`SharedLayout`](trait@SharedLayout).
+pub use shmstruct_derive::SharedLayout;
 
 /// Items the derive's expansion refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::asserts::{assert_align, assert_size};
     pub use crate::layout::construct::{field, structure};
-    pub use crate::layout::{Layout, SharedLayout};
+    pub use crate::layout::{Field, Layout, SharedLayout};
     pub use core;
 }
