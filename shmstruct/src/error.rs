@@ -32,7 +32,8 @@ pub enum Error {
 
     /// A bulk copy between an array and a slice of another length.
     #[error(
-        "a slice of {slice_len} elements cannot be copied to or from an array of          length {len}: the lengths must be equal"
+        "a slice of {slice_len} elements cannot be copied to or from an array of \
+         length {len}: the lengths must be equal"
     )]
     LengthMismatch {
         /// The array's length.
