@@ -21,6 +21,27 @@ pub enum Error {
         capacity: usize,
     },
 
+    /// An element index past the end of an array.
+    #[error("index {index} is out of range for an array of length {len}")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The array's length.
+        len: usize,
+    },
+
+    /// A bulk copy between an array and a slice of another length.
+    #[error(
+        "a slice of {slice_len} elements cannot be copied to or from an array of \
+         length {len}: the lengths must be equal"
+    )]
+    LengthMismatch {
+        /// The array's length.
+        len: usize,
+        /// The slice's length.
+        slice_len: usize,
+    },
+
     /// No segment of that name exists.
     #[error(
         "segment \"{name}\" does not exist (looked for {}): create it first, \

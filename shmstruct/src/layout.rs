@@ -268,8 +268,9 @@ impl Layout {
         }
     }
 
-    /// The descriptor of `[element; len]`.
-    const fn array(element: &'static Layout, len: usize) -> Layout {
+    /// The descriptor of `[element; len]`; `element.size * len` must not
+    /// overflow. Also for arrays whose length is only known at run time.
+    pub(crate) const fn array(element: &'static Layout, len: usize) -> Layout {
         Layout {
             name: Cow::Borrowed(""),
             size: element.size * len,
@@ -282,7 +283,7 @@ impl Layout {
     }
 
     /// The descriptor of a byte string of `capacity` bytes.
-    const fn bytes(capacity: usize) -> Layout {
+    pub(crate) const fn bytes(capacity: usize) -> Layout {
         Layout {
             name: Cow::Borrowed(""),
             size: capacity,

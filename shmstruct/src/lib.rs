@@ -3,19 +3,25 @@
 //! for Rust.
 #![deny(missing_docs)]
 
+mod array;
 mod asserts;
 mod bytes;
 mod error;
 pub mod layout;
+mod raw_value;
 pub mod segment;
+mod shared_bytes;
 #[cfg(target_os = "linux")]
 pub mod sync;
 mod value;
 
+pub use array::{Array, ArrayIter, RawArray};
 pub use bytes::ByteString;
 pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
+pub use raw_value::RawValue;
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
+pub use shared_bytes::SharedBytes;
 /// `#[derive(SharedLayout)]`: see the trait [`SharedLayout`](trait@SharedLayout).
 pub use shmstruct_derive::SharedLayout;
 #[cfg(target_os = "linux")]

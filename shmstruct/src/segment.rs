@@ -390,6 +390,38 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Opens the segment `name` and checks that it holds data described by
+    /// the layout `expected` makes of the stored descriptor: for handles
+    /// whose length is chosen by the creator (arrays, byte strings), which
+    /// take the length from the segment and check everything else.
+    ///
+    /// A descriptor that does not decode is an
+    /// [`Error::CorruptDescriptor`]; `expected`'s layout is then checked as
+    /// [`Segment::open`] checks its `expected`.
+    pub(crate) fn open_matching(
+        name: &str,
+        options: &SegmentOptions,
+        expected: impl FnOnce(&Layout) -> Layout,
+    ) -> Result<Segment> {
+        let segment = match Segment::probe(name, options, options.open_timeout)? {
+            Probe::Ready(segment) => segment,
+            Probe::Initialising { .. } => {
+                return Err(Error::StillInitialising {
+                    name: name.to_owned(),
+                    waited: options.open_timeout,
+                })
+            }
+        };
+        let stored = Layout::decode(&segment.descriptor_bytes()).map_err(|source| {
+            Error::CorruptDescriptor {
+                name: name.to_owned(),
+                source,
+            }
+        })?;
+        segment.check_layout(&expected(&stored))?;
+        Ok(segment)
+    }
+
     /// Opens `name` and waits up to `timeout` for its header to be ready;
     /// checks the size, magic, version and header consistency, not the
     /// layout.
