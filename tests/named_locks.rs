@@ -523,3 +523,65 @@ fn a_raw_value_round_trips_between_processes() {
     assert_eq!(x.get(), 0.1111111111111111);
     x.unlink().expect("unlinking");
 }
+
+/// DESIGN §1: a byte string and an array guarded by one lock; the child
+/// opens both by name, takes the lock once and updates both.
+#[test]
+fn a_byte_string_and_an_array_share_one_lock_across_processes() {
+    use shmstruct::{Array, RawArray, SegmentOptions, SharedBytes};
+    const POINTS: [[f64; 2]; 3] = [[1.875, -6.25], [-5.75, 2.0], [2.375, 9.5]];
+    if let Some(role) = support::role() {
+        assert_eq!(role, "updater");
+        let options = SegmentOptions::new();
+        let s = SharedBytes::open_with(&support::arg("S"), &options).expect("opening s");
+        let a = Array::<[f64; 2]>::open(&support::arg("A")).expect("opening A");
+        let lock = s.get_lock().expect("s has a lock");
+        assert_eq!(lock.name(), support::arg("LOCK"));
+        let guard = lock.lock().expect("locking once");
+        let upper = s.value_locked(&guard).expect("s").to_ascii_uppercase();
+        s.set_value_locked(&guard, &upper).expect("s");
+        let squared: Vec<[f64; 2]> = a
+            .to_vec_locked(&guard)
+            .expect("A")
+            .iter()
+            .map(|[x, y]| [x * x, y * y])
+            .collect();
+        a.copy_from_slice_locked(&guard, &squared).expect("A");
+        return;
+    }
+    let lock_name = support::unique_name("p-lock");
+    let s_name = support::unique_name("p-s");
+    let a_name = support::unique_name("p-a");
+    let raw_name = support::unique_name("p-raw");
+    let _guards = [&lock_name, &s_name, &a_name, &raw_name].map(|n| RemoveOnDrop::shm(n));
+    let options = SegmentOptions::new();
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let s = SharedBytes::create_with_lock(&s_name, b"hello world", &lock, &options)
+        .expect("creating s");
+    let a = Array::create_with_lock(&a_name, &POINTS, &lock).expect("creating A");
+    let mut child = support::spawn_role(
+        "a_byte_string_and_an_array_share_one_lock_across_processes",
+        "updater",
+        &[("S", &s_name), ("A", &a_name), ("LOCK", &lock_name)],
+    );
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(s.value().expect("s"), b"HELLO WORLD");
+    assert_eq!(
+        a.to_vec().expect("A"),
+        [[3.515625, 39.0625], [33.0625, 4.0], [5.640625, 90.25]]
+    );
+    // The array's guard reads and writes the elements in place.
+    a.lock().expect("locking")[0] = [0.0, 0.0];
+    assert_eq!(a.get(0).expect("A[0]"), [0.0, 0.0]);
+
+    // A lock-free array does not open as a locked one, nor the reverse.
+    let raw = RawArray::create(&raw_name, &POINTS).expect("creating a raw array");
+    let error = Array::<[f64; 2]>::open(&raw_name).expect_err("no lock");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    let error = RawArray::<[f64; 2]>::open(&a_name).expect_err("has a lock");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    drop((raw, s, a, lock));
+    for name in [&lock_name, &s_name, &a_name, &raw_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
