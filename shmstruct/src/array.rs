@@ -1135,6 +1135,14 @@ mod tests {
     }
 
     #[test]
+    fn handles_can_move_between_threads_like_values() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<RawArray<f64>>();
+        send_sync::<Array<f64>>();
+        send_sync::<crate::Value<f64>>();
+    }
+
+    #[test]
     fn openers_expect_the_stored_length() {
         let (layout, len) = expected_array::<u32>(<[u32; 5]>::LAYOUT);
         assert_eq!((layout.size(), len), (20, 5));
