@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use shmstruct::segment::header;
-use shmstruct::{SegmentInfo, Value};
+use shmstruct::{RawValue, SegmentInfo};
 use support::RemoveOnDrop;
 
 /// Reads the header and the data, prints them, writes a new second `f64`,
@@ -49,7 +49,7 @@ fn python_attaches_by_name_and_reads_the_data() {
     }
     let name = support::unique_name("py");
     let _guard = RemoveOnDrop::shm(&name);
-    let value = Value::create(&name, [1.5f64, -2.25]).expect("create");
+    let value = RawValue::create(&name, [1.5f64, -2.25]).expect("create");
     let info = SegmentInfo::open(&name).expect("info");
     let (data_offset, data_size) = info.data().expect("ready");
 
@@ -82,7 +82,7 @@ fn python_attaches_by_name_and_reads_the_data() {
         "python unlinked it"
     );
     assert_eq!(
-        Value::<[f64; 2]>::open(&name).expect("reopen").get(),
+        RawValue::<[f64; 2]>::open(&name).expect("reopen").get(),
         [1.5, 7.0]
     );
     value.unlink().expect("unlink");

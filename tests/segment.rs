@@ -133,12 +133,15 @@ fn a_child_opens_what_the_parent_created() {
         match role.as_str() {
             "same" => {
                 let value = Value::<Point>::open(&name).expect("opening with the same type");
-                assert_eq!(value.get(), Point { x: 1.5, y: -2.25 });
-                value.set(Point { x: 3.0, y: 4.0 });
+                assert_eq!(value.get().expect("reading"), Point { x: 1.5, y: -2.25 });
+                value.set(Point { x: 3.0, y: 4.0 }).expect("writing");
             }
             "elsewhere" => {
                 let value = Value::<elsewhere::Point>::open(&name).expect("an identical struct");
-                assert_eq!(value.get(), elsewhere::Point { x: 3.0, y: 4.0 });
+                assert_eq!(
+                    value.get().expect("reading"),
+                    elsewhere::Point { x: 3.0, y: 4.0 }
+                );
             }
             "mismatches" => {
                 let head = format!("segment \"{name}\" holds `Point` (16 bytes) but `Point`");
@@ -190,7 +193,11 @@ fn a_child_opens_what_the_parent_created() {
         let mut child = support::spawn_role(test, role, &[("NAME", &name)]);
         finish(&mut child).unwrap_or_else(|e| panic!("role {role}: {e}"));
         if role == "same" {
-            assert_eq!(value.get(), Point { x: 3.0, y: 4.0 }, "the child's write");
+            assert_eq!(
+                value.get().expect("reading"),
+                Point { x: 3.0, y: 4.0 },
+                "the child's write"
+            );
         }
     }
     // The openers are gone; the segment is not.
@@ -596,7 +603,7 @@ fn eight_creators_race_and_one_wins() {
         "exit codes {codes:?}"
     );
     let value = Value::<u64>::open(&name).expect("the winner's segment");
-    assert_eq!(value.get(), u64::from(pids[winners[0]]));
+    assert_eq!(value.get().expect("reading"), u64::from(pids[winners[0]]));
 }
 
 /// Large enough that writing it takes a while.
@@ -617,7 +624,7 @@ fn openers_never_see_half_initialised_data() {
                     assert!(Instant::now() < deadline, "never opened");
                     match Value::<Big>::open(&name) {
                         Ok(value) => {
-                            let data = value.get();
+                            let data = value.get().expect("reading");
                             let wrong = data.iter().filter(|&&word| word != PATTERN).count();
                             assert_eq!(wrong, 0, "{wrong} words not yet written");
                             return (absent, initialising);
@@ -712,7 +719,7 @@ fn stale_segments_are_found_and_removed() {
     assert_eq!(removed, ["orphan", "reused"]);
     assert!(dir.0.join("live").exists());
     assert!(dir.0.join("not-a-segment").exists());
-    assert_eq!(live.get(), 2);
+    assert_eq!(live.get().expect("reading"), 2);
 }
 
 #[test]
@@ -758,7 +765,8 @@ fn lifetime_and_odd_paths() {
     assert_eq!(
         Value::<u16>::open_with("reborn", &options)
             .expect("open")
-            .get(),
+            .get()
+            .expect("reading"),
         2
     );
     second.unlink().expect("unlink");

@@ -12,11 +12,15 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{compiler_fence, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::layout::{Kind, Layout, SharedLayout};
-use crate::segment::{Segment, SegmentOptions};
-use crate::value::{read_shared, write_shared};
+use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
+use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::sync::{DataGuard, LockGuard, LockResult};
+use crate::value::{open_lock, read_shared, shared_lock_mode, write_shared};
 
 /// `len` elements of `T` side by side in shared memory, and every copy in
 /// and out of them: the one place that touches an array's data.
@@ -266,7 +270,7 @@ fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
 pub struct RawArray<T: SharedLayout> {
-    segment: Segment,
+    segment: Arc<Segment>,
     len: usize,
     created: bool,
     _type: PhantomData<T>,
@@ -295,9 +299,19 @@ impl<T: SharedLayout> RawArray<T> {
         elements: &[T],
         options: &SegmentOptions,
     ) -> Result<RawArray<T>> {
+        RawArray::create_slice(name, elements, options, LockMode::None)
+    }
+
+    /// Creates an array holding a copy of `elements`, with lock mode `mode`.
+    pub(crate) fn create_slice(
+        name: &str,
+        elements: &[T],
+        options: &SegmentOptions,
+        mode: LockMode,
+    ) -> Result<RawArray<T>> {
         let layout = array_layout::<T>(elements.len())
             .ok_or_else(|| too_large::<T>(name, elements.len()))?;
-        RawArray::create_described(name, &layout, elements.len(), options, |_, data| {
+        RawArray::create_described(name, &layout, elements.len(), options, mode, |_, data| {
             data.write(0, elements)
                 .expect("the array is as long as the slice");
         })
@@ -333,10 +347,20 @@ impl<T: SharedLayout> RawArray<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: ExactSizeIterator,
     {
-        let elements = elements.into_iter();
+        RawArray::create_iter(name, elements.into_iter(), options, LockMode::None)
+    }
+
+    /// Creates an array holding what `elements` yields, with lock mode
+    /// `mode`.
+    pub(crate) fn create_iter(
+        name: &str,
+        elements: impl ExactSizeIterator<Item = T>,
+        options: &SegmentOptions,
+        mode: LockMode,
+    ) -> Result<RawArray<T>> {
         let len = elements.len();
         let layout = array_layout::<T>(len).ok_or_else(|| too_large::<T>(name, len))?;
-        RawArray::create_described(name, &layout, len, options, |_, data| {
+        RawArray::create_described(name, &layout, len, options, mode, |_, data| {
             for (index, element) in elements.take(len).enumerate() {
                 data.set(index, element).expect("index < len");
             }
@@ -365,8 +389,18 @@ impl<T: SharedLayout> RawArray<T> {
         len: usize,
         options: &SegmentOptions,
     ) -> Result<RawArray<T>> {
+        RawArray::create_zeroed_mode(name, len, options, LockMode::None)
+    }
+
+    /// Creates an array of `len` zeroed elements with lock mode `mode`.
+    pub(crate) fn create_zeroed_mode(
+        name: &str,
+        len: usize,
+        options: &SegmentOptions,
+        mode: LockMode,
+    ) -> Result<RawArray<T>> {
         let layout = array_layout::<T>(len).ok_or_else(|| too_large::<T>(name, len))?;
-        RawArray::create_described(name, &layout, len, options, |_, _| {})
+        RawArray::create_described(name, &layout, len, options, mode, |_, _| {})
     }
 
     /// Opens the segment `name` in the default directory, checks that it
@@ -388,7 +422,14 @@ impl<T: SharedLayout> RawArray<T> {
     ///
     /// As [`RawArray::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<RawArray<T>> {
-        RawArray::open_described(name, options, expected_array::<T>)
+        let raw = RawArray::open_described(name, options, expected_array::<T>)?;
+        raw.expect_no_lock("a `RawArray` (which has no lock)")?;
+        Ok(raw)
+    }
+
+    /// Checks that the segment has no lock, for the lock-free handles.
+    pub(crate) fn expect_no_lock(&self, opened_as: &'static str) -> Result<()> {
+        expect_lock_mode(&self.segment, |mode| *mode == LockMode::None, opened_as)
     }
 
     /// Creates a segment described by `layout`, whose data is `len` `T`s,
@@ -400,18 +441,20 @@ impl<T: SharedLayout> RawArray<T> {
         layout: &Layout,
         len: usize,
         options: &SegmentOptions,
+        mode: LockMode,
         init: impl FnOnce(&Segment, Elements<'_, T>),
     ) -> Result<RawArray<T>> {
         assert_eq!(Some(layout.size()), T::LAYOUT.size().checked_mul(len));
         assert_eq!(layout.align(), T::LAYOUT.align());
-        let segment = Segment::create(name, layout, options, |segment| {
+        let segment = Segment::create_locked(name, layout, options, mode, |segment| {
             // SAFETY: the segment was planned for `layout`: `len` `T`s
             // (asserted above), aligned to at least `align_of::<T>()`.
             let data = unsafe { Elements::of(segment, len) };
             init(segment, data);
+            Ok(())
         })?;
         Ok(RawArray {
-            segment,
+            segment: Arc::new(segment),
             len,
             created: true,
             _type: PhantomData,
@@ -435,7 +478,7 @@ impl<T: SharedLayout> RawArray<T> {
             layout
         })?;
         Ok(RawArray {
-            segment,
+            segment: Arc::new(segment),
             len,
             created: false,
             _type: PhantomData,
@@ -450,9 +493,8 @@ impl<T: SharedLayout> RawArray<T> {
         unsafe { Elements::of(&self.segment, self.len) }
     }
 
-    /// The segment, for its lock area.
-    #[allow(dead_code)] // for the locks, which arrive next
-    pub(crate) fn segment(&self) -> &Segment {
+    /// The segment, for its lock.
+    pub(crate) fn segment(&self) -> &Arc<Segment> {
         &self.segment
     }
 
@@ -517,7 +559,7 @@ impl<T: SharedLayout> RawArray<T> {
         self.elements().read(0, destination)
     }
 
-    fn check_len(&self, slice_len: usize) -> Result<()> {
+    pub(crate) fn check_len(&self, slice_len: usize) -> Result<()> {
         if slice_len != self.len {
             return Err(Error::LengthMismatch {
                 len: self.len,
@@ -575,22 +617,30 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
     }
 }
 
-/// `len` elements of `T` in a named shared-memory segment: Python's
-/// `multiprocessing.Array`.
+/// `len` elements of `T` in a named shared-memory segment, guarded by a
+/// process-shared, robust lock: Python's `multiprocessing.Array`.
 ///
-/// Today an `Array` is a [`RawArray`] under another name: the same
-/// operations, the same segment and descriptor, no lock yet. The
-/// process-shared locks arrive next; then every operation of an `Array`
-/// takes its lock — its own, living in the segment, by default, or one it
-/// shares with other objects — and `lock()` returns a guard through which
-/// several operations run under one acquisition.
+/// The same segment and descriptor as a [`RawArray`], with a lock, and the
+/// same three meanings of Python's `lock=` as [`Value`](crate::Value): its
+/// own lock ([`Array::create`] and the other `create` forms), no lock (use
+/// [`RawArray`]; opening one's segment as an `Array`, or the reverse, is an
+/// [`Error::LockModeMismatch`]), or a [`Lock`] shared with other objects
+/// ([`Array::create_with_lock`]; [`Array::open`] opens that lock too).
 ///
-/// Access is by copies only: [`get`](Array::get), [`set`](Array::set),
-/// [`iter`](Array::iter), and the bulk
-/// [`copy_from_slice`](Array::copy_from_slice),
-/// [`copy_to_slice`](Array::copy_to_slice) and [`to_vec`](Array::to_vec)
-/// at `memcpy` speed. Out-of-range indices and slices of another length are
-/// errors that name the index (or slice length) and the array's length.
+/// Every operation takes the lock: [`get`](Array::get), [`set`](Array::set),
+/// [`to_vec`](Array::to_vec), [`iter`](Array::iter) (a copy taken under
+/// one acquisition) and the bulk [`copy_from_slice`](Array::copy_from_slice)
+/// and [`copy_to_slice`](Array::copy_to_slice) at `memcpy` speed.
+/// [`lock`](Array::lock) returns a guard through which the elements are
+/// read and written in place as a `[T]` until it drops. Under a shared lock
+/// the caller already holds, the `_locked` forms check the guard and copy.
+/// Out-of-range indices and slices of another length are errors that name
+/// the index (or slice length) and the array's length.
+///
+/// When a lock holder dies, see [`Value`](crate::Value#when-a-lock-holder-dies):
+/// [`lock`](Array::lock) hands over the guard to repair with; the copying
+/// operations return [`Error::OwnerDied`] and leave the lock not
+/// recoverable.
 ///
 /// # Examples
 ///
@@ -611,10 +661,11 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// let points = [Point { x: 1.875, y: -6.25 }, Point { x: -5.75, y: 2.0 }];
 /// let a = Array::create_with("points", &points, &options)?;
 ///
-/// // Another process, knowing only the element type:
+/// // Another process, knowing only the element type, squares every point
+/// // under one acquisition of the lock:
 /// let b = Array::<Point>::open_with("points", &options)?;
-/// for (i, p) in b.iter().enumerate() {
-///     b.set(i, Point { x: p.x * p.x, y: p.y * p.y })?;
+/// for p in b.lock()?.iter_mut() {
+///     *p = Point { x: p.x * p.x, y: p.y * p.y };
 /// }
 /// assert_eq!(a.get(0)?, Point { x: 3.515625, y: 39.0625 });
 ///
@@ -628,17 +679,18 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// ```
 pub struct Array<T: SharedLayout> {
     raw: RawArray<T>,
+    lock: Lock,
 }
 
 impl<T: SharedLayout> Array<T> {
     /// Creates the segment `name` in the default directory holding a copy
-    /// of `elements`.
+    /// of `elements`, with its own lock.
     ///
     /// # Errors
     ///
     /// As [`RawArray::create`].
     pub fn create(name: &str, elements: &[T]) -> Result<Array<T>> {
-        RawArray::create(name, elements).map(Array::from_raw)
+        Array::create_with(name, elements, &SegmentOptions::new())
     }
 
     /// [`Array::create`] with options: directory, mode, unlinking on drop.
@@ -647,11 +699,42 @@ impl<T: SharedLayout> Array<T> {
     ///
     /// As [`RawArray::create`].
     pub fn create_with(name: &str, elements: &[T], options: &SegmentOptions) -> Result<Array<T>> {
-        RawArray::create_with(name, elements, options).map(Array::from_raw)
+        RawArray::create_slice(name, elements, options, LockMode::Own).map(Array::own)
+    }
+
+    /// Creates the segment `name` holding a copy of `elements`, guarded by
+    /// `lock` (Python's `Array(..., lock=lock)`), as
+    /// [`Value::create_with_lock`](crate::Value::create_with_lock).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if the lock is not in the array's directory;
+    /// otherwise as [`RawArray::create`].
+    pub fn create_with_lock(name: &str, elements: &[T], lock: &Lock) -> Result<Array<T>> {
+        Array::create_with_lock_and_options(name, elements, lock, &SegmentOptions::new())
+    }
+
+    /// [`Array::create_with_lock`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Array::create_with_lock`].
+    pub fn create_with_lock_and_options(
+        name: &str,
+        elements: &[T],
+        lock: &Lock,
+        options: &SegmentOptions,
+    ) -> Result<Array<T>> {
+        let mode = shared_lock_mode(name, lock, options)?;
+        let raw = RawArray::create_slice(name, elements, options, mode)?;
+        Ok(Array {
+            raw,
+            lock: lock.clone(),
+        })
     }
 
     /// Creates the segment `name` holding what `elements` yields, as
-    /// [`RawArray::create_from_iter`].
+    /// [`RawArray::create_from_iter`], with its own lock.
     ///
     /// # Errors
     ///
@@ -661,7 +744,7 @@ impl<T: SharedLayout> Array<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: ExactSizeIterator,
     {
-        RawArray::create_from_iter(name, elements).map(Array::from_raw)
+        Array::create_from_iter_with(name, elements, &SegmentOptions::new())
     }
 
     /// [`Array::create_from_iter`] with options.
@@ -678,17 +761,17 @@ impl<T: SharedLayout> Array<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: ExactSizeIterator,
     {
-        RawArray::create_from_iter_with(name, elements, options).map(Array::from_raw)
+        RawArray::create_iter(name, elements.into_iter(), options, LockMode::Own).map(Array::own)
     }
 
-    /// Creates the segment `name` holding `len` all-zero elements: Python's
-    /// `Array(Point, 1000)`.
+    /// Creates the segment `name` holding `len` all-zero elements, with its
+    /// own lock: Python's `Array(Point, 1000)`.
     ///
     /// # Errors
     ///
     /// As [`RawArray::create`].
     pub fn create_zeroed(name: &str, len: usize) -> Result<Array<T>> {
-        RawArray::create_zeroed(name, len).map(Array::from_raw)
+        Array::create_zeroed_with(name, len, &SegmentOptions::new())
     }
 
     /// [`Array::create_zeroed`] with options.
@@ -701,30 +784,122 @@ impl<T: SharedLayout> Array<T> {
         len: usize,
         options: &SegmentOptions,
     ) -> Result<Array<T>> {
-        RawArray::create_zeroed_with(name, len, options).map(Array::from_raw)
+        RawArray::create_zeroed_mode(name, len, options, LockMode::Own).map(Array::own)
     }
 
-    /// Opens the segment `name`, checks that it holds an array of `T`s and
-    /// takes its length from it.
+    /// Opens the segment `name`, checks that it holds an array of `T`s
+    /// guarded by a lock and takes its length from it; a shared lock's
+    /// segment is opened too.
     ///
     /// # Errors
     ///
-    /// As [`RawArray::open`].
+    /// As [`RawArray::open`], and
+    /// [`LockModeMismatch`](crate::Error::LockModeMismatch) for a segment
+    /// without a lock (a `RawArray`'s).
     pub fn open(name: &str) -> Result<Array<T>> {
-        RawArray::open(name).map(Array::from_raw)
+        Array::open_with(name, &SegmentOptions::new())
     }
 
     /// [`Array::open`] with options: directory, timeout.
     ///
     /// # Errors
     ///
-    /// As [`RawArray::open`].
+    /// As [`Array::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Array<T>> {
-        RawArray::open_with(name, options).map(Array::from_raw)
+        let raw = RawArray::open_described(name, options, expected_array::<T>)?;
+        Array::from_raw(raw, options, "an `Array` (which needs a lock)")
     }
 
-    fn from_raw(raw: RawArray<T>) -> Array<T> {
-        Array { raw }
+    /// An array created with its own lock.
+    fn own(raw: RawArray<T>) -> Array<T> {
+        let lock = Lock::of_segment(raw.segment().clone());
+        Array { raw, lock }
+    }
+
+    /// An opened array with a lock, its own or a shared one.
+    pub(crate) fn from_raw(
+        raw: RawArray<T>,
+        options: &SegmentOptions,
+        opened_as: &'static str,
+    ) -> Result<Array<T>> {
+        let lock = open_lock(raw.segment(), options, opened_as)?;
+        Ok(Array { raw, lock })
+    }
+
+    /// Wraps a guard of this array's lock into a guard of its elements.
+    fn guard_data<'a>(
+        &'a self,
+        locked: LockResult<LockGuard<'a>>,
+    ) -> LockResult<DataGuard<'a, [T]>> {
+        let elements =
+            NonNull::slice_from_raw_parts(self.raw.segment().data().cast::<T>(), self.len());
+        let wrap = |guard: LockGuard<'a>| {
+            // SAFETY: `elements` is the segment's data area: `len` `T`s,
+            // aligned (checked on open, planned on create), mapped while
+            // `self` lives, which outlives 'a; any bytes there are valid
+            // `T`s (`T: SharedLayout`); and the guard holds this array's
+            // lock, which every access to the data takes: this type copies
+            // only under the lock or with a guard checked to be of it, and
+            // its segment records the lock mode, so no lock-free handle
+            // opens it.
+            unsafe { guard.guarding(elements) }
+        };
+        locked.map(wrap).map_err(|error| error.map(wrap))
+    }
+
+    /// Blocks until this thread holds the array's lock; the guard reads and
+    /// writes the elements in place, as a `[T]`, until it drops.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::lock`](crate::Value::lock).
+    pub fn lock(&self) -> LockResult<DataGuard<'_, [T]>> {
+        self.guard_data(self.lock.raw().lock())
+    }
+
+    /// Takes the array's lock if nobody holds it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::try_lock`](crate::Value::try_lock).
+    pub fn try_lock(&self) -> LockResult<DataGuard<'_, [T]>> {
+        self.guard_data(self.lock.raw().try_lock())
+    }
+
+    /// Blocks until this thread holds the array's lock or `timeout` passes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::lock_timeout`](crate::Value::lock_timeout).
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<DataGuard<'_, [T]>> {
+        self.guard_data(self.lock.raw().lock_timeout(timeout))
+    }
+
+    /// Runs `copy` on the elements with the lock held.
+    fn locked<R>(&self, copy: impl FnOnce(Elements<'_, T>) -> Result<R>) -> Result<R> {
+        let guard = self.lock()?;
+        let result = copy(self.raw.elements());
+        drop(guard);
+        result
+    }
+
+    /// Runs `copy` on the elements under `guard`, checked to be of this
+    /// array's lock.
+    fn with_guard<R>(
+        &self,
+        guard: &NamedLockGuard<'_>,
+        copy: impl FnOnce(Elements<'_, T>) -> Result<R>,
+    ) -> Result<R> {
+        if !guard.holds(self.lock.identity()) {
+            return Err(Error::WrongLock {
+                name: self.name().to_owned(),
+                reason: format!(
+                    "the guard holds another lock than \"{}\", which guards this array",
+                    self.lock.name()
+                ),
+            });
+        }
+        copy(self.raw.elements())
     }
 
     /// The number of elements, fixed when the segment was created.
@@ -737,53 +912,114 @@ impl<T: SharedLayout> Array<T> {
         self.raw.is_empty()
     }
 
-    /// A copy of element `index`.
+    /// A copy of element `index`, under the lock.
     ///
     /// # Errors
     ///
-    /// [`Error::IndexOutOfRange`] if `index >= len()`.
+    /// [`Error::IndexOutOfRange`] if `index >= len()`; the lock errors of
+    /// [`Value::get`](crate::Value::get).
     pub fn get(&self, index: usize) -> Result<T> {
-        self.raw.get(index)
+        self.locked(|elements| elements.get(index))
     }
 
-    /// Replaces element `index`.
+    /// Replaces element `index`, under the lock.
     ///
     /// # Errors
     ///
-    /// [`Error::IndexOutOfRange`] if `index >= len()`; nothing is written.
+    /// As [`Array::get`]; nothing is written.
     pub fn set(&self, index: usize, value: T) -> Result<()> {
-        self.raw.set(index, value)
+        self.locked(|elements| elements.set(index, value))
     }
 
-    /// Copies of the elements, in order, each read when the iterator
-    /// reaches it.
-    pub fn iter(&self) -> ArrayIter<'_, T> {
-        self.raw.iter()
-    }
-
-    /// A copy of every element, in one `memcpy`.
-    pub fn to_vec(&self) -> Vec<T> {
-        self.raw.to_vec()
-    }
-
-    /// Replaces every element with `source`'s, in one `memcpy`.
+    /// Copies of the elements, in order, taken under one acquisition of the
+    /// lock (a snapshot: later changes are not seen).
     ///
     /// # Errors
     ///
-    /// [`Error::LengthMismatch`] unless `source.len() == len()`; nothing is
-    /// written.
+    /// The lock errors of [`Value::get`](crate::Value::get).
+    pub fn iter(&self) -> Result<std::vec::IntoIter<T>> {
+        Ok(self.to_vec()?.into_iter())
+    }
+
+    /// A copy of every element, in one `memcpy` under the lock.
+    ///
+    /// # Errors
+    ///
+    /// The lock errors of [`Value::get`](crate::Value::get).
+    pub fn to_vec(&self) -> Result<Vec<T>> {
+        self.locked(|elements| Ok(elements.to_vec()))
+    }
+
+    /// Replaces every element with `source`'s, in one `memcpy` under the
+    /// lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`] unless `source.len() == len()` (nothing is
+    /// written); the lock errors of [`Value::get`](crate::Value::get).
     pub fn copy_from_slice(&self, source: &[T]) -> Result<()> {
-        self.raw.copy_from_slice(source)
+        self.raw.check_len(source.len())?;
+        self.locked(|elements| elements.write(0, source))
     }
 
-    /// Copies every element into `destination`, in one `memcpy`.
+    /// Copies every element into `destination`, in one `memcpy` under the
+    /// lock.
     ///
     /// # Errors
     ///
-    /// [`Error::LengthMismatch`] unless `destination.len() == len()`;
-    /// `destination` is then unchanged.
+    /// [`Error::LengthMismatch`] unless `destination.len() == len()`
+    /// (`destination` is then unchanged); the lock errors of
+    /// [`Value::get`](crate::Value::get).
     pub fn copy_to_slice(&self, destination: &mut [T]) -> Result<()> {
-        self.raw.copy_to_slice(destination)
+        self.raw.check_len(destination.len())?;
+        self.locked(|elements| elements.read(0, destination))
+    }
+
+    /// A copy of element `index`, under a lock the caller already holds
+    /// (several objects guarded by one lock).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this array's lock (compared
+    /// by the lock segment's identity); [`Error::IndexOutOfRange`].
+    pub fn get_locked(&self, guard: &NamedLockGuard<'_>, index: usize) -> Result<T> {
+        self.with_guard(guard, |elements| elements.get(index))
+    }
+
+    /// Replaces element `index` under a lock the caller already holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Array::get_locked`]; nothing is written.
+    pub fn set_locked(&self, guard: &NamedLockGuard<'_>, index: usize, value: T) -> Result<()> {
+        self.with_guard(guard, |elements| elements.set(index, value))
+    }
+
+    /// A copy of every element under a lock the caller already holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this array's lock.
+    pub fn to_vec_locked(&self, guard: &NamedLockGuard<'_>) -> Result<Vec<T>> {
+        self.with_guard(guard, |elements| Ok(elements.to_vec()))
+    }
+
+    /// Replaces every element with `source`'s under a lock the caller
+    /// already holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this array's lock;
+    /// [`Error::LengthMismatch`] unless `source.len() == len()`.
+    pub fn copy_from_slice_locked(&self, guard: &NamedLockGuard<'_>, source: &[T]) -> Result<()> {
+        self.raw.check_len(source.len())?;
+        self.with_guard(guard, |elements| elements.write(0, source))
+    }
+
+    /// The lock that guards this array (Python's `get_lock()`): its own,
+    /// or the shared one.
+    pub fn get_lock(&self) -> Lock {
+        self.lock.clone()
     }
 
     /// The segment's name.
@@ -817,22 +1053,14 @@ impl<T: SharedLayout> fmt::Debug for Array<T> {
             .field("name", &self.name())
             .field("type", &T::LAYOUT.name())
             .field("len", &self.len())
+            .field("lock", &self.lock.name())
             .field("created", &self.is_creator())
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, T: SharedLayout> IntoIterator for &'a Array<T> {
-    type Item = T;
-    type IntoIter = ArrayIter<'a, T>;
-
-    fn into_iter(self) -> ArrayIter<'a, T> {
-        self.iter()
-    }
-}
-
-/// An iterator over copies of an array's elements, from
-/// [`Array::iter`] or [`RawArray::iter`]. Each element is copied out when
+/// An iterator over copies of a [`RawArray`]'s elements, from
+/// [`RawArray::iter`]. Each element is copied out when
 /// the iterator reaches it.
 pub struct ArrayIter<'a, T> {
     elements: Elements<'a, T>,

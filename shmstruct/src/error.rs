@@ -187,6 +187,33 @@ pub enum Error {
         diff: Box<LayoutDiff>,
     },
 
+    /// The segment is guarded differently from what the opening type
+    /// needs: a `Value` opened as a `RawValue`, a lock-free segment opened
+    /// as a `Value`, a `Value` opened as the lock of another object...
+    #[error(
+        "segment \"{name}\" has {found}, so it cannot be opened as {opened_as}: \
+         open it with the kind of object that created it (`Value` and `Array` \
+         have a lock, `RawValue` and `RawArray` none)"
+    )]
+    LockModeMismatch {
+        /// The segment's name.
+        name: String,
+        /// What its header says guards it.
+        found: crate::segment::LockMode,
+        /// What it was opened as.
+        opened_as: &'static str,
+    },
+
+    /// A lock that does not guard this object: the guard of another lock,
+    /// or a lock in another directory than the object.
+    #[error("segment \"{name}\" cannot be used with that lock: {reason}")]
+    WrongLock {
+        /// The object's segment name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The layout descriptor stored in the segment cannot be decoded.
     #[error(
         "segment \"{name}\" has a corrupt layout descriptor: unlink it and \

@@ -8,6 +8,8 @@ mod asserts;
 mod bytes;
 mod error;
 pub mod layout;
+#[cfg(target_os = "linux")]
+mod named;
 mod raw_value;
 pub mod segment;
 mod shared_bytes;
@@ -19,6 +21,8 @@ pub use array::{Array, ArrayIter, RawArray};
 pub use bytes::ByteString;
 pub use error::{Error, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
+#[cfg(target_os = "linux")]
+pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};
 pub use raw_value::RawValue;
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
 pub use shared_bytes::SharedBytes;

@@ -2,23 +2,26 @@
 //! `multiprocessing.RawValue`.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::Path;
 
 use crate::error::Result;
 use crate::layout::SharedLayout;
-use crate::segment::SegmentOptions;
-use crate::value::Value;
+use crate::named::expect_lock_mode;
+use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::value::{create_segment, read_shared, write_shared};
 
 /// One `T` in a named shared-memory segment, with no lock: Python's
 /// `RawValue`, or `Value(..., lock=False)`. Access is by copies only,
 /// [`get`](RawValue::get) and [`set`](RawValue::set).
 ///
-/// Today [`Value`] has no lock either and `RawValue` is a thin wrapper
-/// around it, with the same segment and descriptor; once the process-shared
-/// locks arrive, `Value` takes its lock for every access and `RawValue`
-/// stays as it is. A `get` racing a `set` in another process can see a mix
-/// of the old and new value (always a valid `T`); use `Atomic*` fields or a
-/// locked `Value` when that matters.
+/// Its segment records that it has no lock ([`LockMode::None`]): opening a
+/// [`Value`](crate::Value)'s segment as a `RawValue`, or a `RawValue`'s as
+/// a `Value`, is an [`Error::LockModeMismatch`](crate::Error::LockModeMismatch)
+/// (copies that ignore the lock would break what the value's lock guard
+/// promises). A `get` racing a `set` in another process can see a mix
+/// of the old and new value (always a valid `T`, never undefined); use
+/// `Atomic*` fields or a locked `Value` when that matters.
 ///
 /// # Examples
 ///
@@ -38,7 +41,9 @@ use crate::value::Value;
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
 pub struct RawValue<T: SharedLayout> {
-    value: Value<T>,
+    segment: Segment,
+    created: bool,
+    _type: PhantomData<T>,
 }
 
 impl<T: SharedLayout> RawValue<T> {
@@ -46,18 +51,23 @@ impl<T: SharedLayout> RawValue<T> {
     ///
     /// # Errors
     ///
-    /// As [`Value::create`].
+    /// As [`Value::create`](crate::Value::create).
     pub fn create(name: &str, init: T) -> Result<RawValue<T>> {
-        Value::create(name, init).map(|value| RawValue { value })
+        RawValue::create_with(name, init, &SegmentOptions::new())
     }
 
     /// [`RawValue::create`] with options: directory, mode, unlinking on drop.
     ///
     /// # Errors
     ///
-    /// As [`Value::create`].
+    /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, init: T, options: &SegmentOptions) -> Result<RawValue<T>> {
-        Value::create_with(name, init, options).map(|value| RawValue { value })
+        let segment = create_segment(name, init, options, LockMode::None)?;
+        Ok(RawValue {
+            segment,
+            created: true,
+            _type: PhantomData,
+        })
     }
 
     /// Opens the segment `name` in the default directory and checks that it
@@ -65,52 +75,69 @@ impl<T: SharedLayout> RawValue<T> {
     ///
     /// # Errors
     ///
-    /// As [`Value::open`].
+    /// As [`Value::open`](crate::Value::open);
+    /// [`LockModeMismatch`](crate::Error::LockModeMismatch) for a segment
+    /// with a lock (a `Value`'s).
     pub fn open(name: &str) -> Result<RawValue<T>> {
-        Value::open(name).map(|value| RawValue { value })
+        RawValue::open_with(name, &SegmentOptions::new())
     }
 
     /// [`RawValue::open`] with options: directory, timeout.
     ///
     /// # Errors
     ///
-    /// As [`Value::open`].
+    /// As [`RawValue::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<RawValue<T>> {
-        Value::open_with(name, options).map(|value| RawValue { value })
+        let segment = Segment::open(name, T::LAYOUT, options)?;
+        expect_lock_mode(
+            &segment,
+            |mode| *mode == LockMode::None,
+            "a `RawValue` (which has no lock)",
+        )?;
+        Ok(RawValue {
+            segment,
+            created: false,
+            _type: PhantomData,
+        })
     }
 
     /// A copy of the value.
     pub fn get(&self) -> T {
-        self.value.get()
+        // SAFETY: `data()` is `size_of::<T>()` bytes inside the mapping,
+        // aligned for `T` (checked when the segment was opened, planned when
+        // it was created), and stays mapped while `self` lives. No reference
+        // into it exists (the segment has no lock, so no guard).
+        unsafe { read_shared(self.segment.data().cast::<T>().as_ptr()) }
     }
 
     /// Replaces the value.
     pub fn set(&self, value: T) {
-        self.value.set(value);
+        // SAFETY: as in `get`.
+        unsafe { write_shared(self.segment.data().cast::<T>().as_ptr(), value) };
     }
 
     /// The segment's name.
     pub fn name(&self) -> &str {
-        self.value.name()
+        self.segment.name()
     }
 
     /// The segment's file.
     pub fn path(&self) -> &Path {
-        self.value.path()
+        self.segment.path()
     }
 
     /// Whether this handle created the segment.
     pub fn is_creator(&self) -> bool {
-        self.value.is_creator()
+        self.created
     }
 
-    /// Removes the segment's name, as [`Value::unlink`].
+    /// Removes the segment's name, as [`Value::unlink`](crate::Value::unlink).
     ///
     /// # Errors
     ///
-    /// As [`Value::unlink`].
+    /// As [`Value::unlink`](crate::Value::unlink).
     pub fn unlink(&self) -> Result<()> {
-        self.value.unlink()
+        self.segment.unlink()
     }
 }
 

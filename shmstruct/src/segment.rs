@@ -52,7 +52,8 @@ mod os;
 pub use info::{list, remove_stale, SegmentInfo, SegmentState};
 
 use header::{
-    Header, Problem, HEADER_SIZE, LOCK_AREA_SIZE, MAGIC, STATE_INITIALISING, STATE_READY,
+    Header, Problem, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN, LOCK_OWN_RECURSIVE,
+    LOCK_SHARED, MAGIC, STATE_INITIALISING, STATE_READY,
 };
 
 /// The environment variable that changes the default directory.
@@ -257,6 +258,59 @@ fn not_a_segment(name: &str, path: &Path, reason: &str) -> Error {
     }
 }
 
+/// What guards a segment's data: Python's `lock=` argument, recorded in
+/// the segment's header (see [the header's lock modes](header#lock-modes))
+/// and checked by every opener.
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::segment::LockMode;
+///
+/// let shared = LockMode::Shared { lock: "the-lock".to_owned() };
+/// assert_eq!(shared.to_string(), "the lock of segment \"the-lock\"");
+/// assert_eq!(LockMode::None.to_string(), "no lock");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LockMode {
+    /// No lock: `RawValue`, `RawArray`, and the primitives other than
+    /// `Lock` and `RLock` (`lock=False`).
+    None,
+    /// Its own lock in its lock area: `Value`, `Array`, `Lock` (the
+    /// default, `lock=True`).
+    Own,
+    /// Its own recursive lock in its lock area: `RLock`.
+    OwnRecursive,
+    /// The lock of another segment, in the same directory (`lock=lock`).
+    Shared {
+        /// The name of the segment whose own lock guards this one.
+        lock: String,
+    },
+}
+
+impl std::fmt::Display for LockMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockMode::None => f.write_str("no lock"),
+            LockMode::Own => f.write_str("its own lock"),
+            LockMode::OwnRecursive => f.write_str("its own recursive lock"),
+            LockMode::Shared { lock } => write!(f, "the lock of segment \"{lock}\""),
+        }
+    }
+}
+
+impl LockMode {
+    /// The header's `lock_mode` word.
+    fn code(&self) -> u32 {
+        match self {
+            LockMode::None => LOCK_NONE,
+            LockMode::Own => LOCK_OWN,
+            LockMode::OwnRecursive => LOCK_OWN_RECURSIVE,
+            LockMode::Shared { .. } => LOCK_SHARED,
+        }
+    }
+}
+
 /// A mapped segment: the header, the encoded descriptor, the lock area and
 /// the data, untyped. [`Value`](crate::Value) and the other typed handles are
 /// built on it.
@@ -271,12 +325,13 @@ pub(crate) struct Segment {
     name: String,
     path: PathBuf,
     identity: (u64, u64),
+    lock_mode: LockMode,
     unlink_on_drop: bool,
 }
 
 /// An opened file whose header is ready, or the creator of one that is not.
 enum Probe {
-    Ready(Segment),
+    Ready(Box<Segment>),
     Initialising {
         creator_pid: u32,
         creator_start_time: u64,
@@ -291,18 +346,28 @@ impl Segment {
     /// pointers, then publishes it as ready.
     ///
     /// If anything fails, the file is removed again.
-    pub(crate) fn create(
+    ///
+    /// The lock mode is recorded in the header: for
+    /// [`LockMode::Own`] and [`LockMode::OwnRecursive`] the lock is
+    /// initialised in the lock area, for [`LockMode::Shared`] the lock's
+    /// name is written there, before `init` runs. An error from `init` (or
+    /// from initialising the lock) removes the file again.
+    pub(crate) fn create_locked(
         name: &str,
         layout: &Layout,
         options: &SegmentOptions,
-        init: impl FnOnce(&Segment),
+        lock_mode: LockMode,
+        init: impl FnOnce(&Segment) -> Result<()>,
     ) -> Result<Segment> {
         check_name(name)?;
+        if let LockMode::Shared { lock } = &lock_mode {
+            check_name(lock)?;
+        }
         let dir = options.get_dir();
         let path = dir.join(name);
         let descriptor = layout.encode();
         let creator_pid = os::current_pid();
-        let header = Header::plan(
+        let mut header = Header::plan(
             descriptor.len(),
             layout.size(),
             layout.align(),
@@ -318,6 +383,7 @@ impl Segment {
             ),
             source: std::io::ErrorKind::InvalidInput.into(),
         })?;
+        header.lock_mode = lock_mode.code();
 
         let file = os::create_file(&path, options.mode).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -362,23 +428,39 @@ impl Segment {
             name: name.to_owned(),
             path: path.clone(),
             identity,
-            unlink_on_drop: options.unlink_on_drop,
+            lock_mode,
+            unlink_on_drop: false,
         };
         segment.write_header(&descriptor);
-        init(&segment);
+        segment.init_lock_area()?;
+        init(&segment)?;
         // Release: everything written above (header, descriptor, lock
         // area, data) happens-before an opener's Acquire load that sees
         // READY.
         segment.state().store(STATE_READY, Ordering::Release);
         cleanup.0 = None;
+        let mut segment = segment;
+        segment.unlink_on_drop = options.unlink_on_drop;
         Ok(segment)
+    }
+
+    /// Opens the segment `name`, whatever its layout: for a segment whose
+    /// lock guards another (the caller checks its lock mode).
+    pub(crate) fn open_any(name: &str, options: &SegmentOptions) -> Result<Segment> {
+        match Segment::probe(name, options, options.open_timeout)? {
+            Probe::Ready(segment) => Ok(*segment),
+            Probe::Initialising { .. } => Err(Error::StillInitialising {
+                name: name.to_owned(),
+                waited: options.open_timeout,
+            }),
+        }
     }
 
     /// Opens the segment `name` and checks that it holds data described by
     /// `expected`.
     pub(crate) fn open(name: &str, expected: &Layout, options: &SegmentOptions) -> Result<Segment> {
         let segment = match Segment::probe(name, options, options.open_timeout)? {
-            Probe::Ready(segment) => segment,
+            Probe::Ready(segment) => *segment,
             Probe::Initialising { .. } => {
                 return Err(Error::StillInitialising {
                     name: name.to_owned(),
@@ -404,7 +486,7 @@ impl Segment {
         expected: impl FnOnce(&Layout) -> Layout,
     ) -> Result<Segment> {
         let segment = match Segment::probe(name, options, options.open_timeout)? {
-            Probe::Ready(segment) => segment,
+            Probe::Ready(segment) => *segment,
             Probe::Initialising { .. } => {
                 return Err(Error::StillInitialising {
                     name: name.to_owned(),
@@ -474,7 +556,7 @@ impl Segment {
                             identity,
                             size,
                         )?;
-                        return Ok(Probe::Ready(segment));
+                        return Ok(Probe::Ready(Box::new(segment)));
                     }
                     if state != STATE_INITIALISING {
                         return Err(Error::CorruptHeader {
@@ -563,14 +645,94 @@ impl Segment {
                 })
             }
         }
-        Ok(Segment {
+        let mut segment = Segment {
             map,
             header,
             name: name.to_owned(),
             path: path.to_owned(),
             identity,
+            lock_mode: LockMode::None,
             unlink_on_drop: false,
-        })
+        };
+        segment.lock_mode = segment.read_lock_mode()?;
+        Ok(segment)
+    }
+
+    /// Decodes the header's lock mode (and a shared lock's name from the
+    /// lock area) of a ready segment whose header was checked.
+    fn read_lock_mode(&self) -> Result<LockMode> {
+        let corrupt = |reason: String| Error::CorruptHeader {
+            name: self.name.clone(),
+            reason,
+        };
+        match self.header.lock_mode {
+            LOCK_NONE => Ok(LockMode::None),
+            LOCK_OWN => Ok(LockMode::Own),
+            LOCK_OWN_RECURSIVE => Ok(LockMode::OwnRecursive),
+            LOCK_SHARED => {
+                let mut area = [0u8; 1 + MAX_NAME_LEN];
+                // SAFETY: Header::check put the lock area, at least
+                // LOCK_AREA_SIZE >= 1 + MAX_NAME_LEN bytes (const-asserted
+                // in `header`), inside the mapping; `area` is a local
+                // buffer of that size; u8 needs no alignment. A shared
+                // segment's lock area is not written after it is ready.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        self.lock_area().as_ptr(),
+                        area.as_mut_ptr(),
+                        area.len(),
+                    )
+                };
+                let len = usize::from(area[0]);
+                let lock = std::str::from_utf8(area.get(1..1 + len).unwrap_or_default())
+                    .ok()
+                    .filter(|lock| check_name(lock).is_ok())
+                    .ok_or_else(|| {
+                        corrupt("the shared lock's name is not a segment name".into())
+                    })?;
+                Ok(LockMode::Shared {
+                    lock: lock.to_owned(),
+                })
+            }
+            mode => Err(corrupt(format!("unknown lock mode {mode}"))),
+        }
+    }
+
+    /// Initialises the lock area as the lock mode says (it is zeroed).
+    fn init_lock_area(&self) -> Result<()> {
+        match &self.lock_mode {
+            LockMode::None => Ok(()),
+            LockMode::Own => {
+                // SAFETY: the lock area is LOCK_AREA_SIZE bytes, 64-aligned,
+                // inside the mapping (Header::plan), which is at least
+                // RawLock::SIZE bytes aligned to RawLock::ALIGN
+                // (const-asserted in `sync::named`); nobody else sees the
+                // segment before it is ready.
+                unsafe { crate::sync::RawLock::init(self.lock_area().cast().as_ptr()) }
+            }
+            LockMode::OwnRecursive => {
+                // SAFETY: as for `Own`, for a RawRLock (also const-asserted).
+                unsafe { crate::sync::RawRLock::init(self.lock_area().cast().as_ptr()) }
+            }
+            LockMode::Shared { lock } => {
+                let mut area = Vec::with_capacity(1 + lock.len());
+                area.push(u8::try_from(lock.len()).expect("checked name, at most 30 bytes"));
+                area.extend_from_slice(lock.as_bytes());
+                self.write_bytes(self.header.lock_offset as usize, &area);
+                Ok(())
+            }
+        }
+    }
+
+    /// What guards this segment's data.
+    pub(crate) fn lock_mode(&self) -> &LockMode {
+        &self.lock_mode
+    }
+
+    /// The file's (device, inode): the same for every mapping of one
+    /// segment, in every process.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.identity
     }
 
     /// Checks that the segment holds data described by `expected`: the

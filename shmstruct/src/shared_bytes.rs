@@ -4,10 +4,12 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::array::RawArray;
+use crate::array::{Elements, RawArray};
 use crate::error::{Error, Result};
 use crate::layout::{Kind, Layout};
-use crate::segment::SegmentOptions;
+use crate::named::{Lock, NamedLockGuard};
+use crate::segment::{LockMode, SegmentOptions};
+use crate::value::{open_lock, shared_lock_mode};
 
 /// A byte string of fixed capacity in a named shared-memory segment:
 /// Python's `Array('c', b'hello world')`, whose capacity is the length of
@@ -21,12 +23,24 @@ use crate::segment::SegmentOptions;
 /// The segment's descriptor is a byte string of that capacity
 /// (`ByteString<N>`, ctypes `c_char * N`), so Python and C see a `char`
 /// array, and a [`Value<ByteString<N>>`](crate::Value) — the form for a
-/// capacity known at compile time — opens the same segment.
+/// capacity known at compile time — opens the same segment (a
+/// [`RawValue`](crate::RawValue) one without a lock).
 ///
 /// Access is by copies only; no `&[u8]` into the segment is handed out.
-/// Like [`Array`](crate::Array), it has no lock yet: a read racing a write
-/// in another process can see a mix of both. The process-shared locks
-/// arrive next.
+///
+/// # Locks
+///
+/// Python's three `lock=` meanings, recorded in the segment as for
+/// [`Value`](crate::Value): its own lock (the `create` forms), which every
+/// copy takes; a [`Lock`] shared with other objects
+/// ([`SharedBytes::create_with_lock`]; under a guard the caller holds, the
+/// `_locked` forms check it and copy); or none
+/// ([`SharedBytes::create_raw`], Python's `RawArray('c', ...)`, opened with
+/// [`SharedBytes::open_raw`]), where a read racing a write in another
+/// process can see a mix of both. Opening a segment with the wrong kind of
+/// `open` is an [`Error::LockModeMismatch`]. When a lock holder dies, the
+/// copies return [`Error::OwnerDied`] as [`Value::get`](crate::Value::get)
+/// does.
 ///
 /// # Examples
 ///
@@ -42,8 +56,8 @@ use crate::segment::SegmentOptions;
 /// // Another process:
 /// let t = SharedBytes::open_with("s", &options)?;
 /// t.set_value(b"hi")?;
-/// assert_eq!(s.value(), b"hi");
-/// assert_eq!(s.raw(), b"hi\0lo world");
+/// assert_eq!(s.value()?, b"hi");
+/// assert_eq!(s.raw()?, b"hi\0lo world");
 /// assert!(s.set_value(b"longer than eleven").is_err());
 /// # drop((s, t));
 /// # std::fs::remove_dir(&dir).unwrap();
@@ -51,6 +65,7 @@ use crate::segment::SegmentOptions;
 /// ```
 pub struct SharedBytes {
     raw: RawArray<u8>,
+    lock: Option<Lock>,
 }
 
 impl SharedBytes {
@@ -111,13 +126,47 @@ impl SharedBytes {
         initial: &[u8],
         options: &SegmentOptions,
     ) -> Result<SharedBytes> {
-        check_fits(initial, capacity)?;
-        let layout = Layout::bytes(capacity);
-        let raw = RawArray::create_described(name, &layout, capacity, options, |_, data| {
-            // The rest is already zero: the file system hands out zeroed space.
-            data.write(0, initial).expect("checked to fit");
-        })?;
-        Ok(SharedBytes { raw })
+        let raw = create_bytes(name, capacity, initial, options, LockMode::Own)?;
+        let lock = Some(Lock::of_segment(raw.segment().clone()));
+        Ok(SharedBytes { raw, lock })
+    }
+
+    /// Creates the segment `name` holding `initial` (capacity
+    /// `initial.len()`), guarded by `lock` (Python's
+    /// `Array('c', initial, lock=lock)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if the lock is not in the directory `options`
+    /// name; otherwise as [`SharedBytes::create`].
+    pub fn create_with_lock(
+        name: &str,
+        initial: &[u8],
+        lock: &Lock,
+        options: &SegmentOptions,
+    ) -> Result<SharedBytes> {
+        let mode = shared_lock_mode(name, lock, options)?;
+        let raw = create_bytes(name, initial.len(), initial, options, mode)?;
+        Ok(SharedBytes {
+            raw,
+            lock: Some(lock.clone()),
+        })
+    }
+
+    /// Creates the segment `name` holding `initial` in a buffer of
+    /// `capacity` bytes, with no lock (Python's `RawArray('c', ...)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBytes::create_with_capacity`].
+    pub fn create_raw(
+        name: &str,
+        capacity: usize,
+        initial: &[u8],
+        options: &SegmentOptions,
+    ) -> Result<SharedBytes> {
+        let raw = create_bytes(name, capacity, initial, options, LockMode::None)?;
+        Ok(SharedBytes { raw, lock: None })
     }
 
     /// Opens the segment `name` in the default directory, checks that it
@@ -138,7 +187,128 @@ impl SharedBytes {
     ///
     /// As [`SharedBytes::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<SharedBytes> {
-        let raw = RawArray::open_described(name, options, |stored| {
+        let raw = open_bytes(name, options)?;
+        let lock = open_lock(raw.segment(), options, "`SharedBytes` (with a lock)")?;
+        Ok(SharedBytes {
+            raw,
+            lock: Some(lock),
+        })
+    }
+
+    /// Opens the segment `name`, a byte string with no lock (made by
+    /// [`SharedBytes::create_raw`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBytes::open`]; [`Error::LockModeMismatch`] for a segment
+    /// with a lock.
+    pub fn open_raw(name: &str, options: &SegmentOptions) -> Result<SharedBytes> {
+        let raw = open_bytes(name, options)?;
+        raw.expect_no_lock("`SharedBytes` without a lock")?;
+        Ok(SharedBytes { raw, lock: None })
+    }
+
+    /// Runs `copy` on the bytes, under the lock if there is one.
+    fn locked<R>(&self, copy: impl FnOnce(Elements<'_, u8>) -> Result<R>) -> Result<R> {
+        match &self.lock {
+            Some(lock) => {
+                let guard = lock.raw().lock()?;
+                let result = copy(self.raw.elements());
+                drop(guard);
+                result
+            }
+            None => copy(self.raw.elements()),
+        }
+    }
+
+    /// Runs `copy` on the bytes under `guard`, checked to be of this byte
+    /// string's lock.
+    fn with_guard<R>(
+        &self,
+        guard: &NamedLockGuard<'_>,
+        copy: impl FnOnce(Elements<'_, u8>) -> Result<R>,
+    ) -> Result<R> {
+        match &self.lock {
+            Some(lock) if guard.holds(lock.identity()) => copy(self.raw.elements()),
+            _ => Err(Error::WrongLock {
+                name: self.name().to_owned(),
+                reason: match &self.lock {
+                    Some(lock) => format!(
+                        "the guard holds another lock than \"{}\", which guards this byte string",
+                        lock.name()
+                    ),
+                    None => "this byte string has no lock".to_owned(),
+                },
+            }),
+        }
+    }
+
+    /// The lock that guards this byte string (Python's `get_lock()`), if
+    /// it has one.
+    pub fn get_lock(&self) -> Option<Lock> {
+        self.lock.clone()
+    }
+
+    /// [`SharedBytes::value`] under a lock the caller already holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this byte string's lock.
+    pub fn value_locked(&self, guard: &NamedLockGuard<'_>) -> Result<Vec<u8>> {
+        self.with_guard(guard, |bytes| Ok(until_nul(bytes.to_vec())))
+    }
+
+    /// [`SharedBytes::set_value`] under a lock the caller already holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this byte string's lock;
+    /// [`Error::TooLong`].
+    pub fn set_value_locked(&self, guard: &NamedLockGuard<'_>, value: &[u8]) -> Result<()> {
+        let terminated = terminate(value, self.capacity())?;
+        self.with_guard(guard, |bytes| bytes.write(0, &terminated))
+    }
+}
+
+/// Creates a byte string segment of `capacity` bytes holding `initial`.
+fn create_bytes(
+    name: &str,
+    capacity: usize,
+    initial: &[u8],
+    options: &SegmentOptions,
+    mode: LockMode,
+) -> Result<RawArray<u8>> {
+    check_fits(initial, capacity)?;
+    let layout = Layout::bytes(capacity);
+    RawArray::create_described(name, &layout, capacity, options, mode, |_, data| {
+        // The rest is already zero: the file system hands out zeroed space.
+        data.write(0, initial).expect("checked to fit");
+    })
+}
+
+/// `bytes` up to the first NUL.
+fn until_nul(mut bytes: Vec<u8>) -> Vec<u8> {
+    if let Some(end) = bytes.iter().position(|&byte| byte == 0) {
+        bytes.truncate(end);
+    }
+    bytes
+}
+
+/// `value` and, when it is shorter than `capacity`, one NUL.
+fn terminate(value: &[u8], capacity: usize) -> Result<Vec<u8>> {
+    check_fits(value, capacity)?;
+    let mut terminated = Vec::with_capacity(value.len() + 1);
+    terminated.extend_from_slice(value);
+    if value.len() < capacity {
+        terminated.push(0);
+    }
+    Ok(terminated)
+}
+
+/// Opens a byte string segment, whatever its lock mode.
+fn open_bytes(name: &str, options: &SegmentOptions) -> Result<RawArray<u8>> {
+    {
+        RawArray::open_described(name, options, |stored| {
             let capacity = match stored.kind() {
                 Kind::Bytes { capacity } => *capacity,
                 // Compared with a byte string of the same size, which the
@@ -146,10 +316,11 @@ impl SharedBytes {
                 _ => stored.size(),
             };
             (Layout::bytes(capacity), capacity)
-        })?;
-        Ok(SharedBytes { raw })
+        })
     }
+}
 
+impl SharedBytes {
     /// The capacity in bytes, fixed when the segment was created.
     pub fn capacity(&self) -> usize {
         self.raw.len()
@@ -157,17 +328,21 @@ impl SharedBytes {
 
     /// A copy of the bytes up to the first NUL, or of the whole buffer when
     /// there is none (Python's `.value`).
-    pub fn value(&self) -> Vec<u8> {
-        let mut value = self.raw.to_vec();
-        if let Some(end) = value.iter().position(|&byte| byte == 0) {
-            value.truncate(end);
-        }
-        value
+    ///
+    /// # Errors
+    ///
+    /// The lock errors of [`Value::get`](crate::Value::get).
+    pub fn value(&self) -> Result<Vec<u8>> {
+        self.locked(|bytes| Ok(until_nul(bytes.to_vec())))
     }
 
     /// A copy of the whole buffer, NULs and all (Python's `.raw`).
-    pub fn raw(&self) -> Vec<u8> {
-        self.raw.to_vec()
+    ///
+    /// # Errors
+    ///
+    /// The lock errors of [`Value::get`](crate::Value::get).
+    pub fn raw(&self) -> Result<Vec<u8>> {
+        self.locked(|bytes| Ok(bytes.to_vec()))
     }
 
     /// Replaces the value: writes `value` and, when it is shorter than the
@@ -179,14 +354,8 @@ impl SharedBytes {
     /// [`Error::TooLong`] if `value` is longer than the capacity; nothing is
     /// written.
     pub fn set_value(&self, value: &[u8]) -> Result<()> {
-        check_fits(value, self.capacity())?;
-        if value.len() == self.capacity() {
-            return self.raw.elements().write(0, value);
-        }
-        let mut terminated = Vec::with_capacity(value.len() + 1);
-        terminated.extend_from_slice(value);
-        terminated.push(0);
-        self.raw.elements().write(0, &terminated)
+        let terminated = terminate(value, self.capacity())?;
+        self.locked(|bytes| bytes.write(0, &terminated))
     }
 
     /// Overwrites the first `raw.len()` bytes of the buffer with `raw`,
@@ -198,7 +367,7 @@ impl SharedBytes {
     /// written.
     pub fn set_raw(&self, raw: &[u8]) -> Result<()> {
         check_fits(raw, self.capacity())?;
-        self.raw.elements().write(0, raw)
+        self.locked(|bytes| bytes.write(0, raw))
     }
 
     /// The segment's name.
@@ -242,6 +411,7 @@ impl fmt::Debug for SharedBytes {
         f.debug_struct("SharedBytes")
             .field("name", &self.name())
             .field("capacity", &self.capacity())
+            .field("lock", &self.lock.as_ref().map(Lock::name))
             .field("created", &self.is_creator())
             .finish_non_exhaustive()
     }

@@ -1,29 +1,69 @@
-//! `Value<T>`: one `T` in a named, type-checked segment.
+//! `Value<T>`: one `T` in a named, type-checked segment, guarded by a
+//! process-shared lock — its own, or one it shares with other objects.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::path::Path;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{compiler_fence, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::SharedLayout;
-use crate::segment::{Segment, SegmentOptions};
+use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
+use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::sync::{DataGuard, LockGuard, LockResult};
 
 /// One `T` — a number or a `#[derive(SharedLayout)]` struct — in a named
-/// shared-memory segment that other processes open by name.
+/// shared-memory segment that other processes open by name, guarded by a
+/// process-shared, robust lock: Python's `multiprocessing.Value`.
 ///
-/// [`create`](Value::create) makes the segment and writes the first value;
-/// [`open`](Value::open) attaches to it after checking that it holds a `T`:
-/// the same layout, field by field (two programs that declare the same
-/// struct separately agree; swapped, retyped, added or removed fields are
-/// refused with an [`Error::LayoutMismatch`](crate::Error::LayoutMismatch)
-/// that names them).
+/// [`create`](Value::create) makes the segment, with its own lock, and
+/// writes the first value; [`open`](Value::open) attaches to it after
+/// checking that it holds a `T`: the same layout, field by field (two
+/// programs that declare the same struct separately agree; swapped,
+/// retyped, added or removed fields are refused with an
+/// [`Error::LayoutMismatch`] that names them).
 ///
-/// [`get`](Value::get) and [`set`](Value::set) copy the whole value out of
-/// and into the segment. Other processes may write it at any moment, so no
-/// `&T` into the segment is ever handed out.
+/// # The three meanings of Python's `lock=`
+///
+/// - **Own lock** (the default, `lock=True`): [`Value::create`]. The lock
+///   lives in the value's segment.
+/// - **No lock** (`lock=False`, `RawValue`): use [`RawValue`](crate::RawValue),
+///   whose segment records that it has no lock. Opening one as a `Value`,
+///   or a `Value` as a `RawValue`, is an [`Error::LockModeMismatch`].
+/// - **A shared lock** (`lock=some_lock`): [`Value::create_with_lock`] with a
+///   named [`Lock`], or another object's [`get_lock`](Value::get_lock). The
+///   segment records the lock segment's name, and [`Value::open`] opens that
+///   lock too, so a process that opens the value by name gets the same lock.
+///   Several objects are then read and written under one acquisition with
+///   [`get_locked`](Value::get_locked) and [`set_locked`](Value::set_locked),
+///   which check that the guard is of their lock.
+///
+/// # Access
+///
+/// [`lock`](Value::lock) returns a guard through which the `T` is read and
+/// written in place (`*guard = ...`, `guard.x += 1.0`) until it drops.
+/// [`get`](Value::get) and [`set`](Value::set) take the lock for one copy,
+/// as Python's `.value` does. No `&T` into the segment exists unless the
+/// lock is held.
+///
+/// Every process must follow the lock: another program (C, Python) that
+/// writes the data without taking it breaks what the guard promises.
+///
+/// # When a lock holder dies
+///
+/// [`lock`](Value::lock) returns
+/// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carrying the data
+/// guard: repair the value through it, then
+/// [`mark_consistent`](DataGuard::mark_consistent). [`get`](Value::get) and
+/// [`set`](Value::set) cannot repair anything: they return
+/// [`Error::OwnerDied`] and release the lock unrepaired, which makes it
+/// [not recoverable](Error::NotRecoverable) for everyone, as `?` on a lock
+/// result does (nobody repaired the data, so nobody may trust it again).
+/// Use `lock()` wherever a crashed holder must be survived.
 ///
 /// # Lifetime
 ///
@@ -32,14 +72,7 @@ use crate::segment::{Segment, SegmentOptions};
 /// [`crate::unlink`] by name, or automatically when the creating handle
 /// drops if it was created with [`SegmentOptions::unlink_on_drop`]. A handle
 /// that opened the segment never unlinks it on its own: dropping it only
-/// unmaps it.
-///
-/// # Concurrency
-///
-/// `get` and `set` take no lock (locks arrive with the segment's lock area):
-/// a `get` that races a `set` in another process can see a mix of the old
-/// and the new value. Fields that must change atomically should be
-/// `Atomic*` integers or be guarded by a lock.
+/// unmaps it. A shared lock is a segment of its own, unlinked separately.
 ///
 /// # Examples
 ///
@@ -50,28 +83,59 @@ use crate::segment::{Segment, SegmentOptions};
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let options = SegmentOptions::new().dir(&dir);
 ///
-/// let counter = Value::create_with("counter", 41u64, &options).unwrap();
+/// let counter = Value::create_with("counter", 41u64, &options)?;
 /// // Another process would do this:
-/// let other = Value::<u64>::open_with("counter", &options).unwrap();
-/// other.set(other.get() + 1);
-/// assert_eq!(counter.get(), 42);
+/// let other = Value::<u64>::open_with("counter", &options)?;
+/// *other.lock()? += 1;
+/// assert_eq!(counter.get()?, 42);
 ///
 /// // Opening with another type is refused before any data is read.
 /// let error = Value::<f64>::open_with("counter", &options).unwrap_err();
 /// assert!(error.to_string().contains("holds `u64` (8 bytes) but `f64` (8 bytes) was expected"));
 ///
-/// counter.unlink().unwrap();
+/// counter.unlink()?;
 /// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+///
+/// One lock guarding two values, as Python's `Value(..., lock=lock)`:
+///
+/// ```
+/// use shmstruct::{Lock, SegmentOptions, Value};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-shared-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+///
+/// let lock = Lock::create_with("lock", &options)?;
+/// let a = Value::create_with_lock_and_options("a", 10i64, &lock, &options)?;
+/// let b = Value::create_with_lock_and_options("b", 0i64, &lock, &options)?;
+///
+/// // Another process opens `b` by name and gets the same lock:
+/// let b2 = Value::<i64>::open_with("b", &options)?;
+/// assert_eq!(b2.get_lock().name(), "lock");
+///
+/// // Move 3 from a to b under one acquisition.
+/// {
+///     let guard = lock.lock()?;
+///     a.set_locked(&guard, a.get_locked(&guard)? - 3)?;
+///     b2.set_locked(&guard, b2.get_locked(&guard)? + 3)?;
+/// }
+/// assert_eq!((a.get()?, b.get()?), (7, 3));
+/// # drop((a, b, b2, lock));
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
 /// ```
 pub struct Value<T: SharedLayout> {
-    segment: Segment,
+    segment: Arc<Segment>,
+    lock: Lock,
     created: bool,
     _type: PhantomData<T>,
 }
 
 impl<T: SharedLayout> Value<T> {
     /// Creates the segment `name` in the default directory (`/dev/shm`, or
-    /// `$SHMSTRUCT_DIR`), with mode `0600`, holding `init`.
+    /// `$SHMSTRUCT_DIR`), with mode `0600`, holding `init` and its own lock.
     ///
     /// # Errors
     ///
@@ -90,15 +154,44 @@ impl<T: SharedLayout> Value<T> {
     ///
     /// As [`Value::create`].
     pub fn create_with(name: &str, init: T, options: &SegmentOptions) -> Result<Value<T>> {
-        let segment = Segment::create(name, T::LAYOUT, options, |segment| {
-            let data = segment.data().cast::<T>();
-            // SAFETY: the data area is `size_of::<T>()` bytes inside the
-            // mapping at an offset aligned to `align_of::<T>()` (Header::plan
-            // aligned it to at least that, and the mapping is page-aligned);
-            // only this process writes it before it is published as ready.
-            unsafe { write_shared(data.as_ptr(), init) };
-        })?;
+        let segment = Arc::new(create_segment(name, init, options, LockMode::Own)?);
         Ok(Value {
+            lock: Lock::of_segment(segment.clone()),
+            segment,
+            created: true,
+            _type: PhantomData,
+        })
+    }
+
+    /// Creates the segment `name` in the default directory holding `init`,
+    /// guarded by `lock` (Python's `Value(..., lock=lock)`): a standalone
+    /// [`Lock`], or another object's [`get_lock`](Value::get_lock). The
+    /// header records the lock's segment name, so openers find it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if the lock's segment is not in the directory
+    /// the value is created in (openers look for it there); otherwise as
+    /// [`Value::create`].
+    pub fn create_with_lock(name: &str, init: T, lock: &Lock) -> Result<Value<T>> {
+        Value::create_with_lock_and_options(name, init, lock, &SegmentOptions::new())
+    }
+
+    /// [`Value::create_with_lock`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create_with_lock`].
+    pub fn create_with_lock_and_options(
+        name: &str,
+        init: T,
+        lock: &Lock,
+        options: &SegmentOptions,
+    ) -> Result<Value<T>> {
+        let mode = shared_lock_mode(name, lock, options)?;
+        let segment = Arc::new(create_segment(name, init, options, mode)?);
+        Ok(Value {
+            lock: lock.clone(),
             segment,
             created: true,
             _type: PhantomData,
@@ -106,7 +199,8 @@ impl<T: SharedLayout> Value<T> {
     }
 
     /// Opens the segment `name` in the default directory and checks that it
-    /// holds a `T`, waiting up to a second for its creator to finish it.
+    /// holds a `T` guarded by a lock, waiting up to a second for its creator
+    /// to finish it; a shared lock's segment is opened too.
     ///
     /// # Errors
     ///
@@ -119,8 +213,10 @@ impl<T: SharedLayout> Value<T> {
     /// [`CorruptHeader`](crate::Error::CorruptHeader),
     /// [`StillInitialising`](crate::Error::StillInitialising),
     /// [`LayoutMismatch`](crate::Error::LayoutMismatch),
-    /// [`CorruptDescriptor`](crate::Error::CorruptDescriptor), or
-    /// [`Io`](crate::Error::Io).
+    /// [`CorruptDescriptor`](crate::Error::CorruptDescriptor),
+    /// [`LockModeMismatch`](crate::Error::LockModeMismatch) for a segment
+    /// without a lock (a `RawValue`'s), or
+    /// [`Io`](crate::Error::Io); the same for a shared lock's segment.
     pub fn open(name: &str) -> Result<Value<T>> {
         Value::open_with(name, &SegmentOptions::new())
     }
@@ -131,26 +227,163 @@ impl<T: SharedLayout> Value<T> {
     ///
     /// As [`Value::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Value<T>> {
-        let segment = Segment::open(name, T::LAYOUT, options)?;
+        let segment = Arc::new(Segment::open(name, T::LAYOUT, options)?);
+        let lock = open_lock(&segment, options, "a `Value` (which needs a lock)")?;
         Ok(Value {
             segment,
+            lock,
             created: false,
             _type: PhantomData,
         })
     }
 
-    /// A copy of the value.
-    pub fn get(&self) -> T {
-        // SAFETY: `data()` is `size_of::<T>()` bytes inside the mapping,
-        // aligned for `T` (checked when the segment was opened, planned when
-        // it was created), and stays mapped while `self` lives.
-        unsafe { read_shared(self.segment.data().cast::<T>().as_ptr()) }
+    /// The value's data, for the guard.
+    fn data(&self) -> NonNull<T> {
+        self.segment.data().cast::<T>()
     }
 
-    /// Replaces the value.
-    pub fn set(&self, value: T) {
-        // SAFETY: as in `get`.
-        unsafe { write_shared(self.segment.data().cast::<T>().as_ptr(), value) };
+    /// Wraps a lock guard of this value's lock into a guard of its data.
+    fn guard_data<'a>(&'a self, locked: LockResult<LockGuard<'a>>) -> LockResult<DataGuard<'a, T>> {
+        let data = self.data();
+        let wrap = |guard: LockGuard<'a>| {
+            // SAFETY: `data` is the segment's data area: a `T`, aligned
+            // (checked on open, planned on create), mapped while `self`
+            // lives, which outlives 'a; any bytes there are a valid `T`
+            // (`T: SharedLayout`); and the guard holds this value's lock,
+            // which every access to the data takes: this type reaches the
+            // data only through `lock`, `get`, `set` and the `_locked`
+            // forms (which check the guard is of this lock), and its
+            // segment records the lock mode, so no lock-free handle opens
+            // it.
+            unsafe { guard.guarding(data) }
+        };
+        locked.map(wrap).map_err(|error| error.map(wrap))
+    }
+
+    /// Blocks until this thread holds the value's lock; the guard reads and
+    /// writes the `T` in place until it drops.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::lock`](crate::RawLock::lock):
+    /// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carries the
+    /// data guard when the previous holder died holding the lock (repair,
+    /// then [`mark_consistent`](DataGuard::mark_consistent)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-vlock-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let options = shmstruct::SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let n = shmstruct::Value::create_with("n", 7i32, &options)?;
+    /// {
+    ///     let mut guard = n.lock()?;
+    ///     *guard *= *guard;
+    /// }
+    /// assert_eq!(n.get()?, 49);
+    /// # drop(n);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn lock(&self) -> LockResult<DataGuard<'_, T>> {
+        self.guard_data(self.lock.raw().lock())
+    }
+
+    /// Takes the value's lock if nobody holds it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::try_lock`](crate::RawLock::try_lock).
+    pub fn try_lock(&self) -> LockResult<DataGuard<'_, T>> {
+        self.guard_data(self.lock.raw().try_lock())
+    }
+
+    /// Blocks until this thread holds the value's lock or `timeout` passes.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::lock_timeout`](crate::RawLock::lock_timeout).
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<DataGuard<'_, T>> {
+        self.guard_data(self.lock.raw().lock_timeout(timeout))
+    }
+
+    /// A copy of the value, taken under the lock (Python's `.value`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OwnerDied`] if the previous holder died holding the lock:
+    /// the lock is then released unrepaired and becomes not recoverable
+    /// (see [the type](Value#when-a-lock-holder-dies)); the other errors of
+    /// [`Value::lock`], such as [`Error::WouldDeadlock`] if this thread holds
+    /// the lock already.
+    pub fn get(&self) -> Result<T> {
+        let guard = self.lock()?;
+        // SAFETY: the guard's data is a valid, aligned `T` (see
+        // `guard_data`), readable while the lock is held.
+        Ok(unsafe { read_shared(&*guard) })
+    }
+
+    /// Replaces the value under the lock (Python's `.value = ...`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::get`]; nothing is written.
+    pub fn set(&self, value: T) -> Result<()> {
+        let mut guard = self.lock()?;
+        // SAFETY: as in `get`, writable while the lock is held.
+        unsafe { write_shared(&mut *guard, value) };
+        Ok(())
+    }
+
+    /// Checks that `guard` holds this value's lock.
+    fn check_guard(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
+        if guard.holds(self.lock.identity()) {
+            Ok(())
+        } else {
+            Err(Error::WrongLock {
+                name: self.name().to_owned(),
+                reason: format!(
+                    "the guard holds another lock than \"{}\", which guards this value",
+                    self.lock.name()
+                ),
+            })
+        }
+    }
+
+    /// A copy of the value, read under a lock the caller already holds:
+    /// for several objects guarded by one lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this value's lock (compared
+    /// by the lock segment's identity, so any handle of the lock will do).
+    pub fn get_locked(&self, guard: &NamedLockGuard<'_>) -> Result<T> {
+        self.check_guard(guard)?;
+        // SAFETY: the data is a valid, aligned `T` in the mapping (see
+        // `guard_data`); `guard` holds this value's lock (checked), so no
+        // other thread or process accesses it, and no `&mut T` into it
+        // exists in this one (a data guard would hold the same lock).
+        Ok(unsafe { read_shared(self.data().as_ptr()) })
+    }
+
+    /// Replaces the value under a lock the caller already holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::get_locked`]; nothing is written.
+    pub fn set_locked(&self, guard: &NamedLockGuard<'_>, value: T) -> Result<()> {
+        self.check_guard(guard)?;
+        // SAFETY: as in `get_locked`, for writes.
+        unsafe { write_shared(self.data().as_ptr(), value) };
+        Ok(())
+    }
+
+    /// The lock that guards this value (Python's `get_lock()`): its own, or
+    /// the shared one. A clone of the handle; give it to
+    /// [`Value::create_with_lock`] to guard another object with it.
+    pub fn get_lock(&self) -> Lock {
+        self.lock.clone()
     }
 
     /// The segment's name.
@@ -171,7 +404,8 @@ impl<T: SharedLayout> Value<T> {
     /// Removes the segment's name, so that no process can open it any more;
     /// handles that have it open keep working. Explicit, from any handle:
     /// no handle unlinks on its own unless its creator asked for
-    /// [`SegmentOptions::unlink_on_drop`].
+    /// [`SegmentOptions::unlink_on_drop`]. A shared lock's segment is not
+    /// touched.
     ///
     /// # Errors
     ///
@@ -181,6 +415,65 @@ impl<T: SharedLayout> Value<T> {
     /// [`Io`](crate::Error::Io) if removing it fails.
     pub fn unlink(&self) -> Result<()> {
         self.segment.unlink()
+    }
+}
+
+/// Creates a segment holding `init` with lock mode `mode`.
+pub(crate) fn create_segment<T: SharedLayout>(
+    name: &str,
+    init: T,
+    options: &SegmentOptions,
+    mode: LockMode,
+) -> Result<Segment> {
+    Segment::create_locked(name, T::LAYOUT, options, mode, |segment| {
+        let data = segment.data().cast::<T>();
+        // SAFETY: the data area is `size_of::<T>()` bytes inside the
+        // mapping at an offset aligned to `align_of::<T>()` (Header::plan
+        // aligned it to at least that, and the mapping is page-aligned);
+        // only this process writes it before it is published as ready.
+        unsafe { write_shared(data.as_ptr(), init) };
+        Ok(())
+    })
+}
+
+/// The lock mode of an object named `name`, created in `options`'
+/// directory, guarded by `lock`.
+pub(crate) fn shared_lock_mode(
+    name: &str,
+    lock: &Lock,
+    options: &SegmentOptions,
+) -> Result<LockMode> {
+    if lock.path() != options.get_dir().join(lock.name()) {
+        return Err(Error::WrongLock {
+            name: name.to_owned(),
+            reason: format!(
+                "its lock {} is not in the directory {} it is created in, where openers \
+                 look for the lock",
+                lock.path().display(),
+                options.get_dir().display()
+            ),
+        });
+    }
+    Ok(LockMode::Shared {
+        lock: lock.name().to_owned(),
+    })
+}
+
+/// The lock of an opened segment that must have one: its own, or a shared
+/// one (opened from the same directory).
+pub(crate) fn open_lock(
+    segment: &Arc<Segment>,
+    options: &SegmentOptions,
+    opened_as: &'static str,
+) -> Result<Lock> {
+    expect_lock_mode(
+        segment,
+        |mode| matches!(mode, LockMode::Own | LockMode::Shared { .. }),
+        opened_as,
+    )?;
+    match segment.lock_mode() {
+        LockMode::Shared { lock } => Lock::open_lock_of(lock, options),
+        _ => Ok(Lock::of_segment(segment.clone())),
     }
 }
 
@@ -232,6 +525,7 @@ impl<T: SharedLayout> fmt::Debug for Value<T> {
         f.debug_struct("Value")
             .field("name", &self.name())
             .field("type", &T::LAYOUT.name())
+            .field("lock", &self.lock.name())
             .field("created", &self.created)
             .finish_non_exhaustive()
     }

@@ -29,9 +29,25 @@
 //! |     80 |    8 | `data_offset`        | where the data starts (a multiple of `data_align`)   |
 //! |     88 |    8 | `data_size`          | the data's size, `size_of::<T>()`                    |
 //! |     96 |    8 | `data_align`         | the data's alignment, `max(align_of::<T>(), 64)`     |
-//! |    104 |   24 | `reserved`           | zero                                                 |
+//! |    104 |    4 | `lock_mode`          | who guards the data: see [Lock modes](#lock-modes)    |
+//! |    108 |    4 | `reserved_word`      | zero                                                 |
+//! |    112 |   16 | `reserved`           | zero                                                 |
 //!
 //! Every version keeps `magic`, `version` and `state` where they are.
+//!
+//! # Lock modes
+//!
+//! `lock_mode` says what the lock area holds (Python's `lock=` argument):
+//!
+//! | value | mode | the lock area holds |
+//! |---:|---|---|
+//! | [`LOCK_NONE`] (0) | none (`RawValue`, `RawArray`, `Semaphore`, ...) | zeroes |
+//! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0 |
+//! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0 |
+//! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name: a length byte, then 1 to 30 name bytes |
+//!
+//! The creator initialises the lock (or writes the name) before it
+//! publishes the segment as ready; an opener checks the mode it expects.
 //!
 //! # Publication
 //!
@@ -42,7 +58,7 @@
 //! `state = STATE_READY` (an atomic store with `Release`). An opener loads
 //! `state` with `Acquire` and reads nothing else before it is ready.
 
-use static_assertions::const_assert_eq;
+use static_assertions::{const_assert, const_assert_eq};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// The first eight bytes of every segment.
@@ -57,6 +73,16 @@ pub const LOCK_AREA_SIZE: usize = 128;
 /// (a cache line, so that the lock and the data do not share one with the
 /// header).
 pub const AREA_ALIGN: usize = 64;
+
+/// `lock_mode`: no lock; the lock area is unused.
+pub const LOCK_NONE: u32 = 0;
+/// `lock_mode`: the segment's own `RawLock` at the start of the lock area.
+pub const LOCK_OWN: u32 = 1;
+/// `lock_mode`: the segment's own `RawRLock` at the start of the lock area.
+pub const LOCK_OWN_RECURSIVE: u32 = 2;
+/// `lock_mode`: the lock of another segment, whose name the lock area holds
+/// (a length byte, then the name).
+pub const LOCK_SHARED: u32 = 3;
 
 /// `state` of a segment whose creator is still writing it (a fresh,
 /// zero-filled file reads as this).
@@ -88,7 +114,9 @@ pub(crate) struct Header {
     pub data_offset: u64,
     pub data_size: u64,
     pub data_align: u64,
-    pub reserved: [u64; 3],
+    pub lock_mode: u32,
+    pub reserved_word: u32,
+    pub reserved: [u64; 2],
 }
 
 const_assert_eq!(core::mem::size_of::<Header>(), HEADER_SIZE);
@@ -107,7 +135,11 @@ const_assert_eq!(core::mem::offset_of!(Header, lock_size), 72);
 const_assert_eq!(core::mem::offset_of!(Header, data_offset), 80);
 const_assert_eq!(core::mem::offset_of!(Header, data_size), 88);
 const_assert_eq!(core::mem::offset_of!(Header, data_align), 96);
-const_assert_eq!(core::mem::offset_of!(Header, reserved), 104);
+const_assert_eq!(core::mem::offset_of!(Header, lock_mode), 104);
+const_assert_eq!(core::mem::offset_of!(Header, reserved_word), 108);
+const_assert_eq!(core::mem::offset_of!(Header, reserved), 112);
+// A shared lock's name, with its length byte, fits in the lock area.
+const_assert!(crate::segment::MAX_NAME_LEN < LOCK_AREA_SIZE);
 // The atomic words: the mapping is page-aligned, so these offsets make them
 // aligned for `AtomicU64` and `AtomicU32`.
 const_assert_eq!(MAGIC_OFFSET % 8, 0);
@@ -165,7 +197,9 @@ impl Header {
             data_offset,
             data_size,
             data_align,
-            reserved: [0; 3],
+            lock_mode: LOCK_NONE,
+            reserved_word: 0,
+            reserved: [0; 2],
         })
     }
 
@@ -232,6 +266,9 @@ impl Header {
                 "lock area of {} bytes, less than {LOCK_AREA_SIZE}",
                 self.lock_size
             ));
+        }
+        if self.lock_mode > LOCK_SHARED {
+            return corrupt(format!("unknown lock mode {}", self.lock_mode));
         }
         if self.data_align < AREA_ALIGN as u64 {
             return corrupt(format!(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{check_name, os, Probe, Segment, SegmentOptions};
+use super::{check_name, os, LockMode, Probe, Segment, SegmentOptions};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 
@@ -33,6 +33,7 @@ pub enum SegmentState {
 /// let info = SegmentInfo::open_with("info-demo", &options).unwrap();
 /// assert_eq!(info.state(), SegmentState::Ready);
 /// assert_eq!(info.layout().unwrap().name(), "u32");
+/// assert_eq!(info.lock_mode(), Some(&shmstruct::segment::LockMode::Own));
 /// assert_eq!(info.creator_pid(), std::process::id());
 /// assert!(!info.is_stale());
 /// # drop(value);
@@ -60,6 +61,7 @@ struct Ready {
     data_size: u64,
     lock_offset: u64,
     lock_size: u64,
+    lock_mode: LockMode,
     layout: Layout,
 }
 
@@ -119,6 +121,7 @@ impl SegmentInfo {
                         data_size: header.data_size,
                         lock_offset: header.lock_offset,
                         lock_size: header.lock_size,
+                        lock_mode: segment.lock_mode().clone(),
                         layout,
                     }),
                 })
@@ -211,6 +214,12 @@ impl SegmentInfo {
         self.ready
             .as_ref()
             .map(|ready| (ready.lock_offset, ready.lock_size))
+    }
+
+    /// What guards its data (`None` while initialising): no lock, its own
+    /// lock, or the lock of another segment, named.
+    pub fn lock_mode(&self) -> Option<&LockMode> {
+        self.ready.as_ref().map(|ready| &ready.lock_mode)
     }
 
     /// Whether its creator is gone: no process has its pid, or the process

@@ -1,0 +1,748 @@
+//! Standalone named primitives: Python's `Lock()`, `RLock()`,
+//! `Semaphore(n)`, `BoundedSemaphore(n)`, `Event()`, `Condition()` and
+//! `Barrier(n)`, each in a segment of its own that other processes open by
+//! name.
+//!
+//! Each is a segment like a [`Value`](crate::Value)'s: the same names,
+//! directory, permissions, and type-checked header. Its descriptor is a
+//! struct named after the primitive, so opening a `Semaphore` segment as a
+//! [`Lock`] (or a `Value<u64>` as an [`Event`]) is an
+//! [`Error::LayoutMismatch`] that names both:
+//!
+//! | type | lock mode | data: descriptor |
+//! |---|---|---|
+//! | [`Lock`] | own (a [`RawLock`] in the lock area) | `Lock {}` (empty) |
+//! | [`RLock`] | own recursive (a [`RawRLock`] in the lock area) | `RLock {}` (empty) |
+//! | [`Semaphore`] | none | `Semaphore { state: [u8; RawSemaphore::SIZE] }` |
+//! | [`Event`] | none | `Event { state: [u8; RawEvent::SIZE] }` |
+//! | [`Condition`] | none | `Condition { state: [u8; RawCondition::SIZE] }` |
+//! | [`Barrier`] | none | `Barrier { state: [u8; RawBarrier::SIZE] }` |
+//!
+//! Only the creator initialises the primitive, before the segment is
+//! published as ready; openers wait for that. Handles are cheap to clone
+//! (an [`Arc`] inside), so one [`Lock`] can be given to several objects of
+//! one process. The operations are those of the in-place `Raw*` types,
+//! reached through `Deref` ([`Lock`] has its own `lock` methods, whose guard
+//! also says which segment it locks).
+//!
+//! # Lifetime
+//!
+//! As for every segment: it lives until its name is unlinked, explicitly
+//! (`unlink`, [`crate::unlink`]) or when the last clone of the creating
+//! handle drops if it was created with
+//! [`SegmentOptions::unlink_on_drop`]. Openers never unlink.
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::layout::construct::{field, structure};
+use crate::layout::{Field, Layout, SharedLayout};
+use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE};
+use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::sync::{
+    LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
+};
+
+// The lock area holds a RawLock or a RawRLock at its start: it must be large
+// and aligned enough, on every target this builds for.
+const _: () = assert!(RawLock::SIZE <= LOCK_AREA_SIZE && AREA_ALIGN % RawLock::ALIGN == 0);
+const _: () = assert!(RawRLock::SIZE <= LOCK_AREA_SIZE && AREA_ALIGN % RawRLock::ALIGN == 0);
+
+/// The descriptor of a primitive's segment: an empty struct for the locks,
+/// which live in the lock area, or an opaque byte array of the in-place
+/// type's size for the others.
+macro_rules! opaque_layout {
+    ($name:literal) => {
+        &structure($name, 0, 1, None, None, &[])
+    };
+    ($name:literal, $raw:ty) => {{
+        const FIELDS: &[Field] = &[field(
+            "state",
+            0,
+            <[u8; <$raw>::SIZE] as SharedLayout>::LAYOUT,
+        )];
+        &structure($name, <$raw>::SIZE, <$raw>::ALIGN, None, None, FIELDS)
+    }};
+}
+
+const LOCK_LAYOUT: &Layout = opaque_layout!("Lock");
+const RLOCK_LAYOUT: &Layout = opaque_layout!("RLock");
+const SEMAPHORE_LAYOUT: &Layout = opaque_layout!("Semaphore", RawSemaphore);
+const EVENT_LAYOUT: &Layout = opaque_layout!("Event", RawEvent);
+const CONDITION_LAYOUT: &Layout = opaque_layout!("Condition", RawCondition);
+const BARRIER_LAYOUT: &Layout = opaque_layout!("Barrier", RawBarrier);
+
+/// Checks that an opened segment has a lock mode `accepted` allows.
+pub(crate) fn expect_lock_mode(
+    segment: &Segment,
+    accepted: impl FnOnce(&LockMode) -> bool,
+    opened_as: &'static str,
+) -> Result<()> {
+    if accepted(segment.lock_mode()) {
+        Ok(())
+    } else {
+        Err(Error::LockModeMismatch {
+            name: segment.name().to_owned(),
+            found: segment.lock_mode().clone(),
+            opened_as,
+        })
+    }
+}
+
+/// Opens a segment described by `layout` and checks its lock mode.
+fn open_checked(
+    name: &str,
+    options: &SegmentOptions,
+    layout: &Layout,
+    mode: LockMode,
+    opened_as: &'static str,
+) -> Result<Arc<Segment>> {
+    let segment = Segment::open(name, layout, options)?;
+    expect_lock_mode(&segment, |found| *found == mode, opened_as)?;
+    Ok(Arc::new(segment))
+}
+
+/// A lock shared by processes through a named segment: Python's
+/// `multiprocessing.Lock()`, robust (a holder that dies is reported to the
+/// next locker, see [`RawLock`]).
+///
+/// A `Lock` is also what guards a [`Value`](crate::Value) or an
+/// [`Array`](crate::Array): [`Value::get_lock`](crate::Value::get_lock)
+/// returns the value's own lock as a `Lock`, and
+/// [`Value::create_with_lock`](crate::Value::create_with_lock) makes a value
+/// guarded by a `Lock` it shares with other objects. The guard of
+/// [`Lock::lock`] knows which segment it locks, so an object can check that
+/// it is given the guard of its own lock
+/// ([`Value::get_locked`](crate::Value::get_locked)).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{Lock, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-lock-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+///
+/// let lock = Lock::create_with("the-lock", &options)?;
+/// // Another process would open it by name:
+/// let other = Lock::open_with("the-lock", &options)?;
+/// {
+///     let _guard = lock.lock()?;
+///     assert!(other.try_lock().is_err()); // held
+/// }
+/// assert!(other.try_lock().is_ok());
+/// # drop((lock, other));
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Lock {
+    segment: Arc<Segment>,
+}
+
+impl Lock {
+    /// Creates the lock segment `name` in the default directory, unlocked.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create(name: &str) -> Result<Lock> {
+        Lock::create_with(name, &SegmentOptions::new())
+    }
+
+    /// [`Lock::create`] with options: directory, mode, unlinking on drop.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
+        let segment =
+            Segment::create_locked(name, LOCK_LAYOUT, options, LockMode::Own, |_| Ok(()))?;
+        Ok(Lock {
+            segment: Arc::new(segment),
+        })
+    }
+
+    /// Opens the lock segment `name` in the default directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::open`](crate::Value::open); a segment that is not a
+    /// `Lock` is an [`Error::LayoutMismatch`] naming what it holds.
+    pub fn open(name: &str) -> Result<Lock> {
+        Lock::open_with(name, &SegmentOptions::new())
+    }
+
+    /// [`Lock::open`] with options: directory, timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::open`].
+    pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
+        let segment = open_checked(name, options, LOCK_LAYOUT, LockMode::Own, "a `Lock`")?;
+        Ok(Lock { segment })
+    }
+
+    /// Opens the segment `name` as the lock of another object: any segment
+    /// with its own (non-recursive) lock — a `Lock`, or a `Value` or
+    /// `Array` whose lock is shared — whatever its data.
+    pub(crate) fn open_lock_of(name: &str, options: &SegmentOptions) -> Result<Lock> {
+        let segment = Segment::open_any(name, options)?;
+        expect_lock_mode(
+            &segment,
+            |mode| *mode == LockMode::Own,
+            "the lock of another object",
+        )?;
+        Ok(Lock {
+            segment: Arc::new(segment),
+        })
+    }
+
+    /// The own lock of `segment`, whose lock mode is [`LockMode::Own`].
+    pub(crate) fn of_segment(segment: Arc<Segment>) -> Lock {
+        assert_eq!(*segment.lock_mode(), LockMode::Own);
+        Lock { segment }
+    }
+
+    /// The lock in place, for the operations this handle does not repeat.
+    pub fn raw(&self) -> &RawLock {
+        // SAFETY: the segment's lock mode is Own (checked by every
+        // constructor), so its creator initialised a RawLock at the start
+        // of the lock area before publishing it; the area is large and
+        // aligned enough (const-asserted above) and stays mapped while
+        // `self.segment` lives, which outlives the returned borrow. Nobody
+        // re-initialises it.
+        unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
+    }
+
+    fn named<'a>(&self, result: LockResult<LockGuard<'a>>) -> LockResult<NamedLockGuard<'a>> {
+        let identity = self.segment.identity();
+        let wrap = |guard| NamedLockGuard { guard, identity };
+        result.map(wrap).map_err(|error| error.map(wrap))
+    }
+
+    /// Blocks until this thread holds the lock (Python's `acquire()`).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::lock`]: [`LockError::OwnerDied`](crate::LockError::OwnerDied)
+    /// carries the guard when the previous holder died holding it.
+    pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
+        self.named(self.raw().lock())
+    }
+
+    /// Takes the lock if nobody holds it (Python's `acquire(False)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::try_lock`].
+    pub fn try_lock(&self) -> LockResult<NamedLockGuard<'_>> {
+        self.named(self.raw().try_lock())
+    }
+
+    /// Blocks until this thread holds the lock or `timeout` passes
+    /// (Python's `acquire(timeout=...)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::lock_timeout`].
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<NamedLockGuard<'_>> {
+        self.named(self.raw().lock_timeout(timeout))
+    }
+
+    /// The name of the segment the lock lives in (for a value's own lock,
+    /// the value's name).
+    pub fn name(&self) -> &str {
+        self.segment.name()
+    }
+
+    /// That segment's file.
+    pub fn path(&self) -> &Path {
+        self.segment.path()
+    }
+
+    /// Removes the segment's name (see [`Value::unlink`](crate::Value::unlink)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::unlink`](crate::Value::unlink).
+    pub fn unlink(&self) -> Result<()> {
+        self.segment.unlink()
+    }
+
+    /// The lock segment's (device, inode): equal for every mapping of it.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.segment.identity()
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof that this thread holds a [`Lock`], and of which one: the segment's
+/// identity (device and inode), the same in every process and every
+/// mapping. Dropping it unlocks.
+///
+/// Objects guarded by that lock accept it for access under the lock already
+/// held ([`Value::get_locked`](crate::Value::get_locked),
+/// [`Value::set_locked`](crate::Value::set_locked), and the same on arrays).
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct NamedLockGuard<'a> {
+    guard: LockGuard<'a>,
+    identity: (u64, u64),
+}
+
+impl<'a> NamedLockGuard<'a> {
+    /// The guard of the lock in place (for [`RawCondition`]-style waits on
+    /// it, or [`LockGuard::guarding`]).
+    pub fn lock_guard(&self) -> &LockGuard<'a> {
+        &self.guard
+    }
+
+    /// See [`LockGuard::is_consistent`].
+    pub fn is_consistent(&self) -> bool {
+        self.guard.is_consistent()
+    }
+
+    /// See [`LockGuard::mark_consistent`].
+    ///
+    /// # Errors
+    ///
+    /// As [`LockGuard::mark_consistent`].
+    pub fn mark_consistent(&mut self) -> Result<()> {
+        self.guard.mark_consistent()
+    }
+
+    /// Whether this guard holds the lock of segment `identity`.
+    pub(crate) fn holds(&self, identity: (u64, u64)) -> bool {
+        self.identity == identity
+    }
+}
+
+impl fmt::Debug for NamedLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamedLockGuard")
+            .field("consistent", &self.is_consistent())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The common part of the named primitives that live in a segment's data.
+macro_rules! named_primitive {
+    (
+        $(#[$doc:meta])*
+        $name:ident($raw:ty, $layout:expr, $mode:expr, $what:literal, $place:ident)
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name {
+            segment: Arc<Segment>,
+        }
+
+        impl $name {
+            /// Opens the segment `name` in the default directory, waiting
+            /// for its creator to finish it.
+            ///
+            /// # Errors
+            ///
+            #[doc = concat!("As [`Value::open`](crate::Value::open); a segment that is not a `", stringify!($name), "` is an [`Error::LayoutMismatch`] naming what it holds.")]
+            pub fn open(name: &str) -> Result<$name> {
+                $name::open_with(name, &SegmentOptions::new())
+            }
+
+            #[doc = concat!("[`", stringify!($name), "::open`] with options: directory, timeout.")]
+            ///
+            /// # Errors
+            ///
+            #[doc = concat!("As [`", stringify!($name), "::open`].")]
+            pub fn open_with(name: &str, options: &SegmentOptions) -> Result<$name> {
+                let segment = open_checked(name, options, $layout, $mode, $what)?;
+                Ok($name { segment })
+            }
+
+            /// The segment's name.
+            pub fn name(&self) -> &str {
+                self.segment.name()
+            }
+
+            /// The segment's file.
+            pub fn path(&self) -> &Path {
+                self.segment.path()
+            }
+
+            /// Removes the segment's name (see
+            /// [`Value::unlink`](crate::Value::unlink)).
+            ///
+            /// # Errors
+            ///
+            /// As [`Value::unlink`](crate::Value::unlink).
+            pub fn unlink(&self) -> Result<()> {
+                self.segment.unlink()
+            }
+        }
+
+        impl Deref for $name {
+            type Target = $raw;
+
+            fn deref(&self) -> &$raw {
+                // SAFETY: the segment was created for, or opened and
+                // checked against, this primitive's descriptor and lock
+                // mode, so its creator initialised the primitive in place
+                // (at the start of the data, or of the lock area for the
+                // locks) before publishing it; the place is as large and
+                // as aligned as the primitive (the descriptor's size and
+                // alignment, or the const assertions above); it stays
+                // mapped while `self.segment` lives, which outlives the
+                // borrow, and nobody re-initialises it.
+                unsafe { <$raw>::from_ptr(self.segment.$place().cast().as_ptr()) }
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("name", &self.name())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+named_primitive!(
+    /// A reentrant lock shared by processes through a named segment:
+    /// Python's `multiprocessing.RLock()`, robust. The operations are
+    /// [`RawRLock`]'s (through `Deref`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{RLock, SegmentOptions};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-rlock-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let lock = RLock::create_with("rlock", &options)?;
+    /// let outer = lock.lock()?;
+    /// let inner = lock.lock()?; // the owner may lock again
+    /// drop((inner, outer));
+    /// # drop(lock);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    RLock(RawRLock, RLOCK_LAYOUT, LockMode::OwnRecursive, "an `RLock`", lock_area)
+);
+
+impl RLock {
+    /// Creates the reentrant lock segment `name` in the default directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create(name: &str) -> Result<RLock> {
+        RLock::create_with(name, &SegmentOptions::new())
+    }
+
+    /// [`RLock::create`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create_with(name: &str, options: &SegmentOptions) -> Result<RLock> {
+        let segment =
+            Segment::create_locked(name, RLOCK_LAYOUT, options, LockMode::OwnRecursive, |_| {
+                Ok(())
+            })?;
+        Ok(RLock {
+            segment: Arc::new(segment),
+        })
+    }
+}
+
+/// Creates the segment `name` for a primitive described by `layout`, with
+/// no lock, and lets `init` initialise it at the start of the data.
+fn create_in_data<R>(
+    name: &str,
+    options: &SegmentOptions,
+    layout: &Layout,
+    init: impl FnOnce(*mut R) -> Result<()>,
+) -> Result<Arc<Segment>> {
+    debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
+    let segment = Segment::create_locked(name, layout, options, LockMode::None, |segment| {
+        init(segment.data().cast::<R>().as_ptr())
+    })?;
+    Ok(Arc::new(segment))
+}
+
+named_primitive!(
+    /// A semaphore shared by processes through a named segment: Python's
+    /// `multiprocessing.Semaphore(n)`, or `BoundedSemaphore(n)` when
+    /// created with [`Semaphore::create_bounded`]. The operations are
+    /// [`RawSemaphore`]'s (through `Deref`), including what happens to a
+    /// dead holder's permits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{SegmentOptions, Semaphore};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-sem-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let slots = Semaphore::create_bounded_with("slots", 2, &options)?;
+    /// let other = Semaphore::open_with("slots", &options)?;
+    /// let a = slots.acquire()?;
+    /// let b = other.acquire()?;
+    /// assert!(slots.try_acquire().is_err());
+    /// drop((a, b));
+    /// assert_eq!(other.value()?, 2);
+    /// # drop((slots, other));
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    Semaphore(RawSemaphore, SEMAPHORE_LAYOUT, LockMode::None, "a `Semaphore`", data)
+);
+
+impl Semaphore {
+    /// Creates the semaphore segment `name` in the default directory with
+    /// `value` free permits and no bound.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create(name: &str, value: u32) -> Result<Semaphore> {
+        Semaphore::create_with(name, value, &SegmentOptions::new())
+    }
+
+    /// [`Semaphore::create`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create_with(name: &str, value: u32, options: &SegmentOptions) -> Result<Semaphore> {
+        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+            // SAFETY: the data area is RawSemaphore::SIZE bytes (the
+            // descriptor's size) aligned to at least RawSemaphore::ALIGN,
+            // and nobody else sees the segment before it is ready.
+            unsafe { RawSemaphore::init(semaphore, value) }
+        })?;
+        Ok(Semaphore { segment })
+    }
+
+    /// Creates a bounded semaphore (Python's `BoundedSemaphore(value)`):
+    /// `value` free permits, and releasing more than that is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSyncParameter`] if `value` is 0 (nothing is
+    /// created); otherwise as [`Value::create`](crate::Value::create).
+    pub fn create_bounded(name: &str, value: u32) -> Result<Semaphore> {
+        Semaphore::create_bounded_with(name, value, &SegmentOptions::new())
+    }
+
+    /// [`Semaphore::create_bounded`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Semaphore::create_bounded`].
+    pub fn create_bounded_with(
+        name: &str,
+        value: u32,
+        options: &SegmentOptions,
+    ) -> Result<Semaphore> {
+        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+            // SAFETY: as in `create_with`.
+            unsafe { RawSemaphore::init_bounded(semaphore, value) }
+        })?;
+        Ok(Semaphore { segment })
+    }
+}
+
+named_primitive!(
+    /// An event shared by processes through a named segment: Python's
+    /// `multiprocessing.Event()`. The operations are [`RawEvent`]'s
+    /// (through `Deref`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{Event, SegmentOptions};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-event-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let ready = Event::create_with("ready", &options)?;
+    /// Event::open_with("ready", &options)?.set();
+    /// assert!(ready.is_set());
+    /// # drop(ready);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    Event(RawEvent, EVENT_LAYOUT, LockMode::None, "an `Event`", data)
+);
+
+impl Event {
+    /// Creates the event segment `name` in the default directory, cleared.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create(name: &str) -> Result<Event> {
+        Event::create_with(name, &SegmentOptions::new())
+    }
+
+    /// [`Event::create`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Event> {
+        let segment = create_in_data(name, options, EVENT_LAYOUT, |event| {
+            // SAFETY: the data area is RawEvent::SIZE bytes aligned to at
+            // least RawEvent::ALIGN, unseen by others before it is ready.
+            unsafe { RawEvent::init(event) };
+            Ok(())
+        })?;
+        Ok(Event { segment })
+    }
+}
+
+named_primitive!(
+    /// A condition variable shared by processes through a named segment:
+    /// Python's `multiprocessing.Condition()`. The operations are
+    /// [`RawCondition`]'s (through `Deref`).
+    ///
+    /// The condition carries its own lock ([`RawCondition::lock`]): all
+    /// waiters of one condition must use one mutex, and between processes
+    /// the way to know that is to keep them together. Unlike Python's
+    /// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
+    /// shared state with the condition's own lock instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shmstruct::{Condition, SegmentOptions};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-cond-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let changed = Condition::create_with("changed", &options)?;
+    /// let guard = changed.lock()?;
+    /// let (guard, result) = changed.wait_timeout(guard, Duration::from_millis(1))?;
+    /// assert!(result.timed_out());
+    /// changed.notify_all(&guard)?;
+    /// # drop(guard);
+    /// # drop(changed);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    Condition(RawCondition, CONDITION_LAYOUT, LockMode::None, "a `Condition`", data)
+);
+
+impl Condition {
+    /// Creates the condition segment `name` in the default directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create(name: &str) -> Result<Condition> {
+        Condition::create_with(name, &SegmentOptions::new())
+    }
+
+    /// [`Condition::create`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::create`](crate::Value::create).
+    pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Condition> {
+        let segment = create_in_data(name, options, CONDITION_LAYOUT, |condition| {
+            // SAFETY: the data area is RawCondition::SIZE bytes aligned to
+            // at least RawCondition::ALIGN, unseen before it is ready.
+            unsafe { RawCondition::init(condition) }
+        })?;
+        Ok(Condition { segment })
+    }
+}
+
+named_primitive!(
+    /// A barrier shared by processes through a named segment: Python's
+    /// `multiprocessing.Barrier(parties)`. The operations are
+    /// [`RawBarrier`]'s (through `Deref`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{Barrier, SegmentOptions};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-barrier-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let start = Barrier::create_with("start", 1, &options)?;
+    /// assert_eq!(Barrier::open_with("start", &options)?.parties(), 1);
+    /// start.wait()?; // one party: passes at once
+    /// # drop(start);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    Barrier(RawBarrier, BARRIER_LAYOUT, LockMode::None, "a `Barrier`", data)
+);
+
+impl Barrier {
+    /// Creates the barrier segment `name` in the default directory for
+    /// `parties` parties.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSyncParameter`] if `parties` is 0 (nothing is
+    /// created); otherwise as [`Value::create`](crate::Value::create).
+    pub fn create(name: &str, parties: u32) -> Result<Barrier> {
+        Barrier::create_with(name, parties, &SegmentOptions::new())
+    }
+
+    /// [`Barrier::create`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Barrier::create`].
+    pub fn create_with(name: &str, parties: u32, options: &SegmentOptions) -> Result<Barrier> {
+        let segment = create_in_data(name, options, BARRIER_LAYOUT, |barrier| {
+            // SAFETY: the data area is RawBarrier::SIZE bytes aligned to at
+            // least RawBarrier::ALIGN, unseen before it is ready.
+            unsafe { RawBarrier::init(barrier, parties) }
+        })?;
+        Ok(Barrier { segment })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_round_trip() {
+        for layout in [
+            LOCK_LAYOUT,
+            RLOCK_LAYOUT,
+            SEMAPHORE_LAYOUT,
+            EVENT_LAYOUT,
+            CONDITION_LAYOUT,
+            BARRIER_LAYOUT,
+        ] {
+            let decoded = Layout::decode(&layout.encode()).expect("decodes");
+            assert_eq!(&decoded, layout);
+            assert_eq!(decoded.fingerprint(), layout.fingerprint());
+        }
+        assert_eq!(SEMAPHORE_LAYOUT.size(), RawSemaphore::SIZE);
+        assert_eq!(LOCK_LAYOUT.name(), "Lock");
+    }
+}

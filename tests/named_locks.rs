@@ -1,0 +1,587 @@
+//! Named primitives and locked objects across real processes: a `Value`'s
+//! own lock, one standalone `Lock` shared by two values, `RLock`,
+//! `Semaphore`, `Event`, `Barrier` and `Condition` opened by name, a lock
+//! holder killed inside `Value::lock()`, and the checks that refuse the
+//! wrong segment or the wrong guard.
+//!
+//! Every segment has a unique name under `/dev/shm` guarded by
+//! `RemoveOnDrop`; every child is killed and reaped when its guard drops.
+
+mod support;
+
+use std::time::Duration;
+
+use shmstruct::segment::LockMode;
+use shmstruct::{
+    Barrier, Condition, Error, Event, Lock, LockError, RLock, RawValue, SegmentInfo, Semaphore,
+    Value,
+};
+use support::RemoveOnDrop;
+
+const INCREMENTS: i64 = 20_000;
+const TOTAL: i64 = 1_000_000;
+const WAIT: Duration = Duration::from_secs(30);
+
+fn hang() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+fn increment(value: &Value<i64>) {
+    for _ in 0..INCREMENTS {
+        let mut guard = value.lock().expect("locking the value");
+        *guard += 1;
+    }
+}
+
+#[test]
+fn two_processes_increment_a_value_through_its_own_lock() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "incrementer");
+        let value = Value::<i64>::open(&support::arg("NAME")).expect("opening the value");
+        assert_eq!(value.get_lock().name(), value.name(), "its own lock");
+        let start = Event::open(&support::arg("START")).expect("opening the event");
+        start.wait_timeout(WAIT).expect("started");
+        increment(&value);
+        return;
+    }
+    let name = support::unique_name("own");
+    let start_name = support::unique_name("own-start");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&start_name));
+    let value = Value::create(&name, 0i64).expect("creating the value");
+    let start = Event::create(&start_name).expect("creating the event");
+    let info = SegmentInfo::open(&name).expect("inspecting");
+    assert_eq!(info.lock_mode(), Some(&LockMode::Own));
+
+    let mut child = support::spawn_role(
+        "two_processes_increment_a_value_through_its_own_lock",
+        "incrementer",
+        &[("NAME", &name), ("START", &start_name)],
+    );
+    start.set();
+    increment(&value);
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(value.get().expect("reading"), 2 * INCREMENTS);
+    value.unlink().expect("unlinking");
+    start.unlink().expect("unlinking");
+}
+
+/// Moves one unit from `a` to `b` `INCREMENTS` times under `lock`, checking
+/// each time that `a + b` is still the total.
+fn transfer(lock: &Lock, a: &Value<i64>, b: &Value<i64>) {
+    for _ in 0..INCREMENTS {
+        let guard = lock.lock().expect("locking the shared lock");
+        let (x, y) = (
+            a.get_locked(&guard).expect("a"),
+            b.get_locked(&guard).expect("b"),
+        );
+        assert_eq!(x + y, TOTAL, "a torn transfer was seen");
+        a.set_locked(&guard, x - 1).expect("a");
+        // Let the other process run between the two writes if it can.
+        std::thread::yield_now();
+        b.set_locked(&guard, y + 1).expect("b");
+    }
+}
+
+#[test]
+fn one_standalone_lock_guards_two_values_across_processes() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "transfer");
+        // The values find their lock through their headers; the lock opened
+        // by name is another mapping of it, and its guards are accepted.
+        let a = Value::<i64>::open(&support::arg("A")).expect("opening a");
+        let b = Value::<i64>::open(&support::arg("B")).expect("opening b");
+        assert_eq!(a.get_lock().name(), support::arg("LOCK"));
+        let lock = Lock::open(&support::arg("LOCK")).expect("opening the lock");
+        let start = Event::open(&support::arg("START")).expect("opening the event");
+        start.wait_timeout(WAIT).expect("started");
+        transfer(&lock, &a, &b);
+        return;
+    }
+    let lock_name = support::unique_name("shl");
+    let a_name = support::unique_name("shl-a");
+    let b_name = support::unique_name("shl-b");
+    let start_name = support::unique_name("shl-start");
+    let _guards = [&lock_name, &a_name, &b_name, &start_name].map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let a = Value::create_with_lock(&a_name, TOTAL, &lock).expect("creating a");
+    // b shares a's lock through a's handle, as Python's `lock=a.get_lock()`.
+    let b = Value::create_with_lock(&b_name, 0i64, &a.get_lock()).expect("creating b");
+    let start = Event::create(&start_name).expect("creating the event");
+    let info = SegmentInfo::open(&b_name).expect("inspecting");
+    assert_eq!(
+        info.lock_mode(),
+        Some(&LockMode::Shared {
+            lock: lock_name.clone()
+        })
+    );
+
+    let mut child = support::spawn_role(
+        "one_standalone_lock_guards_two_values_across_processes",
+        "transfer",
+        &[
+            ("A", &a_name),
+            ("B", &b_name),
+            ("LOCK", &lock_name),
+            ("START", &start_name),
+        ],
+    );
+    start.set();
+    transfer(&lock, &a, &b);
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(a.get().expect("a"), TOTAL - 2 * INCREMENTS);
+    assert_eq!(b.get().expect("b"), 2 * INCREMENTS);
+    for name in [&a_name, &b_name, &lock_name, &start_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn a_named_rlock_guards_a_counter_across_processes() {
+    fn count(lock: &RLock, counter: &RawValue<u64>) {
+        for _ in 0..INCREMENTS {
+            let outer = lock.lock().expect("locking");
+            let inner = lock.lock().expect("locking again: reentrant");
+            counter.set(counter.get() + 1);
+            drop((inner, outer));
+        }
+    }
+    if let Some(role) = support::role() {
+        assert_eq!(role, "counter");
+        let lock = RLock::open(&support::arg("LOCK")).expect("opening the rlock");
+        let counter = RawValue::<u64>::open(&support::arg("COUNTER")).expect("opening");
+        count(&lock, &counter);
+        return;
+    }
+    let lock_name = support::unique_name("rl");
+    let counter_name = support::unique_name("rl-count");
+    let _guards = (
+        RemoveOnDrop::shm(&lock_name),
+        RemoveOnDrop::shm(&counter_name),
+    );
+    let lock = RLock::create(&lock_name).expect("creating the rlock");
+    let counter = RawValue::create(&counter_name, 0u64).expect("creating the counter");
+    assert_eq!(
+        SegmentInfo::open(&lock_name)
+            .expect("inspecting")
+            .lock_mode(),
+        Some(&LockMode::OwnRecursive)
+    );
+    let mut child = support::spawn_role(
+        "a_named_rlock_guards_a_counter_across_processes",
+        "counter",
+        &[("LOCK", &lock_name), ("COUNTER", &counter_name)],
+    );
+    count(&lock, &counter);
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(counter.get(), 2 * INCREMENTS as u64);
+    lock.unlink().expect("unlinking");
+    counter.unlink().expect("unlinking");
+}
+
+#[test]
+fn a_named_semaphore_passes_permits_between_processes() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "releaser");
+        let semaphore = Semaphore::open(&support::arg("NAME")).expect("opening");
+        for _ in 0..3 {
+            semaphore.release().expect("releasing");
+        }
+        let bounded = Semaphore::open(&support::arg("BOUNDED")).expect("opening");
+        let error = bounded.release().expect_err("over the bound");
+        assert!(
+            matches!(error, Error::OverRelease { bound: 1 }),
+            "{error:?}"
+        );
+        return;
+    }
+    let name = support::unique_name("sem");
+    let bounded_name = support::unique_name("sem-b");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&bounded_name));
+    let semaphore = Semaphore::create(&name, 0).expect("creating");
+    let bounded = Semaphore::create_bounded(&bounded_name, 1).expect("creating");
+    let mut child = support::spawn_role(
+        "a_named_semaphore_passes_permits_between_processes",
+        "releaser",
+        &[("NAME", &name), ("BOUNDED", &bounded_name)],
+    );
+    for _ in 0..3 {
+        semaphore
+            .acquire_timeout(WAIT)
+            .expect("a permit from the child")
+            .forget()
+            .expect("keeping it");
+    }
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(semaphore.value().expect("value"), 0);
+    assert_eq!(bounded.value().expect("value"), 1);
+    semaphore.unlink().expect("unlinking");
+    bounded.unlink().expect("unlinking");
+}
+
+#[test]
+fn a_named_event_wakes_another_process() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "waiter");
+        let ping = Event::open(&support::arg("PING")).expect("opening ping");
+        let pong = Event::open(&support::arg("PONG")).expect("opening pong");
+        ping.wait_timeout(WAIT).expect("pinged");
+        pong.set();
+        return;
+    }
+    let ping_name = support::unique_name("ping");
+    let pong_name = support::unique_name("pong");
+    let _guards = (RemoveOnDrop::shm(&ping_name), RemoveOnDrop::shm(&pong_name));
+    let ping = Event::create(&ping_name).expect("creating");
+    let pong = Event::create(&pong_name).expect("creating");
+    let mut child = support::spawn_role(
+        "a_named_event_wakes_another_process",
+        "waiter",
+        &[("PING", &ping_name), ("PONG", &pong_name)],
+    );
+    assert!(!pong.is_set());
+    ping.set();
+    pong.wait_timeout(WAIT).expect("ponged");
+    assert!(child.wait_success(), "the child failed");
+    ping.unlink().expect("unlinking");
+    pong.unlink().expect("unlinking");
+}
+
+#[test]
+fn a_named_barrier_lets_two_processes_pass_together() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "party");
+        let barrier = Barrier::open(&support::arg("NAME")).expect("opening");
+        assert_eq!(barrier.parties(), 2);
+        barrier.wait_timeout(WAIT).expect("passing");
+        return;
+    }
+    let name = support::unique_name("bar");
+    let _guard = RemoveOnDrop::shm(&name);
+    let error = Barrier::create(&name, 0).expect_err("no parties");
+    assert!(
+        matches!(error, Error::InvalidSyncParameter { .. }),
+        "{error:?}"
+    );
+    assert!(
+        !std::path::Path::new("/dev/shm").join(&name).exists(),
+        "a refused barrier leaves nothing behind"
+    );
+    let barrier = Barrier::create(&name, 2).expect("creating");
+    let mut child = support::spawn_role(
+        "a_named_barrier_lets_two_processes_pass_together",
+        "party",
+        &[("NAME", &name)],
+    );
+    let index = barrier.wait_timeout(WAIT).expect("passing");
+    assert!(index < 2);
+    assert!(child.wait_success(), "the child failed");
+    barrier.unlink().expect("unlinking");
+}
+
+#[test]
+fn a_named_condition_signals_another_process() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "waiter");
+        let condition = Condition::open(&support::arg("NAME")).expect("opening");
+        let flag = RawValue::<u32>::open(&support::arg("FLAG")).expect("opening");
+        let guard = condition.lock().expect("locking");
+        let (guard, result) = condition
+            .wait_for_timeout(guard, WAIT, || flag.get() == 1)
+            .expect("waiting");
+        assert!(!result.timed_out(), "never notified");
+        flag.set(2);
+        condition.notify_all(&guard).expect("notifying");
+        return;
+    }
+    let name = support::unique_name("cond");
+    let flag_name = support::unique_name("cond-flag");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&flag_name));
+    let condition = Condition::create(&name).expect("creating");
+    // The flag is only touched with the condition's lock held.
+    let flag = RawValue::create(&flag_name, 0u32).expect("creating");
+    let mut child = support::spawn_role(
+        "a_named_condition_signals_another_process",
+        "waiter",
+        &[("NAME", &name), ("FLAG", &flag_name)],
+    );
+    {
+        let guard = condition.lock().expect("locking");
+        flag.set(1);
+        condition.notify_all(&guard).expect("notifying");
+        let (_guard, result) = condition
+            .wait_for_timeout(guard, WAIT, || flag.get() == 2)
+            .expect("waiting for the answer");
+        assert!(!result.timed_out(), "the child never answered");
+    }
+    assert!(child.wait_success(), "the child failed");
+    condition.unlink().expect("unlinking");
+    flag.unlink().expect("unlinking");
+}
+
+#[test]
+fn a_value_whose_lock_holder_was_killed_is_repaired() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "holder");
+        let pair = Value::<[i64; 2]>::open(&support::arg("NAME")).expect("opening");
+        let held = Event::open(&support::arg("HELD")).expect("opening");
+        let mut guard = pair.lock().expect("locking");
+        // Half an update: the parent must repair the other half.
+        guard[0] += 1;
+        held.set();
+        std::mem::forget(guard);
+        hang();
+    }
+    let name = support::unique_name("died");
+    let held_name = support::unique_name("died-held");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&held_name));
+    let pair = Value::create(&name, [0i64; 2]).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    for round in 1..=3 {
+        held.clear();
+        let mut child = support::spawn_role(
+            "a_value_whose_lock_holder_was_killed_is_repaired",
+            "holder",
+            &[("NAME", &name), ("HELD", &held_name)],
+        );
+        held.wait_timeout(WAIT).expect("the child holds the lock");
+        child.kill();
+        let mut guard = match pair.lock() {
+            Err(LockError::OwnerDied(died)) => died.into_guard(),
+            other => panic!("round {round}: expected owner died, got {other:?}"),
+        };
+        assert!(!guard.is_consistent());
+        assert_eq!(*guard, [round, round - 1], "the half update");
+        guard[1] = guard[0];
+        guard.mark_consistent().expect("marking consistent");
+        drop(guard);
+        assert_eq!(pair.get().expect("usable again"), [round, round]);
+    }
+    pair.unlink().expect("unlinking");
+    held.unlink().expect("unlinking");
+}
+
+#[test]
+fn get_after_an_owner_death_reports_it_and_leaves_the_lock_unrecoverable() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "holder");
+        let value = Value::<i64>::open(&support::arg("NAME")).expect("opening");
+        let held = Event::open(&support::arg("HELD")).expect("opening");
+        std::mem::forget(value.lock().expect("locking"));
+        held.set();
+        hang();
+    }
+    let name = support::unique_name("unrec");
+    let held_name = support::unique_name("unrec-held");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&held_name));
+    let value = Value::create(&name, 5i64).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut child = support::spawn_role(
+        "get_after_an_owner_death_reports_it_and_leaves_the_lock_unrecoverable",
+        "holder",
+        &[("NAME", &name), ("HELD", &held_name)],
+    );
+    held.wait_timeout(WAIT).expect("the child holds the lock");
+    child.kill();
+    let error = value.get().expect_err("the owner died");
+    assert!(matches!(error, Error::OwnerDied), "{error:?}");
+    let error = value.set(6).expect_err("nobody repaired it");
+    assert!(matches!(error, Error::NotRecoverable), "{error:?}");
+    value.unlink().expect("unlinking");
+    held.unlink().expect("unlinking");
+}
+
+#[test]
+fn the_wrong_kind_of_segment_is_refused() {
+    let sem_name = support::unique_name("kind-sem");
+    let value_name = support::unique_name("kind-val");
+    let raw_name = support::unique_name("kind-raw");
+    let _guards = [&sem_name, &value_name, &raw_name].map(|n| RemoveOnDrop::shm(n));
+    let semaphore = Semaphore::create(&sem_name, 1).expect("creating");
+    let value = Value::create(&value_name, 1u64).expect("creating");
+    let raw = RawValue::create(&raw_name, 1u64).expect("creating");
+
+    let error = Lock::open(&sem_name).expect_err("a semaphore is no lock");
+    assert!(matches!(error, Error::LayoutMismatch { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("holds `Semaphore`") && message.contains("but `Lock` (0 bytes)"),
+        "{message}"
+    );
+    let error = Lock::open(&value_name).expect_err("a value is no lock");
+    assert!(
+        error
+            .to_string()
+            .contains("holds `u64` (8 bytes) but `Lock`"),
+        "{error}"
+    );
+    let error = Event::open(&sem_name).expect_err("a semaphore is no event");
+    assert!(error.to_string().contains("`Event`"), "{error}");
+
+    // Locked and lock-free values do not open as each other.
+    let error = Value::<u64>::open(&raw_name).expect_err("no lock");
+    assert!(
+        matches!(
+            &error,
+            Error::LockModeMismatch {
+                found: LockMode::None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("has no lock"), "{error}");
+    let error = RawValue::<u64>::open(&value_name).expect_err("has a lock");
+    assert!(
+        matches!(
+            &error,
+            Error::LockModeMismatch {
+                found: LockMode::Own,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // A value's own lock can guard another object, but a lock-free segment
+    // cannot serve as a lock.
+    let shared_name = support::unique_name("kind-shared");
+    let _shared_guard = RemoveOnDrop::shm(&shared_name);
+    let shared = Value::create_with_lock(&shared_name, 2u64, &value.get_lock()).expect("sharing");
+    assert_eq!(shared.get_lock().name(), value_name);
+    drop(shared);
+    assert_eq!(
+        Value::<u64>::open(&shared_name)
+            .expect("opening")
+            .get()
+            .expect("reading"),
+        2
+    );
+    drop((semaphore, value, raw));
+    for name in [&sem_name, &value_name, &raw_name, &shared_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn a_guard_of_another_lock_is_refused() {
+    let lock_name = support::unique_name("gd-lock");
+    let other_name = support::unique_name("gd-other");
+    let value_name = support::unique_name("gd-value");
+    let _guards = [&lock_name, &other_name, &value_name].map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating");
+    let other = Lock::create(&other_name).expect("creating");
+    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating");
+
+    {
+        let guard = other.lock().expect("locking the other lock");
+        let error = value.get_locked(&guard).expect_err("the wrong guard");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+        assert!(error.to_string().contains(&lock_name), "{error}");
+        let error = value.set_locked(&guard, 2).expect_err("the wrong guard");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    }
+    // Another mapping of the right lock is the right lock.
+    let reopened = Lock::open(&lock_name).expect("opening the lock again");
+    {
+        let guard = reopened.lock().expect("locking");
+        value.set_locked(&guard, 3).expect("the right lock");
+        assert_eq!(value.get_locked(&guard).expect("reading"), 3);
+        // Locking the value while its lock is held by this thread is
+        // refused, not a deadlock.
+        let error = value.get().expect_err("already held");
+        assert!(matches!(error, Error::WouldDeadlock), "{error:?}");
+    }
+    assert_eq!(value.get().expect("reading"), 3);
+    drop((lock, other, value, reopened));
+    for name in [&lock_name, &other_name, &value_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn a_raw_value_round_trips_between_processes() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "writer");
+        let x = RawValue::<f64>::open(&support::arg("NAME")).expect("opening");
+        x.set(x.get() * x.get());
+        return;
+    }
+    let name = support::unique_name("raw");
+    let _guard = RemoveOnDrop::shm(&name);
+    let x = RawValue::create(&name, 1.0f64 / 3.0).expect("creating");
+    assert_eq!(
+        SegmentInfo::open(&name).expect("inspecting").lock_mode(),
+        Some(&LockMode::None)
+    );
+    let mut child = support::spawn_role(
+        "a_raw_value_round_trips_between_processes",
+        "writer",
+        &[("NAME", &name)],
+    );
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(x.get(), 0.1111111111111111);
+    x.unlink().expect("unlinking");
+}
+
+/// DESIGN §1: a byte string and an array guarded by one lock; the child
+/// opens both by name, takes the lock once and updates both.
+#[test]
+fn a_byte_string_and_an_array_share_one_lock_across_processes() {
+    use shmstruct::{Array, RawArray, SegmentOptions, SharedBytes};
+    const POINTS: [[f64; 2]; 3] = [[1.875, -6.25], [-5.75, 2.0], [2.375, 9.5]];
+    if let Some(role) = support::role() {
+        assert_eq!(role, "updater");
+        let options = SegmentOptions::new();
+        let s = SharedBytes::open_with(&support::arg("S"), &options).expect("opening s");
+        let a = Array::<[f64; 2]>::open(&support::arg("A")).expect("opening A");
+        let lock = s.get_lock().expect("s has a lock");
+        assert_eq!(lock.name(), support::arg("LOCK"));
+        let guard = lock.lock().expect("locking once");
+        let upper = s.value_locked(&guard).expect("s").to_ascii_uppercase();
+        s.set_value_locked(&guard, &upper).expect("s");
+        let squared: Vec<[f64; 2]> = a
+            .to_vec_locked(&guard)
+            .expect("A")
+            .iter()
+            .map(|[x, y]| [x * x, y * y])
+            .collect();
+        a.copy_from_slice_locked(&guard, &squared).expect("A");
+        return;
+    }
+    let lock_name = support::unique_name("p-lock");
+    let s_name = support::unique_name("p-s");
+    let a_name = support::unique_name("p-a");
+    let raw_name = support::unique_name("p-raw");
+    let _guards = [&lock_name, &s_name, &a_name, &raw_name].map(|n| RemoveOnDrop::shm(n));
+    let options = SegmentOptions::new();
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let s = SharedBytes::create_with_lock(&s_name, b"hello world", &lock, &options)
+        .expect("creating s");
+    let a = Array::create_with_lock(&a_name, &POINTS, &lock).expect("creating A");
+    let mut child = support::spawn_role(
+        "a_byte_string_and_an_array_share_one_lock_across_processes",
+        "updater",
+        &[("S", &s_name), ("A", &a_name), ("LOCK", &lock_name)],
+    );
+    assert!(child.wait_success(), "the child failed");
+    assert_eq!(s.value().expect("s"), b"HELLO WORLD");
+    assert_eq!(
+        a.to_vec().expect("A"),
+        [[3.515625, 39.0625], [33.0625, 4.0], [5.640625, 90.25]]
+    );
+    // The array's guard reads and writes the elements in place.
+    a.lock().expect("locking")[0] = [0.0, 0.0];
+    assert_eq!(a.get(0).expect("A[0]"), [0.0, 0.0]);
+
+    // A lock-free array does not open as a locked one, nor the reverse.
+    let raw = RawArray::create(&raw_name, &POINTS).expect("creating a raw array");
+    let error = Array::<[f64; 2]>::open(&raw_name).expect_err("no lock");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    let error = RawArray::<[f64; 2]>::open(&a_name).expect_err("has a lock");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    drop((raw, s, a, lock));
+    for name in [&lock_name, &s_name, &a_name, &raw_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
