@@ -110,7 +110,7 @@ fn parent(child_panics: bool) -> Result<(), Box<dyn Error>> {
     // x = Value(c_double, 1.0/3.0, lock=False) -- no lock: a RawValue
     let x = RawValue::create_with(&name("x"), 1.0f64 / 3.0, &options)?;
     // s = Array('c', b'hello world', lock=lock)
-    let s = SharedBytes::create_with_lock(&name("s"), b"hello world", &lock, &options)?;
+    let s = SharedBytes::create_with_lock_and_options(&name("s"), b"hello world", &lock, &options)?;
     // A = Array(Point, [...], lock=lock)
     let points = [
         Point { x: 1.875, y: -6.25 },

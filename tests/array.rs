@@ -393,6 +393,29 @@ fn byte_strings_with_a_capacity() {
 }
 
 #[test]
+fn byte_strings_without_a_lock() {
+    let name = support::unique_name("rawbytes");
+    let _guard = RemoveOnDrop::shm(&name);
+    let s = SharedBytes::create_raw(&name, 8, b"abc").expect("creating");
+    assert!(s.get_lock().is_none(), "a raw byte string has no lock");
+    let opened = SharedBytes::open_raw(&name).expect("opening");
+    opened.set_value(b"xy").expect("setting");
+    assert_eq!(s.value().expect("copying"), b"xy");
+    assert_eq!(s.raw().expect("copying"), b"xy\0\0\0\0\0\0");
+    // A raw byte string cannot be opened as one with a lock: its lock area
+    // holds no mutex.
+    let error = SharedBytes::open(&name).expect_err("no lock to take");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    s.unlink().expect("unlinking");
+
+    // Nor the other way round.
+    let locked = SharedBytes::create(&name, b"abc").expect("creating");
+    let error = SharedBytes::open_raw(&name).expect_err("it has a lock");
+    assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
+    locked.unlink().expect("unlinking");
+}
+
+#[test]
 fn a_zero_length_array() {
     if let Some(role) = support::role() {
         assert_eq!(role, "empty");

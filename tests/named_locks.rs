@@ -556,7 +556,7 @@ fn a_byte_string_and_an_array_share_one_lock_across_processes() {
     let _guards = [&lock_name, &s_name, &a_name, &raw_name].map(|n| RemoveOnDrop::shm(n));
     let options = SegmentOptions::new();
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let s = SharedBytes::create_with_lock(&s_name, b"hello world", &lock, &options)
+    let s = SharedBytes::create_with_lock_and_options(&s_name, b"hello world", &lock, &options)
         .expect("creating s");
     let a = Array::create_with_lock(&a_name, &POINTS, &lock).expect("creating A");
     let mut child = support::spawn_role(

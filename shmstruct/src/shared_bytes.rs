@@ -131,15 +131,25 @@ impl SharedBytes {
         Ok(SharedBytes { raw, lock })
     }
 
-    /// Creates the segment `name` holding `initial` (capacity
-    /// `initial.len()`), guarded by `lock` (Python's
+    /// Creates the segment `name` in the default directory holding
+    /// `initial` (capacity `initial.len()`), guarded by `lock` (Python's
     /// `Array('c', initial, lock=lock)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if the lock is not in the default directory;
+    /// otherwise as [`SharedBytes::create`].
+    pub fn create_with_lock(name: &str, initial: &[u8], lock: &Lock) -> Result<SharedBytes> {
+        SharedBytes::create_with_lock_and_options(name, initial, lock, &SegmentOptions::new())
+    }
+
+    /// [`SharedBytes::create_with_lock`] with options.
     ///
     /// # Errors
     ///
     /// [`Error::WrongLock`] if the lock is not in the directory `options`
     /// name; otherwise as [`SharedBytes::create`].
-    pub fn create_with_lock(
+    pub fn create_with_lock_and_options(
         name: &str,
         initial: &[u8],
         lock: &Lock,
@@ -153,13 +163,23 @@ impl SharedBytes {
         })
     }
 
-    /// Creates the segment `name` holding `initial` in a buffer of
-    /// `capacity` bytes, with no lock (Python's `RawArray('c', ...)`).
+    /// Creates the segment `name` in the default directory holding
+    /// `initial` in a buffer of `capacity` bytes, with no lock (Python's
+    /// `RawArray('c', ...)`).
     ///
     /// # Errors
     ///
     /// As [`SharedBytes::create_with_capacity`].
-    pub fn create_raw(
+    pub fn create_raw(name: &str, capacity: usize, initial: &[u8]) -> Result<SharedBytes> {
+        SharedBytes::create_raw_with(name, capacity, initial, &SegmentOptions::new())
+    }
+
+    /// [`SharedBytes::create_raw`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBytes::create_with_capacity`].
+    pub fn create_raw_with(
         name: &str,
         capacity: usize,
         initial: &[u8],
@@ -195,14 +215,23 @@ impl SharedBytes {
         })
     }
 
-    /// Opens the segment `name`, a byte string with no lock (made by
-    /// [`SharedBytes::create_raw`]).
+    /// Opens the segment `name` in the default directory, a byte string
+    /// with no lock (made by [`SharedBytes::create_raw`]).
     ///
     /// # Errors
     ///
     /// As [`SharedBytes::open`]; [`Error::LockModeMismatch`] for a segment
     /// with a lock.
-    pub fn open_raw(name: &str, options: &SegmentOptions) -> Result<SharedBytes> {
+    pub fn open_raw(name: &str) -> Result<SharedBytes> {
+        SharedBytes::open_raw_with(name, &SegmentOptions::new())
+    }
+
+    /// [`SharedBytes::open_raw`] with options: directory, timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBytes::open_raw`].
+    pub fn open_raw_with(name: &str, options: &SegmentOptions) -> Result<SharedBytes> {
         let raw = open_bytes(name, options)?;
         raw.expect_no_lock("`SharedBytes` without a lock")?;
         Ok(SharedBytes { raw, lock: None })
