@@ -6,7 +6,10 @@ with shmstruct, and prints one JSON object of medians on stdout:
 - value_incr_ops_per_s: two processes each doing `with v.get_lock(): v.value += 1`
 - array_points_ns_per_element: write then read every Point of an Array(Point, 1000)
   one element at a time under its lock
-- shm_cycle_us: SharedMemory create(4096) + attach + close both + unlink
+- shm_cycle_us: SharedMemory create(4096) + attach + close both + unlink, as
+  users get it (the resource tracker registers and unregisters the name)
+- shm_cycle_untracked_us: the same cycle with the resource tracker's register
+  and unregister replaced by no-ops (a reference: the bare CPython cost)
 
 Usage: python3 bench/python_objects.py [--repeats N] [--increments N]
 """
@@ -24,7 +27,8 @@ class Point(Structure):
     _fields_ = [("x", c_double), ("y", c_double)]
 
 
-def _increment(v, n, start):
+def _increment(v, n, ready, start):
+    ready.set()
     start.wait()
     for _ in range(n):
         with v.get_lock():
@@ -35,9 +39,15 @@ def value_increments(increments):
     """Two processes, `increments` each; returns operations per second."""
     v = mp.Value("i", 0)
     start = mp.Event()
-    workers = [mp.Process(target=_increment, args=(v, increments, start)) for _ in range(2)]
+    ready = [mp.Event() for _ in range(2)]
+    workers = [
+        mp.Process(target=_increment, args=(v, increments, ready[i], start)) for i in range(2)
+    ]
     for w in workers:
         w.start()
+    # Process start-up stays outside the timed window.
+    for r in ready:
+        r.wait()
     t0 = time.perf_counter()
     start.set()
     for w in workers:
@@ -65,8 +75,22 @@ def array_points(n=1000):
     return elapsed / n * 1e9
 
 
-def shm_cycle(cycles=200):
-    """Create + attach + close + unlink of a 4 KiB segment; microseconds per cycle."""
+def shm_cycle(cycles=200, tracked=True):
+    """Create + attach + close + unlink of a 4 KiB segment; microseconds per cycle.
+
+    With tracked=False the resource tracker's register/unregister are no-ops
+    for the duration (what `track=False` gives on Python 3.13)."""
+    tracker = shared_memory.resource_tracker
+    saved = tracker.register, tracker.unregister
+    if not tracked:
+        tracker.register = tracker.unregister = lambda name, rtype: None
+    try:
+        return _shm_cycles(cycles)
+    finally:
+        tracker.register, tracker.unregister = saved
+
+
+def _shm_cycles(cycles):
     t0 = time.perf_counter()
     for i in range(cycles):
         created = shared_memory.SharedMemory(create=True, size=4096)
@@ -91,6 +115,9 @@ def main():
             array_points() for _ in range(args.repeats)
         ),
         "shm_cycle_us": statistics.median(shm_cycle() for _ in range(args.repeats)),
+        "shm_cycle_untracked_us": statistics.median(
+            shm_cycle(tracked=False) for _ in range(args.repeats)
+        ),
     }
     print(json.dumps(results))
 

@@ -1,5 +1,6 @@
-//! Benchmarks of the Python-style objects, each figure beside its baseline
-//! measured in the same run, with the ratio (DESIGN.md §7).
+//! Benchmarks of the Python-style objects and of segments, each figure
+//! beside its baseline measured in the same run, with the ratio
+//! (DESIGN.md §7).
 //!
 //! ```text
 //! cargo run --release --example bench_objects
@@ -7,27 +8,41 @@
 //!
 //! The Python baselines come from `bench/python_objects.py`, run with the
 //! machine's `python3`; without it, only the Rust figures and their Rust
-//! baselines are printed. Every figure is the median of several repeats.
-//! Segments are created in `/dev/shm` (or `$SHMSTRUCT_DIR`) under names
-//! with this process's id, and removed again.
+//! baselines are printed. Every figure is the median of several repeats, and
+//! the figures compared with each other take turns inside every repeat, so
+//! that a busy machine slows them alike. Segments are created in `/dev/shm`
+//! (or `$SHMSTRUCT_DIR`) under names with this process's id, and removed
+//! again; the two-process figures re-execute this program as the second
+//! process (`bench_objects child ...`).
 
+use std::ffi::CString;
+use std::fs::OpenOptions;
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::process::Command;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use shmstruct::{Array, SegmentOptions, SharedLayout};
+use memmap2::MmapRaw;
+use shmstruct::{Array, RawArray, SegmentOptions, SharedLayout, Value};
 
 /// How many times each measurement is repeated; the median is reported.
 const REPEATS: usize = 9;
+/// Repeats of the two-process figures (each starts a process).
+const PROCESS_REPEATS: usize = 5;
 /// The bulk copy's size: 64 MiB of f64.
 const BULK_BYTES: usize = 64 << 20;
-/// Create/open/unlink cycles per repeat, as the Python script does.
-const CYCLES: usize = 200;
+/// Create/open/unlink cycles per repeat.
+const CYCLES: usize = 500;
+/// Opens per repeat in the open-time comparison.
+const OPENS: usize = 500;
 /// Points in the element-by-element array, as the Python script has.
 const POINTS: usize = 1000;
 /// Passes over the points per repeat (each a write and a read per element).
 const POINT_PASSES: usize = 200;
+/// Locked increments per process.
+const INCREMENTS: u64 = 1_000_000;
 
 #[repr(C)]
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
@@ -36,18 +51,78 @@ struct Point {
     y: f64,
 }
 
+/// Eight numbers: the leaf of a large descriptor.
+#[repr(C)]
+#[derive(SharedLayout, Clone, Copy)]
+struct Leaf {
+    a: f64,
+    b: f64,
+    c: f64,
+    d: f64,
+    e: f64,
+    f: f64,
+    g: f64,
+    h: f64,
+}
+
+/// Eight leaves.
+#[repr(C)]
+#[derive(SharedLayout, Clone, Copy)]
+struct Branch {
+    a: Leaf,
+    b: Leaf,
+    c: Leaf,
+    d: Leaf,
+    e: Leaf,
+    f: Leaf,
+    g: Leaf,
+    h: Leaf,
+}
+
+/// Eight branches: 584 fields in all, every nested struct written out in
+/// the descriptor (about 20 KB of it) for 4 KiB of data.
+#[repr(C)]
+#[derive(SharedLayout, Clone, Copy)]
+struct Tree {
+    a: Branch,
+    b: Branch,
+    c: Branch,
+    d: Branch,
+    e: Branch,
+    f: Branch,
+    g: Branch,
+    h: Branch,
+}
+
 type BoxError = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("child") {
+        return child(&args[2], Path::new(&args[3]), &args[4]);
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "shmstruct object benchmarks: medians of {REPEATS} repeats ({PROCESS_REPEATS} for two \
+         processes), baselines from this run; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let python = python_baselines();
-    println!("shmstruct object benchmarks: medians of {REPEATS} repeats, baselines from this run");
+    let python = python.as_ref();
+    println!();
+    value_increments(python)?;
+    println!();
+    points_element_by_element(python)?;
     println!();
     bulk_copy()?;
     println!();
-    segment_cycle(python.as_ref())?;
+    segment_cycle(python)?;
     println!();
-    points_element_by_element(python.as_ref())?;
-    if let Err(why) = &python {
+    open_time()?;
+    if let Err(why) = python {
         println!();
         println!("Python baselines missing: {why}");
     }
@@ -69,14 +144,381 @@ fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64() / 1e9
 }
 
+fn micros_per(elapsed: Duration, count: usize) -> f64 {
+    elapsed.as_secs_f64() * 1e6 / count as f64
+}
+
 /// A segment name unique to this process.
 fn name(tag: &str) -> String {
     format!("bench-{}-{tag}", std::process::id())
 }
 
+/// One figure beside its baseline: `ratio` is how many times better the
+/// figure is (whichever way "better" goes for its unit).
+fn row(what: &str, value: f64, unit: &str, baseline: &str, base: f64, ratio: f64, target: &str) {
+    println!(
+        "  {what:<40} {value:>9.1} {unit:<5} | {baseline:<40} {base:>9.1} {unit:<5} | {ratio:>6.2}x {target}"
+    );
+}
+
+// ---- two processes incrementing a locked Value<i32> ----
+
+// Offsets in the control file of the two-process figures.
+const READY: usize = 0;
+const GO: usize = 4;
+const DONE: usize = 8;
+const MUTEX: usize = 64;
+const COUNTER: usize = 192;
+const CONTROL_LEN: usize = 4096;
+
+/// A plain `/dev/shm` file, mapped shared: the start/stop words, and the
+/// baseline's raw robust mutex and counter. Removed on drop by its creator.
+struct Control {
+    map: MmapRaw,
+    path: PathBuf,
+    owner: bool,
+}
+
+impl Control {
+    fn create() -> Result<Control, BoxError> {
+        let path = SegmentOptions::new().get_dir().join(name("control"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // Removed again even if sizing or mapping fails.
+        let mut control = Control {
+            map: MmapRaw::from(memmap2::MmapMut::map_anon(1)?),
+            path,
+            owner: true,
+        };
+        file.set_len(CONTROL_LEN as u64)?;
+        control.map = MmapRaw::map_raw(&file)?;
+        Ok(control)
+    }
+
+    fn open(path: &Path) -> Result<Control, BoxError> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(Control {
+            map: MmapRaw::map_raw(&file)?,
+            path: path.to_owned(),
+            owner: false,
+        })
+    }
+
+    fn at<T>(&self, offset: usize) -> *mut T {
+        assert!(offset + size_of::<T>() <= self.map.len());
+        let ptr = self.map.as_mut_ptr().wrapping_add(offset).cast::<T>();
+        assert!(ptr.is_aligned());
+        ptr
+    }
+
+    fn word(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: in bounds and aligned (checked by `at`), zero-initialised,
+        // only ever used as an AtomicU32, mapped as long as `self` lives.
+        unsafe { AtomicU32::from_ptr(self.at(offset)) }
+    }
+
+    fn counter(&self) -> &AtomicU64 {
+        // SAFETY: as in `word`, for an AtomicU64.
+        unsafe { AtomicU64::from_ptr(self.at(COUNTER)) }
+    }
+
+    fn mutex(&self) -> *mut libc::pthread_mutex_t {
+        self.at(MUTEX)
+    }
+
+    /// Zeroes the words and the counter and initialises the raw mutex; no
+    /// child runs.
+    fn reset(&self) {
+        // SAFETY: no other process maps the file between measurements; the
+        // range is inside the mapping.
+        unsafe { self.map.as_mut_ptr().write_bytes(0, CONTROL_LEN) };
+        init_raw_robust(self.mutex());
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        if self.owner {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The baseline: a process-shared robust pthread mutex of the default type,
+/// used with bare pthread calls (as in `bench_sync`).
+fn init_raw_robust(mutex: *mut libc::pthread_mutex_t) {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    // SAFETY: writable storage for an attribute object.
+    let rc = unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: initialised above.
+    let rc = unsafe {
+        libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED)
+    };
+    assert_eq!(rc, 0);
+    // SAFETY: initialised above.
+    let rc =
+        unsafe { libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST) };
+    assert_eq!(rc, 0);
+    // SAFETY: `mutex` points to unused, writable, aligned memory.
+    assert_eq!(unsafe { libc::pthread_mutex_init(mutex, attr.as_ptr()) }, 0);
+}
+
+fn set(word: &AtomicU32, value: u32) {
+    // Release: publishes this process's earlier writes.
+    word.store(value, Ordering::Release);
+}
+
+fn spin_until(word: &AtomicU32, value: u32) {
+    // Acquire: pairs with the other process's Release store.
+    while word.load(Ordering::Acquire) != value {
+        std::thread::yield_now();
+    }
+}
+
+/// INCREMENTS increments of the raw counter under the raw mutex.
+fn increment_raw(control: &Control) {
+    let mutex = control.mutex();
+    let counter = control.counter();
+    for _ in 0..INCREMENTS {
+        // SAFETY: an initialised robust mutex; nobody dies in the benchmark.
+        let rc = unsafe { libc::pthread_mutex_lock(mutex) };
+        debug_assert_eq!(rc, 0);
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        // SAFETY: held by this thread.
+        let rc = unsafe { libc::pthread_mutex_unlock(mutex) };
+        debug_assert_eq!(rc, 0);
+    }
+}
+
+/// The guard of a lock taken, or the lock's error as a message (it holds
+/// the guard, which borrows the lock).
+fn held<G>(locked: shmstruct::LockResult<G>) -> Result<G, BoxError> {
+    locked.map_err(|error| error.to_string().into())
+}
+
+/// INCREMENTS increments of the value through `value.lock()`.
+fn increment_value(value: &Value<i32>) -> Result<(), BoxError> {
+    for _ in 0..INCREMENTS {
+        let mut guard = held(value.lock())?;
+        *guard += 1;
+    }
+    Ok(())
+}
+
+/// The second process: opens the control file (and the value), says it is
+/// ready, waits for "go", increments, says it is done.
+fn child(mode: &str, control: &Path, value: &str) -> Result<(), BoxError> {
+    let control = Control::open(control)?;
+    let value = match mode {
+        "incr-value" => Some(Value::<i32>::open(value)?),
+        "incr-raw" => None,
+        _ => return Err(format!("unknown child mode {mode}").into()),
+    };
+    set(control.word(READY), 1);
+    spin_until(control.word(GO), 1);
+    match &value {
+        Some(value) => increment_value(value)?,
+        None => increment_raw(&control),
+    }
+    set(control.word(DONE), 1);
+    Ok(())
+}
+
+/// Kills and reaps the child if the parent gives up early.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// One run of two processes × INCREMENTS: ops per second.
+fn two_processes(control: &Control, value: Option<&Value<i32>>) -> Result<f64, BoxError> {
+    control.reset();
+    if let Some(value) = value {
+        *held(value.lock())? = 0;
+    }
+    let mode = if value.is_some() {
+        "incr-value"
+    } else {
+        "incr-raw"
+    };
+    let value_name = value.map_or("-", |value| value.name());
+    let mut child = ChildGuard(
+        Command::new(std::env::current_exe()?)
+            .args(["child", mode])
+            .arg(&control.path)
+            .arg(value_name)
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    spin_until(control.word(READY), 1);
+    let start = Instant::now();
+    set(control.word(GO), 1);
+    match value {
+        Some(value) => increment_value(value)?,
+        None => increment_raw(control),
+    }
+    spin_until(control.word(DONE), 1);
+    let elapsed = start.elapsed();
+    if !child.0.wait()?.success() {
+        return Err("the incrementing child failed".into());
+    }
+    let total = match value {
+        Some(value) => u64::try_from(value.get()?)?,
+        None => control.counter().load(Ordering::Relaxed),
+    };
+    assert_eq!(total, 2 * INCREMENTS, "every increment counted once");
+    Ok((2 * INCREMENTS) as f64 / elapsed.as_secs_f64())
+}
+
+/// Two processes incrementing a locked `Value<i32>` through `value.lock()`,
+/// against the raw robust pthread mutex on a plain counter and against
+/// Python's `with v.get_lock(): v.value += 1`.
+fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
+    let control = Control::create()?;
+    let options = SegmentOptions::new().unlink_on_drop(true);
+    let value = Value::create_with(&name("counter"), 0i32, &options)?;
+    let (mut ours, mut raw) = (vec![], vec![]);
+    for _ in 0..PROCESS_REPEATS {
+        ours.push(two_processes(&control, Some(&value))?);
+        raw.push(two_processes(&control, None)?);
+    }
+    let (ours, raw) = (median(ours), median(raw));
+    println!("two processes x {INCREMENTS} locked increments of one counter (ops/s, in millions)");
+    row(
+        "Value<i32>: *value.lock()? += 1",
+        ours / 1e6,
+        "M/s",
+        "raw robust pthread mutex, plain counter",
+        raw / 1e6,
+        ours / raw,
+        "(target >= 0.8x)",
+    );
+    if let Ok(python) = python {
+        row(
+            "Value<i32>: *value.lock()? += 1",
+            ours / 1e6,
+            "M/s",
+            "Python with v.get_lock(): v.value += 1",
+            python.value_incr_ops_per_s / 1e6,
+            ours / python.value_incr_ops_per_s,
+            "(target >= 30x)",
+        );
+    }
+    Ok(())
+}
+
+// ---- Array<Point> element by element ----
+
+/// Writing then reading every `Point` of a 1000-element `Array`, one
+/// element at a time: with `get`/`set` (each takes the lock, as every
+/// access to Python's synchronized array does) and with one `lock()` guard
+/// held for the whole loop; `RawArray` (no lock) for reference; against
+/// Python's `Array(Point, 1000)`.
+fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), BoxError> {
+    let options = SegmentOptions::new().unlink_on_drop(true);
+    let points = Array::<Point>::create_zeroed_with(&name("points"), POINTS, &options)?;
+    let raw_points = RawArray::<Point>::create_zeroed_with(&name("rawpoints"), POINTS, &options)?;
+    let expected: f64 = (0..POINTS).map(|i| i as f64 * 0.25).sum();
+    let per_element =
+        |start: Instant| start.elapsed().as_nanos() as f64 / (POINTS * POINT_PASSES) as f64;
+    let (mut each, mut guarded, mut unlocked) = (vec![], vec![], vec![]);
+    for _ in 0..REPEATS {
+        let start = Instant::now();
+        for _ in 0..POINT_PASSES {
+            for i in 0..POINTS {
+                points.set(i, point(i))?;
+            }
+            let mut total = 0.0;
+            for i in 0..POINTS {
+                let p = points.get(black_box(i))?;
+                total += p.x + p.y;
+            }
+            assert_eq!(black_box(total), expected);
+        }
+        each.push(per_element(start));
+
+        let start = Instant::now();
+        for _ in 0..POINT_PASSES {
+            let mut guard = held(points.lock())?;
+            for (i, slot) in guard.iter_mut().enumerate() {
+                *slot = point(i);
+            }
+            // The reads below must read the memory, not the values just
+            // written.
+            black_box(&mut *guard);
+            let mut total = 0.0;
+            for i in 0..POINTS {
+                let p = guard[black_box(i)];
+                total += p.x + p.y;
+            }
+            assert_eq!(black_box(total), expected);
+        }
+        guarded.push(per_element(start));
+
+        let start = Instant::now();
+        for _ in 0..POINT_PASSES {
+            for i in 0..POINTS {
+                raw_points.set(i, point(i))?;
+            }
+            let mut total = 0.0;
+            for i in 0..POINTS {
+                let p = raw_points.get(black_box(i))?;
+                total += p.x + p.y;
+            }
+            assert_eq!(black_box(total), expected);
+        }
+        unlocked.push(per_element(start));
+    }
+    let (each, guarded, unlocked) = (median(each), median(guarded), median(unlocked));
+    println!(
+        "write then read each Point of an Array of {POINTS}, one element at a time \
+         (ns per element: one write and one read)"
+    );
+    let lines = [
+        ("Array get/set (lock per access)", each),
+        ("Array, one lock() guard for the loop", guarded),
+        ("RawArray get/set (no lock, reference)", unlocked),
+    ];
+    for (what, ns) in lines {
+        match python {
+            Ok(python) => row(
+                what,
+                ns,
+                "ns",
+                "Python Array(Point) element-wise",
+                python.array_points_ns_per_element,
+                python.array_points_ns_per_element / ns,
+                "faster",
+            ),
+            Err(_) => println!("  {what:<40} {ns:>9.1} ns"),
+        }
+    }
+    Ok(())
+}
+
+/// The Python script's values.
+fn point(i: usize) -> Point {
+    let i = i as f64;
+    Point {
+        x: i * 0.5,
+        y: -i * 0.25,
+    }
+}
+
+// ---- bulk copies ----
+
 /// Bulk copies of a 64 MiB `Array<f64>` in and out, against `memcpy`
-/// between two `Vec`s of the same size. The three copies take turns in
-/// every repeat, so that a busy machine slows them alike.
+/// between two `Vec`s of the same size.
 fn bulk_copy() -> Result<(), BoxError> {
     let len = BULK_BYTES / size_of::<f64>();
     let options = SegmentOptions::new().unlink_on_drop(true);
@@ -106,108 +548,375 @@ fn bulk_copy() -> Result<(), BoxError> {
     }
     assert_eq!(destination, source, "the round trip kept every value");
     let memcpy = median(memcpy);
-    println!("bulk copy of a 64 MiB Array<f64>, against memcpy (Vec::copy_from_slice) of 64 MiB");
+    println!("bulk copy of a 64 MiB Array<f64> (GB/s)");
     for (what, rate) in [
         ("copy_from_slice (into the segment)", median(copy_in)),
         ("copy_to_slice (out of the segment)", median(copy_out)),
     ] {
-        println!(
-            "  {what:<36} {rate:>6.2} GB/s   memcpy {memcpy:>6.2} GB/s   ratio {:.2}x (target >= 0.9x)",
-            rate / memcpy
+        row(
+            what,
+            rate,
+            "GB/s",
+            "memcpy (Vec::copy_from_slice) of 64 MiB",
+            memcpy,
+            rate / memcpy,
+            "(target >= 0.9x)",
         );
     }
     Ok(())
 }
 
+// ---- the segment cycle ----
+
+/// The steps of one cycle, timed separately for the breakdown.
+const STEPS: [&str; 6] = [
+    "create (open, reserve, map, header)",
+    "type-checked open (open, check, map)",
+    "first write through the opener",
+    "drop the opener (unmap)",
+    "unlink (check identity, unlink)",
+    "drop the creator (unmap, frees it)",
+];
+
+/// One shmstruct cycle: create + type-checked open + a write + unlink of
+/// a 4 KiB `Array<u8>` (with its own lock); the time of each step is added
+/// to `steps` when given.
+fn shmstruct_cycle(name: &str, steps: Option<&mut [Duration; 6]>) -> Result<(), BoxError> {
+    let mut stamps = [Instant::now(); 7];
+    let created = Array::<u8>::create_zeroed(name, 4096)?;
+    stamps[1] = Instant::now();
+    let opened = Array::<u8>::open(name)?;
+    stamps[2] = Instant::now();
+    opened.set(0, 1)?;
+    stamps[3] = Instant::now();
+    drop(opened);
+    stamps[4] = Instant::now();
+    created.unlink()?;
+    stamps[5] = Instant::now();
+    drop(created);
+    stamps[6] = Instant::now();
+    if let Some(steps) = steps {
+        for (step, pair) in steps.iter_mut().zip(stamps.windows(2)) {
+            *step += pair[1] - pair[0];
+        }
+    }
+    Ok(())
+}
+
+/// The same cycle as bare system calls, without shmstruct, for a file of
+/// `size` bytes whose data starts at `data_offset`: the floor under it.
+/// Create: `open(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)`,
+/// `fstat` (the identity), `posix_fallocate`, `mmap`, `close`, writing 128
+/// header bytes; open: `open(O_NOFOLLOW | O_CLOEXEC)`, `fstat` (the size),
+/// `mmap`, `close`, reading the 128 bytes back; a write; `munmap`;
+/// `lstat` + `unlink`; `munmap`.
+fn raw_cycle(path: &CString, size: usize, data_offset: usize, steps: Option<&mut [Duration; 6]>) {
+    let mut stamps = [Instant::now(); 7];
+    let header = [7u8; 128];
+    let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `path` is a NUL-terminated string.
+    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CREAT | libc::O_EXCL, 0o600) };
+    assert!(
+        fd >= 0,
+        "creating {path:?}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `stat` is writable.
+    assert_eq!(unsafe { libc::fstat(fd, &mut stat) }, 0);
+    let identity = (stat.st_dev, stat.st_ino);
+    // SAFETY: plain integer arguments on an open descriptor.
+    let status = unsafe { libc::posix_fallocate(fd, 0, size as libc::off_t) };
+    assert_eq!(status, 0);
+    let map = |fd, len| {
+        let protection = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a new shared mapping of an open file, placed by the kernel.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                protection,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        map.cast::<u8>()
+    };
+    let created = map(fd, size);
+    // SAFETY: `fd` is open and no longer used.
+    unsafe { libc::close(fd) };
+    // SAFETY: the mapping is `size` >= 128 bytes, only this process maps it.
+    unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), created, header.len()) };
+    stamps[1] = Instant::now();
+
+    // SAFETY: `path` is a NUL-terminated string.
+    let fd = unsafe { libc::open(path.as_ptr(), flags) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is open and `stat` is writable.
+    assert_eq!(unsafe { libc::fstat(fd, &mut stat) }, 0);
+    let len = usize::try_from(stat.st_size).expect("a size");
+    assert!(len >= size);
+    let opened = map(fd, len);
+    // SAFETY: `fd` is open and no longer used.
+    unsafe { libc::close(fd) };
+    let mut read = [0u8; 128];
+    // SAFETY: the mapping is `len` >= 128 bytes; `read` is a local buffer.
+    unsafe { std::ptr::copy_nonoverlapping(opened, read.as_mut_ptr(), read.len()) };
+    assert_eq!(black_box(read), header);
+    stamps[2] = Instant::now();
+    let data = opened.wrapping_add(data_offset);
+    // SAFETY: `data_offset` < `size` <= `len`: inside the mapping, which only
+    // this process maps.
+    unsafe { data.write_volatile(1) };
+    stamps[3] = Instant::now();
+    // SAFETY: the opener's mapping, not used again.
+    assert_eq!(unsafe { libc::munmap(opened.cast(), len) }, 0);
+    stamps[4] = Instant::now();
+    // SAFETY: `path` is a NUL-terminated string; `stat` is writable.
+    assert_eq!(unsafe { libc::lstat(path.as_ptr(), &mut stat) }, 0);
+    assert_eq!((stat.st_dev, stat.st_ino), identity, "still our file");
+    // SAFETY: `path` is a NUL-terminated string.
+    assert_eq!(unsafe { libc::unlink(path.as_ptr()) }, 0);
+    stamps[5] = Instant::now();
+    // SAFETY: the creator's mapping, not used again.
+    assert_eq!(unsafe { libc::munmap(created.cast(), size) }, 0);
+    stamps[6] = Instant::now();
+    if let Some(steps) = steps {
+        for (step, pair) in steps.iter_mut().zip(stamps.windows(2)) {
+            *step += pair[1] - pair[0];
+        }
+    }
+}
+
 /// Create + type-checked open + one write + unlink of a 4 KiB segment,
-/// against Python's `SharedMemory` create/attach/write/close/unlink.
+/// against the bare system calls of the same cycle and against Python's
+/// `SharedMemory` create/attach/write/close/unlink; then where the time
+/// goes, step by step.
 fn segment_cycle(python: Result<&Python, &String>) -> Result<(), BoxError> {
     let name = name("cycle");
-    let _cleanup = RemoveOnDrop(SegmentOptions::new().get_dir().join(&name));
-    let mut samples = Vec::with_capacity(REPEATS);
+    let dir = SegmentOptions::new().get_dir();
+    let _cleanup = RemoveOnDrop(dir.join(&name));
+    let raw_path = dir.join(format!("{name}-raw"));
+    let _raw_cleanup = RemoveOnDrop(raw_path.clone());
+    let raw_path = CString::new(raw_path.into_os_string().into_encoded_bytes())?;
+    // The raw cycle uses the segment's own size and data offset.
+    let (size, data_offset) = {
+        let created = Array::<u8>::create_zeroed(&name, 4096)?;
+        let size = std::fs::metadata(dir.join(&name))?.size() as usize;
+        created.unlink()?;
+        (size, size - 4096)
+    };
+    let (mut ours, mut raw) = (vec![], vec![]);
+    let (mut our_steps, mut raw_steps) = ([Duration::ZERO; 6], [Duration::ZERO; 6]);
     for _ in 0..REPEATS {
         let start = Instant::now();
         for _ in 0..CYCLES {
-            let created = Array::<u8>::create_zeroed(&name, 4096)?;
-            let opened = Array::<u8>::open(&name)?;
-            opened.set(0, 1)?;
-            drop(opened);
-            created.unlink()?;
+            shmstruct_cycle(&name, None)?;
         }
-        samples.push(start.elapsed().as_secs_f64() * 1e6 / CYCLES as f64);
-    }
-    let rust = median(samples);
-    println!("create + type-checked open + unlink of a 4 KiB segment");
-    match python {
-        Ok(python) => println!(
-            "  shmstruct {rust:>8.1} us   Python SharedMemory {:>8.1} us   {:.1}x faster (target >= 5x)",
-            python.shm_cycle_us,
-            python.shm_cycle_us / rust
-        ),
-        Err(_) => println!("  shmstruct {rust:>8.1} us   (Python baseline missing)"),
-    }
-    Ok(())
-}
-
-/// Writing then reading every `Point` of a 1000-element `Array`, one
-/// element at a time, against Python's `Array(Point, 1000)` under its lock.
-fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), BoxError> {
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let points = Array::<Point>::create_zeroed_with(&name("points"), POINTS, &options)?;
-    let mut samples = Vec::with_capacity(REPEATS);
-    let mut total = 0.0;
-    for _ in 0..REPEATS {
+        ours.push(micros_per(start.elapsed(), CYCLES));
         let start = Instant::now();
-        for _ in 0..POINT_PASSES {
-            total += write_then_read(&points)?;
+        for _ in 0..CYCLES {
+            raw_cycle(&raw_path, size, data_offset, None);
         }
-        samples.push(start.elapsed().as_nanos() as f64 / (POINT_PASSES * POINTS) as f64);
+        raw.push(micros_per(start.elapsed(), CYCLES));
+        for _ in 0..CYCLES {
+            shmstruct_cycle(&name, Some(&mut our_steps))?;
+            raw_cycle(&raw_path, size, data_offset, Some(&mut raw_steps));
+        }
     }
-    black_box(total);
-    let rust = median(samples);
+    let (ours, raw) = (median(ours), median(raw));
     println!(
-        "write then read each Point of an Array of {POINTS}, one element at a time \
-         (per element: one write and one read)"
+        "create + type-checked open + write + unlink of a 4 KiB segment (us per cycle; \
+         Array<u8> of 4096 with its lock, {size} bytes in all)"
     );
-    // Without a lock until the process-shared locks land; then this line
-    // measures the same loop under `points.lock()`.
-    let label = "shmstruct (no lock yet)";
+    row(
+        "shmstruct",
+        ours,
+        "us",
+        "bare system calls (the floor)",
+        raw,
+        raw / ours,
+        "(1x = at the floor)",
+    );
     match python {
-        Ok(python) => println!(
-            "  {label} {rust:>7.1} ns   Python Array(Point) under its lock {:>7.1} ns   {:.0}x faster",
-            python.array_points_ns_per_element,
-            python.array_points_ns_per_element / rust
-        ),
-        Err(_) => println!("  {label} {rust:>7.1} ns   (Python baseline missing)"),
+        Ok(python) => {
+            row(
+                "shmstruct",
+                ours,
+                "us",
+                "Python SharedMemory (resource tracker)",
+                python.shm_cycle_us,
+                python.shm_cycle_us / ours,
+                "faster (target >= 5x)",
+            );
+            row(
+                "shmstruct",
+                ours,
+                "us",
+                "Python SharedMemory, tracker no-ops",
+                python.shm_cycle_untracked_us,
+                python.shm_cycle_untracked_us / ours,
+                "faster (reference)",
+            );
+            row(
+                "bare system calls (best possible)",
+                raw,
+                "us",
+                "Python SharedMemory (resource tracker)",
+                python.shm_cycle_us,
+                python.shm_cycle_us / raw,
+                "faster (the most any library gets)",
+            );
+        }
+        Err(_) => println!("  (Python baselines missing)"),
+    }
+    let count = (REPEATS * CYCLES) as f64;
+    println!(
+        "  where the time goes (mean us per step over {} cycles, timed one by one):",
+        REPEATS * CYCLES
+    );
+    for ((step, our), bare) in STEPS.iter().zip(our_steps).zip(raw_steps) {
+        let (our, bare) = (
+            our.as_secs_f64() * 1e6 / count,
+            bare.as_secs_f64() * 1e6 / count,
+        );
+        println!(
+            "    {step:<40} shmstruct {our:>6.2} us   bare {bare:>6.2} us   +{:>5.2} us",
+            our - bare
+        );
     }
     Ok(())
 }
 
-/// One pass of the element-by-element loop: the Python script's values,
-/// and the sum it checks.
-fn write_then_read(points: &Array<Point>) -> Result<f64, BoxError> {
-    for i in 0..points.len() {
-        let i_f = i as f64;
-        points.set(
-            i,
-            Point {
-                x: i_f * 0.5,
-                y: -i_f * 0.25,
-            },
-        )?;
+// ---- open time against data and descriptor size ----
+
+/// Type-checked open (+ drop) of arrays with small and large data and
+/// small and large descriptors: the check reads the header and the
+/// descriptor, never the data.
+fn open_time() -> Result<(), BoxError> {
+    let options = SegmentOptions::new().unlink_on_drop(true);
+    let small = Array::<f64>::create_zeroed_with(&name("open-small"), 4096 / 8, &options)?;
+    let large = Array::<f64>::create_zeroed_with(&name("open-large"), BULK_BYTES / 8, &options)?;
+    let point = Array::<Point>::create_zeroed_with(&name("open-point"), 256, &options)?;
+    let tree = Array::<Tree>::create_zeroed_with(&name("open-tree"), 1, &options)?;
+    fn time_opens<T: SharedLayout>(name: &str) -> Result<f64, BoxError> {
+        let start = Instant::now();
+        for _ in 0..OPENS {
+            drop(black_box(Array::<T>::open(name)?));
+        }
+        Ok(micros_per(start.elapsed(), OPENS))
     }
-    let mut total = 0.0;
-    for i in 0..points.len() {
-        let p = points.get(black_box(i))?;
-        total += p.x + p.y;
+    /// The bare system calls of an open + drop: `open`, `fstat`, `mmap`
+    /// of the whole file, reading the first 128 bytes, `munmap`.
+    fn time_bare_opens(path: &Path) -> Result<f64, BoxError> {
+        let path = CString::new(path.as_os_str().as_encoded_bytes())?;
+        let start = Instant::now();
+        for _ in 0..OPENS {
+            // SAFETY: `path` is a NUL-terminated string.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            };
+            assert!(fd >= 0);
+            // SAFETY: an all-zero `stat` is a valid value of this C struct.
+            let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: `fd` is open and `stat` is writable.
+            assert_eq!(unsafe { libc::fstat(fd, &mut stat) }, 0);
+            let len = usize::try_from(stat.st_size)?;
+            let protection = libc::PROT_READ | libc::PROT_WRITE;
+            // SAFETY: a new shared mapping of an open file, placed by the kernel.
+            let map = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    protection,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                )
+            };
+            assert_ne!(map, libc::MAP_FAILED);
+            // SAFETY: `fd` is open and no longer used.
+            unsafe { libc::close(fd) };
+            let mut header = [0u8; 128];
+            // SAFETY: the file is longer than 128 bytes; `header` is local.
+            unsafe { std::ptr::copy_nonoverlapping(map.cast::<u8>(), header.as_mut_ptr(), 128) };
+            black_box(header);
+            // SAFETY: this loop's own mapping, not used again.
+            assert_eq!(unsafe { libc::munmap(map, len) }, 0);
+        }
+        Ok(micros_per(start.elapsed(), OPENS))
     }
-    Ok(total)
+    let mut samples = [vec![], vec![], vec![], vec![], vec![], vec![]];
+    for _ in 0..REPEATS {
+        samples[0].push(time_opens::<f64>(small.name())?);
+        samples[1].push(time_opens::<f64>(large.name())?);
+        samples[2].push(time_opens::<Point>(point.name())?);
+        samples[3].push(time_opens::<Tree>(tree.name())?);
+        samples[4].push(time_bare_opens(small.path())?);
+        samples[5].push(time_bare_opens(large.path())?);
+    }
+    let [small_us, large_us, point_us, tree_us, bare_small, bare_large] = samples.map(median);
+    let descriptor = |layout: &shmstruct::Layout| layout.encode().len();
+    println!("type-checked open + drop of an Array (us): data size against descriptor size");
+    row(
+        "Array<f64>, 64 MiB of data",
+        large_us,
+        "us",
+        "Array<f64>, 4 KiB of data",
+        small_us,
+        small_us / large_us,
+        "(1x = independent of the data size)",
+    );
+    row(
+        "bare open+fstat+mmap+munmap, 64 MiB",
+        bare_large,
+        "us",
+        "bare open+fstat+mmap+munmap, 4 KiB",
+        bare_small,
+        bare_small / bare_large,
+        "(the kernel's share)",
+    );
+    row(
+        "Array<f64> 64 MiB, above the bare calls",
+        large_us - bare_large,
+        "us",
+        "Array<f64> 4 KiB, above the bare calls",
+        small_us - bare_small,
+        (small_us - bare_small) / (large_us - bare_large),
+        "(shmstruct's own share)",
+    );
+    row(
+        &format!(
+            "Array<Tree>, {} B descriptor",
+            descriptor(<[Tree; 1]>::LAYOUT)
+        ),
+        tree_us,
+        "us",
+        &format!(
+            "Array<Point>, {} B descriptor",
+            descriptor(<[Point; 256]>::LAYOUT)
+        ),
+        point_us,
+        point_us / tree_us,
+        "(grows with the descriptor)",
+    );
+    Ok(())
 }
+
+// ---- Python ----
 
 /// The medians `bench/python_objects.py` prints.
 struct Python {
+    value_incr_ops_per_s: f64,
     array_points_ns_per_element: f64,
     shm_cycle_us: f64,
+    shm_cycle_untracked_us: f64,
 }
 
 /// Runs the Python baselines, or says why they are missing.
@@ -220,11 +929,9 @@ fn python_baselines() -> Result<Python, String> {
     ]
     .iter()
     .collect();
-    // The increment baseline is not compared here yet (it needs the
-    // locks): a short run of it is enough.
     let output = Command::new("python3")
         .arg(&script)
-        .args(["--repeats", "5", "--increments", "2000"])
+        .args(["--repeats", "5"])
         .output()
         .map_err(|error| format!("could not run python3: {error}"))?;
     if !output.status.success() {
@@ -243,8 +950,10 @@ fn python_baselines() -> Result<Python, String> {
             .ok_or_else(|| format!("{} printed no `{key}`", script.display()))
     };
     Ok(Python {
+        value_incr_ops_per_s: number("value_incr_ops_per_s")?,
         array_points_ns_per_element: number("array_points_ns_per_element")?,
         shm_cycle_us: number("shm_cycle_us")?,
+        shm_cycle_untracked_us: number("shm_cycle_untracked_us")?,
     })
 }
 

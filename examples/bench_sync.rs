@@ -403,6 +403,21 @@ fn main() {
             }
         })
     });
+    // The named Lock: the same RawLock in a segment, reached through the
+    // handle (a pointer into the segment, then the guard).
+    let named_lock = shmstruct::Lock::create_with(
+        &format!("bench-sync-{}-lock", std::process::id()),
+        &shmstruct::SegmentOptions::new().unlink_on_drop(true),
+    )
+    .expect("creating the named lock");
+    let named = repeat(|| {
+        ns_per_op(UNCONTENDED_ITERS, || {
+            for _ in 0..UNCONTENDED_ITERS {
+                drop(black_box(named_lock.lock().expect("lock")));
+            }
+        })
+    });
+    drop(named_lock);
     let std_mutex = std::sync::Mutex::new(0u64);
     let std_ns = repeat(|| {
         ns_per_op(UNCONTENDED_ITERS, || {
@@ -428,6 +443,14 @@ fn main() {
     row(
         "RawLock lock+unlock (ns)",
         ours,
+        "ns",
+        "raw robust pthread mutex",
+        raw,
+        "target <= 1.2",
+    );
+    row(
+        "named Lock lock+unlock (ns)",
+        named,
         "ns",
         "raw robust pthread mutex",
         raw,

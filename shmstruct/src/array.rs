@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::layout::{Kind, Layout, SharedLayout};
+use crate::layout::{Layout, SharedLayout, StoredRoot};
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
 use crate::segment::{LockMode, Segment, SegmentOptions};
 use crate::sync::{DataGuard, LockGuard, LockResult};
@@ -183,10 +183,10 @@ fn array_layout<T: SharedLayout>(len: usize) -> Option<Layout> {
 /// checked. A segment that holds something else is compared with as many
 /// `T`s as fit in it, which the layout check then refuses with a message
 /// that names both types.
-fn expected_array<T: SharedLayout>(stored: &Layout) -> (Layout, usize) {
+fn expected_array<T: SharedLayout>(stored: StoredRoot) -> (Layout, usize) {
     let fitting = || stored.size().checked_div(T::LAYOUT.size()).unwrap_or(0);
-    let len = match stored.kind() {
-        Kind::Array { len, .. } => *len,
+    let len = match stored {
+        StoredRoot::Array { len, .. } => len,
         _ => fitting(),
     };
     if let Some(layout) = array_layout::<T>(len) {
@@ -467,7 +467,7 @@ impl<T: SharedLayout> RawArray<T> {
     pub(crate) fn open_described(
         name: &str,
         options: &SegmentOptions,
-        expected: impl FnOnce(&Layout) -> (Layout, usize),
+        expected: impl FnOnce(StoredRoot) -> (Layout, usize),
     ) -> Result<RawArray<T>> {
         let mut len = 0;
         let segment = Segment::open_matching(name, options, |stored| {
@@ -1144,24 +1144,24 @@ mod tests {
 
     #[test]
     fn openers_expect_the_stored_length() {
-        let (layout, len) = expected_array::<u32>(<[u32; 5]>::LAYOUT);
+        let (layout, len) = expected_array::<u32>(StoredRoot::of(<[u32; 5]>::LAYOUT));
         assert_eq!((layout.size(), len), (20, 5));
         // Another element type: the stored length, so the diff is about
         // the elements only.
-        let (layout, len) = expected_array::<u64>(<[u32; 5]>::LAYOUT);
+        let (layout, len) = expected_array::<u64>(StoredRoot::of(<[u32; 5]>::LAYOUT));
         assert_eq!(
             (layout.name().into_owned(), len),
             ("[u64; 5]".to_owned(), 5)
         );
         // Not an array: as many as fit.
-        let (layout, len) = expected_array::<u32>(u64::LAYOUT);
+        let (layout, len) = expected_array::<u32>(StoredRoot::of(u64::LAYOUT));
         assert_eq!(
             (layout.name().into_owned(), len),
             ("[u32; 2]".to_owned(), 2)
         );
         // A length that overflows in the expected elements.
         let huge = Layout::array(u8::LAYOUT, usize::MAX / 2);
-        let (layout, len) = expected_array::<u64>(&huge);
+        let (layout, len) = expected_array::<u64>(StoredRoot::of(&huge));
         assert_eq!(len, usize::MAX / 2 / 8);
         assert_eq!(layout.size(), len * 8);
     }

@@ -20,6 +20,7 @@ mod fingerprint;
 mod render;
 
 pub use codec::DecodeError;
+pub(crate) use codec::StoredRoot;
 pub use diff::{Difference, LayoutDiff, Placement};
 
 /// The layout of a type that can live in shared memory.

@@ -210,6 +210,7 @@ impl Lock {
     }
 
     /// The lock in place, for the operations this handle does not repeat.
+    #[inline]
     pub fn raw(&self) -> &RawLock {
         // SAFETY: the segment's lock mode is Own (checked by every
         // constructor), so its creator initialised a RawLock at the start
@@ -220,6 +221,7 @@ impl Lock {
         unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
     }
 
+    #[inline]
     fn named<'a>(&self, result: LockResult<LockGuard<'a>>) -> LockResult<NamedLockGuard<'a>> {
         let identity = self.segment.identity();
         let wrap = |guard| NamedLockGuard { guard, identity };
@@ -232,6 +234,7 @@ impl Lock {
     ///
     /// As [`RawLock::lock`]: [`LockError::OwnerDied`](crate::LockError::OwnerDied)
     /// carries the guard when the previous holder died holding it.
+    #[inline]
     pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
         self.named(self.raw().lock())
     }

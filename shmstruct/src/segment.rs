@@ -42,7 +42,7 @@ use memmap2::{MmapOptions, MmapRaw};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Error, Result};
-use crate::layout::{Layout, LayoutDiff};
+use crate::layout::{Layout, LayoutDiff, StoredRoot};
 
 pub mod header;
 mod info;
@@ -373,7 +373,7 @@ impl Segment {
             layout.align(),
             layout.fingerprint(),
             creator_pid,
-            os::own_start_time().unwrap_or(0),
+            os::own_start_time(creator_pid).unwrap_or(0),
         )
         .ok_or_else(|| Error::Io {
             context: format!(
@@ -404,8 +404,13 @@ impl Segment {
             context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
             source,
         };
-        os::set_mode(&file, options.mode).map_err(|e| io("setting the mode of", e))?;
-        let identity = os::identity(&file.metadata().map_err(|e| io("inspecting", e))?);
+        let metadata = file.metadata().map_err(|e| io("inspecting", e))?;
+        // The umask may have cleared bits of the mode: set it exactly, but
+        // spare the system call when it did not.
+        if os::mode(&metadata) != options.mode {
+            os::set_mode(&file, options.mode).map_err(|e| io("setting the mode of", e))?;
+        }
+        let identity = os::identity(&metadata);
         os::allocate(&file, header.total_size).map_err(|source| {
             if os::is_no_space(&source) {
                 Error::NoSpace {
@@ -468,22 +473,25 @@ impl Segment {
                 })
             }
         };
-        segment.check_layout(expected)?;
+        segment.check_layout(expected, &segment.descriptor_bytes())?;
         Ok(segment)
     }
 
     /// Opens the segment `name` and checks that it holds data described by
-    /// the layout `expected` makes of the stored descriptor: for handles
-    /// whose length is chosen by the creator (arrays, byte strings), which
-    /// take the length from the segment and check everything else.
+    /// the layout `expected` makes of the root of the stored descriptor:
+    /// for handles whose length is chosen by the creator (arrays, byte
+    /// strings), which take the length from the segment and check
+    /// everything else.
     ///
-    /// A descriptor that does not decode is an
-    /// [`Error::CorruptDescriptor`]; `expected`'s layout is then checked as
-    /// [`Segment::open`] checks its `expected`.
+    /// The root is read from the fixed places of the encoding; the whole
+    /// stored encoding is then compared with `expected`'s, as
+    /// [`Segment::open`] does, so the descriptor is decoded only when they
+    /// differ (to say how) or when the root cannot be read. A descriptor
+    /// that does not decode is an [`Error::CorruptDescriptor`].
     pub(crate) fn open_matching(
         name: &str,
         options: &SegmentOptions,
-        expected: impl FnOnce(&Layout) -> Layout,
+        expected: impl FnOnce(StoredRoot) -> Layout,
     ) -> Result<Segment> {
         let segment = match Segment::probe(name, options, options.open_timeout)? {
             Probe::Ready(segment) => *segment,
@@ -494,13 +502,17 @@ impl Segment {
                 })
             }
         };
-        let stored = Layout::decode(&segment.descriptor_bytes()).map_err(|source| {
-            Error::CorruptDescriptor {
-                name: name.to_owned(),
-                source,
-            }
-        })?;
-        segment.check_layout(&expected(&stored))?;
+        let stored = segment.descriptor_bytes();
+        let root = match StoredRoot::peek(&stored) {
+            Some(root) => root,
+            None => StoredRoot::of(&Layout::decode(&stored).map_err(|source| {
+                Error::CorruptDescriptor {
+                    name: name.to_owned(),
+                    source,
+                }
+            })?),
+        };
+        segment.check_layout(&expected(root), &stored)?;
         Ok(segment)
     }
 
@@ -735,19 +747,20 @@ impl Segment {
         self.identity
     }
 
-    /// Checks that the segment holds data described by `expected`: the
-    /// fingerprint and the encoded descriptor must match; otherwise the
-    /// stored descriptor is decoded and compared field by field.
-    fn check_layout(&self, expected: &Layout) -> Result<()> {
-        let stored = self.descriptor_bytes();
-        let same = self.header.fingerprint == expected.fingerprint() && stored == expected.encode();
-        if !same {
-            let found = Layout::decode(&stored).map_err(|source| Error::CorruptDescriptor {
+    /// Checks that the segment, whose encoded descriptor is `stored` (a
+    /// copy), holds data described by `expected`: the fingerprint and the
+    /// encoded descriptor must match (one walk over `expected`, comparing as
+    /// it encodes, no allocation); otherwise the stored descriptor is
+    /// decoded and compared field by field.
+    fn check_layout(&self, expected: &Layout, stored: &[u8]) -> Result<()> {
+        let (fingerprint, same_bytes) = expected.fingerprint_and_match(stored);
+        if self.header.fingerprint != fingerprint || !same_bytes {
+            let found = Layout::decode(stored).map_err(|source| Error::CorruptDescriptor {
                 name: self.name.clone(),
                 source,
             })?;
             let diff = LayoutDiff::new(expected, &found);
-            if !diff.is_empty() || self.header.fingerprint != expected.fingerprint() {
+            if !diff.is_empty() || self.header.fingerprint != fingerprint {
                 return Err(Error::LayoutMismatch {
                     name: self.name.clone(),
                     diff: Box::new(diff),

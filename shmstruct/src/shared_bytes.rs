@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::array::{Elements, RawArray};
 use crate::error::{Error, Result};
-use crate::layout::{Kind, Layout};
+use crate::layout::{Layout, StoredRoot};
 use crate::named::{Lock, NamedLockGuard};
 use crate::segment::{LockMode, SegmentOptions};
 use crate::value::{open_lock, shared_lock_mode};
@@ -338,8 +338,8 @@ fn terminate(value: &[u8], capacity: usize) -> Result<Vec<u8>> {
 fn open_bytes(name: &str, options: &SegmentOptions) -> Result<RawArray<u8>> {
     {
         RawArray::open_described(name, options, |stored| {
-            let capacity = match stored.kind() {
-                Kind::Bytes { capacity } => *capacity,
+            let capacity = match stored {
+                StoredRoot::Bytes { capacity } => capacity,
                 // Compared with a byte string of the same size, which the
                 // layout check refuses, naming both types.
                 _ => stored.size(),

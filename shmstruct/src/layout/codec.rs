@@ -467,6 +467,75 @@ pub enum DecodeError {
     },
 }
 
+/// The root node of an encoded descriptor, read without decoding the rest:
+/// what an opener whose expected layout depends on the stored one (an
+/// array's length, a byte string's capacity) needs before it compares the
+/// whole encoding with the one it expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoredRoot {
+    /// An array of `len` elements, `size` bytes in all.
+    Array { size: usize, len: usize },
+    /// A byte string of `capacity` bytes.
+    Bytes { capacity: usize },
+    /// Anything else, `size` bytes.
+    Other { size: usize },
+}
+
+impl StoredRoot {
+    /// The size of the stored type, in bytes.
+    pub(crate) fn size(self) -> usize {
+        match self {
+            StoredRoot::Array { size, .. } | StoredRoot::Other { size } => size,
+            StoredRoot::Bytes { capacity } => capacity,
+        }
+    }
+
+    /// The root of a decoded layout.
+    pub(crate) fn of(layout: &Layout) -> StoredRoot {
+        match layout.kind {
+            Kind::Array { len, .. } => StoredRoot::Array {
+                size: layout.size,
+                len,
+            },
+            Kind::Bytes { capacity } => StoredRoot::Bytes { capacity },
+            _ => StoredRoot::Other { size: layout.size },
+        }
+    }
+
+    /// Reads the root from the fixed places of an encoding: the format
+    /// version and byte order, the root's tag and size, and an array's
+    /// length or a byte string's capacity. `None` when these are not what
+    /// [`Layout::decode`] would accept (decode the bytes to learn why).
+    ///
+    /// Nothing beyond the root is looked at: the caller compares the whole
+    /// encoding with the one it expects, byte for byte.
+    pub(crate) fn peek(bytes: &[u8]) -> Option<StoredRoot> {
+        if bytes.len() > Layout::MAX_ENCODED_LEN
+            || bytes.first() != Some(&VERSION)
+            || bytes.get(1) != Some(&NATIVE_ENDIAN)
+        {
+            return None;
+        }
+        let word = |at: usize| -> Option<usize> {
+            let value = u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?);
+            usize::try_from(value).ok().filter(|_| value <= MAX_SIZE)
+        };
+        // Tag at 2, size at 3, alignment at 11, then the kind's fields.
+        let size = word(3)?;
+        match Tag::from_byte(*bytes.get(2)?)? {
+            Tag::Array => Some(StoredRoot::Array {
+                size,
+                len: word(19)?,
+            }),
+            Tag::Bytes => {
+                let capacity = word(19)?;
+                (capacity == size).then_some(StoredRoot::Bytes { capacity })
+            }
+            Tag::Primitive | Tag::Atomic | Tag::Struct => Some(StoredRoot::Other { size }),
+        }
+    }
+}
+
 /// Where encoded bytes go: a buffer, or a hasher for the fingerprint.
 pub(super) trait Sink {
     /// Appends `bytes`.
@@ -984,6 +1053,38 @@ mod tests {
         #[repr(C)] struct Nested as "Nested" (packed None, align None) {
             n: u8, aligned: Aligned, packed: [Packed; 3], empty: Empty, last: i64, ünï: u8,
         }
+    }
+
+    #[test]
+    fn the_root_is_read_without_decoding() {
+        let cases: [(&Layout, StoredRoot); 5] = [
+            (u16::LAYOUT, StoredRoot::Other { size: 2 }),
+            (Point::LAYOUT, StoredRoot::Other { size: 16 }),
+            (<[Point; 3]>::LAYOUT, StoredRoot::Array { size: 48, len: 3 }),
+            (<ByteString<5>>::LAYOUT, StoredRoot::Bytes { capacity: 5 }),
+            (Outer::LAYOUT, StoredRoot::of(Outer::LAYOUT)),
+        ];
+        for (layout, root) in cases {
+            let bytes = layout.encode();
+            assert_eq!(StoredRoot::peek(&bytes), Some(root), "{layout:?}");
+            // A prefix that stops inside the root, a foreign byte order, or
+            // another format version is left to `decode` to explain.
+            assert_eq!(StoredRoot::peek(&bytes[..bytes.len().min(10)]), None);
+            let mut foreign = bytes.clone();
+            foreign[1] = if NATIVE_ENDIAN == LITTLE_ENDIAN {
+                BIG_ENDIAN
+            } else {
+                LITTLE_ENDIAN
+            };
+            assert_eq!(StoredRoot::peek(&foreign), None);
+            let mut future = bytes;
+            future[0] = VERSION + 1;
+            assert_eq!(StoredRoot::peek(&future), None);
+        }
+        // A byte string whose capacity disagrees with its size.
+        let mut bytes = <ByteString<5>>::LAYOUT.encode();
+        bytes[19] = 6;
+        assert_eq!(StoredRoot::peek(&bytes), None);
     }
 
     /// Asserts that `layout` survives encoding exactly, and that what
@@ -1810,6 +1911,21 @@ mod tests {
             let decoded = Layout::decode(&bytes);
             prop_assert_eq!(decoded.as_ref(), Ok(&layout));
             prop_assert_eq!(decoded.unwrap().encode(), bytes);
+        }
+
+        #[test]
+        fn the_root_is_read_as_decoding_reads_it(layout in any_layout()) {
+            let bytes = layout.encode();
+            prop_assert_eq!(StoredRoot::peek(&bytes), Some(StoredRoot::of(&layout)));
+        }
+
+        #[test]
+        fn matching_agrees_with_encoding(a in any_layout(), b in any_layout()) {
+            let stored = b.encode();
+            let (fingerprint, same) = a.fingerprint_and_match(&stored);
+            prop_assert_eq!(fingerprint, a.fingerprint());
+            prop_assert_eq!(same, a.encode() == stored);
+            prop_assert_eq!(a.fingerprint_and_match(&a.encode()), (a.fingerprint(), true));
         }
 
         #[test]

@@ -68,6 +68,43 @@ impl Layout {
     }
 }
 
+/// A sink that hashes what the encoder writes and compares it with an
+/// encoding read from a segment, in one pass and without allocating.
+struct Matcher<'a> {
+    hasher: Fnv1a,
+    stored: &'a [u8],
+    at: usize,
+    equal: bool,
+}
+
+impl Sink for Matcher<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.hasher.put(bytes);
+        if self.equal {
+            let end = self.at + bytes.len();
+            self.equal = self.stored.get(self.at..end) == Some(bytes);
+        }
+        self.at += bytes.len();
+    }
+}
+
+impl Layout {
+    /// The [fingerprint](Layout::fingerprint), and whether `stored` is
+    /// exactly this layout's [encoding](Layout::encode): one walk over the
+    /// layout, no allocation. The check a segment opener makes.
+    pub(crate) fn fingerprint_and_match(&self, stored: &[u8]) -> (u64, bool) {
+        let mut matcher = Matcher {
+            hasher: Fnv1a(FNV_OFFSET_BASIS),
+            stored,
+            at: 0,
+            equal: true,
+        };
+        codec::write_encoding(self, &mut matcher);
+        let equal = matcher.equal && matcher.at == stored.len();
+        (finalise(matcher.hasher.0), equal)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

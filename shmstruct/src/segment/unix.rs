@@ -73,6 +73,11 @@ pub(super) fn is_symlink(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::ELOOP)
 }
 
+/// A file's permission bits (`st_mode & 0o7777`).
+pub(super) fn mode(metadata: &std::fs::Metadata) -> u32 {
+    metadata.mode() & 0o7777
+}
+
 /// A file's identity (device and inode), to tell whether a path still names
 /// the file this process created.
 pub(super) fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
@@ -84,13 +89,12 @@ pub(super) fn current_pid() -> u32 {
     std::process::id()
 }
 
-/// This process's start time ([`process_start_time`] of [`current_pid`]),
-/// read from `/proc` once per process (a forked child has another pid, so it
-/// reads its own).
-pub(super) fn own_start_time() -> Option<u64> {
+/// This process's start time ([`process_start_time`] of `pid`, which is
+/// [`current_pid`]), read from `/proc` once per process (a forked child has
+/// another pid, so it reads its own).
+pub(super) fn own_start_time(pid: u32) -> Option<u64> {
     use std::sync::Mutex;
     static CACHE: Mutex<Option<(u32, u64)>> = Mutex::new(None);
-    let pid = current_pid();
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -141,7 +145,7 @@ mod tests {
         assert!(process_exists(pid));
         let start = process_start_time(pid).expect("/proc is mounted");
         assert_eq!(process_start_time(pid), Some(start));
-        assert_eq!(own_start_time(), Some(start));
+        assert_eq!(own_start_time(pid), Some(start));
         assert!(!process_exists(0));
     }
 }
