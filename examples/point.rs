@@ -173,19 +173,18 @@ fn modify(prefix: &str, panic: bool) -> shmstruct::Result<()> {
 
     // s and A share one lock: take it once, and hand the guard to each
     // access. An object given the guard of another lock refuses it.
-    let guard = lock.lock()?;
+    let mut guard = lock.lock()?;
     // s.value = s.value.upper()
     let upper = s.value_locked(&guard)?.to_ascii_uppercase();
     s.set_value_locked(&guard, &upper)?;
     if panic {
         panic!("the child panics on purpose (--child-panics), holding the lock");
     }
-    // for a in A: a.x **= 2; a.y **= 2
-    for i in 0..a.len() {
-        let mut point = a.get_locked(&guard, i)?;
+    // for a in A: a.x **= 2; a.y **= 2 -- in place: the points borrow the
+    // guard mutably, so nothing else goes through it until the loop ends.
+    for point in a.as_mut_slice_locked(&mut guard)? {
         point.x *= point.x;
         point.y *= point.y;
-        a.set_locked(&guard, i, point)?;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! own lock, one standalone `Lock` shared by two values, `RLock`,
 //! `Semaphore`, `Event`, `Barrier` and `Condition` opened by name, a lock
 //! holder killed inside `Value::lock()`, and the checks that refuse the
-//! wrong segment or the wrong guard.
+//! wrong segment or the wrong guard; in-place access to several objects
+//! under one guard of their shared lock (`get_mut_locked`,
+//! `as_mut_slice_locked`, `as_mut_bytes_locked`).
 //!
 //! Every segment has a unique name under `/dev/shm` guarded by
 //! `RemoveOnDrop`; every child is killed and reaped when its guard drops.
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 use shmstruct::segment::LockMode;
 use shmstruct::{
-    Barrier, Condition, Error, Event, Lock, LockError, RLock, RawValue, SegmentInfo, Semaphore,
-    Value,
+    Array, Barrier, Condition, Error, Event, Lock, LockError, RLock, RawValue, SegmentInfo,
+    Semaphore, SharedBytes, Value,
 };
 use support::RemoveOnDrop;
 
@@ -528,7 +530,7 @@ fn a_raw_value_round_trips_between_processes() {
 /// opens both by name, takes the lock once and updates both.
 #[test]
 fn a_byte_string_and_an_array_share_one_lock_across_processes() {
-    use shmstruct::{Array, RawArray, SegmentOptions, SharedBytes};
+    use shmstruct::{RawArray, SegmentOptions};
     const POINTS: [[f64; 2]; 3] = [[1.875, -6.25], [-5.75, 2.0], [2.375, 9.5]];
     if let Some(role) = support::role() {
         assert_eq!(role, "updater");
@@ -582,6 +584,260 @@ fn a_byte_string_and_an_array_share_one_lock_across_processes() {
     assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
     drop((raw, s, a, lock));
     for name in [&lock_name, &s_name, &a_name, &raw_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+const CELLS: usize = 8;
+const ROUNDS: i64 = 5_000;
+
+/// Under one acquisition of `lock` per round, `ROUNDS` times: checks that
+/// `total` is the sum of `cells`, adds `i + 1` to cell `i` in place (letting
+/// the other process run half way through), then adds the same to `total`
+/// in place.
+fn add_in_place(lock: &Lock, cells: &Array<i64>, total: &Value<i64>) {
+    let added: i64 = (1..=CELLS as i64).sum();
+    for _ in 0..ROUNDS {
+        let mut guard = lock.lock().expect("locking the shared lock");
+        let before = *total.get_mut_locked(&mut guard).expect("total");
+        let slice = cells.as_mut_slice_locked(&mut guard).expect("cells");
+        assert_eq!(slice.iter().sum::<i64>(), before, "a torn update was seen");
+        for (i, cell) in slice.iter_mut().enumerate() {
+            *cell += i as i64 + 1;
+            if i == CELLS / 2 {
+                std::thread::yield_now();
+            }
+        }
+        *total.get_mut_locked(&mut guard).expect("total") += added;
+    }
+}
+
+#[test]
+fn an_array_and_a_value_sharing_a_lock_are_updated_in_place_across_processes() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "adder");
+        // The objects find their lock through their headers; this process
+        // locks it through the array's handle, another mapping of it.
+        let cells = Array::<i64>::open(&support::arg("CELLS")).expect("opening the cells");
+        let total = Value::<i64>::open(&support::arg("TOTAL")).expect("opening the total");
+        let lock = cells.get_lock();
+        assert_eq!(lock.name(), support::arg("LOCK"));
+        let start = Event::open(&support::arg("START")).expect("opening the event");
+        start.wait_timeout(WAIT).expect("started");
+        add_in_place(&lock, &cells, &total);
+        return;
+    }
+    let lock_name = support::unique_name("ip-lock");
+    let cells_name = support::unique_name("ip-cells");
+    let total_name = support::unique_name("ip-total");
+    let start_name = support::unique_name("ip-start");
+    let _guards = [&lock_name, &cells_name, &total_name, &start_name].map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let cells = Array::create_with_lock(&cells_name, &[0i64; CELLS], &lock).expect("creating");
+    let total = Value::create_with_lock(&total_name, 0i64, &lock).expect("creating");
+    let start = Event::create(&start_name).expect("creating the event");
+
+    let mut child = support::spawn_role(
+        "an_array_and_a_value_sharing_a_lock_are_updated_in_place_across_processes",
+        "adder",
+        &[
+            ("LOCK", &lock_name),
+            ("CELLS", &cells_name),
+            ("TOTAL", &total_name),
+            ("START", &start_name),
+        ],
+    );
+    start.set();
+    add_in_place(&lock, &cells, &total);
+    assert!(child.wait_success(), "the child failed");
+
+    let expected: Vec<i64> = (1..=CELLS as i64).map(|i| 2 * ROUNDS * i).collect();
+    assert_eq!(cells.to_vec().expect("cells"), expected);
+    assert_eq!(total.get().expect("total"), expected.iter().sum::<i64>());
+    for name in [&lock_name, &cells_name, &total_name, &start_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn in_place_access_refuses_the_guard_of_another_lock() {
+    let lock_name = support::unique_name("ipw-lock");
+    let other_name = support::unique_name("ipw-other");
+    let value_name = support::unique_name("ipw-value");
+    let array_name = support::unique_name("ipw-array");
+    let bytes_name = support::unique_name("ipw-bytes");
+    let raw_name = support::unique_name("ipw-raw");
+    let names = [
+        &lock_name,
+        &other_name,
+        &value_name,
+        &array_name,
+        &bytes_name,
+        &raw_name,
+    ];
+    let _guards = names.map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating");
+    let other = Lock::create(&other_name).expect("creating");
+    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating");
+    let array = Array::create_with_lock(&array_name, &[1u8, 2], &lock).expect("creating");
+    let bytes = SharedBytes::create_with_lock(&bytes_name, b"abc", &lock).expect("creating");
+    let raw = SharedBytes::create_raw(&raw_name, 3, b"abc").expect("creating");
+
+    {
+        let mut wrong = other.lock().expect("locking the other lock");
+        let error = value
+            .get_mut_locked(&mut wrong)
+            .expect_err("the wrong guard");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+        assert!(error.to_string().contains(&lock_name), "{error}");
+        let error = array
+            .as_mut_slice_locked(&mut wrong)
+            .expect_err("the wrong guard");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+        assert!(error.to_string().contains(&lock_name), "{error}");
+        let error = bytes
+            .as_mut_bytes_locked(&mut wrong)
+            .expect_err("the wrong guard");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    }
+    {
+        // A lock-free byte string refuses every guard, even of a lock
+        // that guards nothing else.
+        let mut guard = lock.lock().expect("locking");
+        let error = raw.as_mut_bytes_locked(&mut guard).expect_err("no lock");
+        assert!(error.to_string().contains("has no lock"), "{error}");
+    }
+    // Nothing was touched, and the lock is free again.
+    assert_eq!(value.get().expect("value"), 1);
+    assert_eq!(array.to_vec().expect("array"), [1, 2]);
+    assert_eq!(bytes.value().expect("bytes"), b"abc");
+    drop((lock, other, value, array, bytes, raw));
+    for name in names {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn objects_and_handles_under_one_guard_are_reached_in_turn() {
+    let lock_name = support::unique_name("turn-lock");
+    let value_name = support::unique_name("turn-value");
+    let array_name = support::unique_name("turn-array");
+    let own_name = support::unique_name("turn-own");
+    let names = [&lock_name, &value_name, &array_name, &own_name];
+    let _guards = names.map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating");
+    let value = Value::create_with_lock(&value_name, [1.5f64, -2.0], &lock).expect("creating");
+    let array = Array::create_with_lock(&array_name, &[1u32, 2, 3], &lock).expect("creating");
+    // Second handles: other mappings of the same segments.
+    let value2 = Value::<[f64; 2]>::open(&value_name).expect("opening again");
+    let array2 = Array::<u32>::open(&array_name).expect("opening again");
+
+    {
+        let mut guard = lock.lock().expect("locking once");
+        for x in value.get_mut_locked(&mut guard).expect("value") {
+            *x *= *x;
+        }
+        array.as_mut_slice_locked(&mut guard).expect("array")[0] = 10;
+        // The other mappings see the writes, in place and through copies.
+        assert_eq!(
+            *value2.get_mut_locked(&mut guard).expect("value2"),
+            [2.25, 4.0]
+        );
+        let in_place = array2.as_mut_slice_locked(&mut guard).expect("array2");
+        assert_eq!(in_place, [10, 2, 3]);
+        in_place[2] = 30;
+        assert_eq!(array.to_vec_locked(&guard).expect("copy"), [10, 2, 30]);
+        assert_eq!(value.get_locked(&guard).expect("copy"), [2.25, 4.0]);
+        // No second guard of the lock in this thread, through any handle.
+        let error = value.get().expect_err("already held");
+        assert!(matches!(error, Error::WouldDeadlock), "{error:?}");
+        let error = array2.lock().expect_err("already held");
+        assert!(matches!(Error::from(error), Error::WouldDeadlock));
+        let reopened = Lock::open(&lock_name).expect("opening the lock again");
+        let error = reopened.lock().expect_err("already held");
+        assert!(matches!(Error::from(error), Error::WouldDeadlock));
+    }
+    assert_eq!(array.to_vec().expect("array"), [10, 2, 30]);
+
+    // An object's own lock: the guard of `get_lock()` is accepted by every
+    // handle of that object, and refused by objects of another lock.
+    let own = Value::create(&own_name, 7i32).expect("creating");
+    let own2 = Value::<i32>::open(&own_name).expect("opening again");
+    let own_lock = own2.get_lock();
+    assert_eq!(own_lock.name(), own_name);
+    {
+        let mut guard = own_lock.lock().expect("locking the value's own lock");
+        let n = own.get_mut_locked(&mut guard).expect("own");
+        *n *= *n;
+        *own2.get_mut_locked(&mut guard).expect("own2") += 1;
+        let error = value.get_mut_locked(&mut guard).expect_err("another lock");
+        assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+        let error = own.get().expect_err("already held");
+        assert!(matches!(error, Error::WouldDeadlock), "{error:?}");
+    }
+    assert_eq!(own.get().expect("own"), 50);
+    drop((lock, value, array, value2, array2, own, own2, own_lock));
+    for name in names {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn a_killed_holder_s_half_update_is_repaired_in_place() {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "holder");
+        let cells = Array::<i64>::open(&support::arg("CELLS")).expect("opening");
+        let total = Value::<i64>::open(&support::arg("TOTAL")).expect("opening");
+        let held = Event::open(&support::arg("HELD")).expect("opening");
+        let lock = cells.get_lock();
+        let mut guard = lock.lock().expect("locking");
+        // Half an update: the cells change, the total does not.
+        cells.as_mut_slice_locked(&mut guard).expect("cells")[0] += 5;
+        assert_eq!(total.get_locked(&guard).expect("total"), 3);
+        held.set();
+        std::mem::forget(guard);
+        hang();
+    }
+    let lock_name = support::unique_name("rep-lock");
+    let cells_name = support::unique_name("rep-cells");
+    let total_name = support::unique_name("rep-total");
+    let held_name = support::unique_name("rep-held");
+    let names = [&lock_name, &cells_name, &total_name, &held_name];
+    let _guards = names.map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating");
+    let cells = Array::create_with_lock(&cells_name, &[1i64, 2], &lock).expect("creating");
+    let total = Value::create_with_lock(&total_name, 3i64, &lock).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut child = support::spawn_role(
+        "a_killed_holder_s_half_update_is_repaired_in_place",
+        "holder",
+        &[
+            ("CELLS", &cells_name),
+            ("TOTAL", &total_name),
+            ("HELD", &held_name),
+        ],
+    );
+    held.wait_timeout(WAIT).expect("the child holds the lock");
+    child.kill();
+
+    let mut guard = match lock.lock() {
+        Err(LockError::OwnerDied(died)) => died.into_guard(),
+        other => panic!("expected owner died, got {other:?}"),
+    };
+    assert!(!guard.is_consistent());
+    // Repair in place under the inconsistent guard: recompute the total.
+    let sum: i64 = cells
+        .as_mut_slice_locked(&mut guard)
+        .expect("cells")
+        .iter()
+        .sum();
+    assert_eq!(sum, 8, "the child's half update");
+    *total.get_mut_locked(&mut guard).expect("total") = sum;
+    guard.mark_consistent().expect("marking consistent");
+    drop(guard);
+    assert_eq!(total.get().expect("usable again"), 8);
+    assert_eq!(cells.to_vec().expect("usable again"), [6, 2]);
+    for name in names {
         shmstruct::unlink(name).expect("unlinking");
     }
 }

@@ -128,8 +128,12 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         let destination = self.range(start, source.len())?;
         // SAFETY: `destination .. + source.len()` are elements in bounds
         // (checked by `range`), valid for writes and aligned (see `get`).
-        // `source` is a Rust slice, so it does not point into the segment
-        // (nothing hands out references into one): the two cannot overlap.
+        // `source` is a Rust slice, which cannot overlap these elements: a
+        // reference into a segment exists only while this thread holds the
+        // segment's lock through a guard (`DataGuard`, or a `&mut` borrow
+        // of a `NamedLockGuard`), and then every copy into the segment is
+        // refused first (locking again is `WouldDeadlock`; the `_locked`
+        // forms need that borrowed guard).
         // `T: SharedLayout` has no drop glue, so overwriting without
         // dropping and duplicating `source`'s bytes are both fine. Racing
         // writers tear values but make no invalid one: see the type.
@@ -148,8 +152,8 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         compiler_fence(Ordering::SeqCst);
         // SAFETY: `source .. + destination.len()` are elements in bounds
         // (checked by `range`), valid for reads and aligned (see `get`);
-        // `destination` is a Rust slice of this process's memory, which the
-        // segment cannot overlap. Any bytes found are valid `T`s
+        // `destination` is a Rust slice, which cannot overlap them (see
+        // `write`). Any bytes found are valid `T`s
         // (`T: SharedLayout`), and the overwritten ones need no drop.
         unsafe { ptr::copy_nonoverlapping(source, destination.as_mut_ptr(), destination.len()) };
         Ok(())
@@ -498,6 +502,12 @@ impl<T: SharedLayout> RawArray<T> {
         &self.segment
     }
 
+    /// The elements as a slice pointer, for guards that hand out `&mut [T]`:
+    /// `len` `T`s, aligned, mapped while `self` lives.
+    pub(crate) fn data(&self) -> NonNull<[T]> {
+        NonNull::slice_from_raw_parts(self.segment.data().cast::<T>(), self.len)
+    }
+
     /// The number of elements, fixed when the segment was created.
     pub fn len(&self) -> usize {
         self.len
@@ -633,7 +643,9 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// and [`copy_to_slice`](Array::copy_to_slice) at `memcpy` speed.
 /// [`lock`](Array::lock) returns a guard through which the elements are
 /// read and written in place as a `[T]` until it drops. Under a shared lock
-/// the caller already holds, the `_locked` forms check the guard and copy.
+/// the caller already holds, the `_locked` forms check the guard and copy,
+/// or, [`as_mut_slice_locked`](Array::as_mut_slice_locked), lend the
+/// elements in place.
 /// Out-of-range indices and slices of another length are errors that name
 /// the index (or slice length) and the array's length.
 ///
@@ -831,8 +843,7 @@ impl<T: SharedLayout> Array<T> {
         &'a self,
         locked: LockResult<LockGuard<'a>>,
     ) -> LockResult<DataGuard<'a, [T]>> {
-        let elements =
-            NonNull::slice_from_raw_parts(self.raw.segment().data().cast::<T>(), self.len());
+        let elements = self.raw.data();
         let wrap = |guard: LockGuard<'a>| {
             // SAFETY: `elements` is the segment's data area: `len` `T`s,
             // aligned (checked on open, planned on create), mapped while
@@ -890,16 +901,23 @@ impl<T: SharedLayout> Array<T> {
         guard: &NamedLockGuard<'_>,
         copy: impl FnOnce(Elements<'_, T>) -> Result<R>,
     ) -> Result<R> {
-        if !guard.holds(self.lock.identity()) {
-            return Err(Error::WrongLock {
+        self.check_guard(guard)?;
+        copy(self.raw.elements())
+    }
+
+    /// Checks that `guard` holds this array's lock.
+    fn check_guard(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
+        if guard.holds(self.lock.identity()) {
+            Ok(())
+        } else {
+            Err(Error::WrongLock {
                 name: self.name().to_owned(),
                 reason: format!(
                     "the guard holds another lock than \"{}\", which guards this array",
                     self.lock.name()
                 ),
-            });
+            })
         }
-        copy(self.raw.elements())
     }
 
     /// The number of elements, fixed when the segment was created.
@@ -1014,6 +1032,71 @@ impl<T: SharedLayout> Array<T> {
     pub fn copy_from_slice_locked(&self, guard: &NamedLockGuard<'_>, source: &[T]) -> Result<()> {
         self.raw.check_len(source.len())?;
         self.with_guard(guard, |elements| elements.write(0, source))
+    }
+
+    /// The elements in place, read and written under a lock the caller
+    /// already holds: Python's `for a in A: a.x **= 2` inside `with lock:`,
+    /// for several objects guarded by one lock (or for this array's own
+    /// lock, taken through [`get_lock`](Array::get_lock)).
+    ///
+    /// The slice borrows `guard` mutably, so it is the only reference made
+    /// through that guard until it is dropped; objects that share the lock
+    /// are reached one after the other (see
+    /// [`NamedLockGuard`](NamedLockGuard#in-place-access) for why that
+    /// makes it sound, and [`Value::get_mut_locked`](crate::Value::get_mut_locked)).
+    /// A guard taken after the previous holder died is accepted, to repair
+    /// the elements before
+    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this array's lock (compared
+    /// by the lock segment's identity, so any handle of the lock will do).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{Array, Lock, SegmentOptions, SharedBytes};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-slicemut-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let lock = Lock::create_with("lock", &options)?;
+    /// let a = Array::create_with_lock_and_options("A", &[1.5f64, -2.0, 3.0], &lock, &options)?;
+    /// let s = SharedBytes::create_with_lock_and_options("s", b"hello", &lock, &options)?;
+    ///
+    /// // with lock: for a in A: a **= 2; s.value = s.value.upper()
+    /// let mut guard = lock.lock()?;
+    /// for x in a.as_mut_slice_locked(&mut guard)? {
+    ///     *x *= *x;
+    /// }
+    /// s.as_mut_bytes_locked(&mut guard)?.make_ascii_uppercase();
+    /// drop(guard);
+    ///
+    /// assert_eq!(a.to_vec()?, [2.25, 4.0, 9.0]);
+    /// assert_eq!(s.value()?, b"HELLO");
+    /// # drop((a, s, lock));
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn as_mut_slice_locked<'g>(
+        &'g self,
+        guard: &'g mut NamedLockGuard<'_>,
+    ) -> Result<&'g mut [T]> {
+        self.check_guard(guard)?;
+        let mut elements = self.raw.data();
+        // SAFETY: as in `Value::get_mut_locked`: `elements` are this
+        // array's `len` `T`s, aligned (checked on open, planned on create),
+        // inside one mapping (so at most `isize::MAX` bytes), any bytes
+        // valid (`T: SharedLayout`), mapped for 'g (`&'g self`);
+        // `guard` holds this array's lock (checked) for all of 'g, since it
+        // is borrowed mutably for 'g; other threads and processes wait for
+        // the lock, this thread cannot take a second guard of it (an
+        // error-checking mutex: `WouldDeadlock`), and every other use of
+        // `guard` — a copy through `&guard`, another in-place borrow —
+        // waits for this borrow to end, whichever handle of the array (or
+        // other object under the lock) it goes through.
+        Ok(unsafe { elements.as_mut() })
     }
 
     /// The lock that guards this array (Python's `get_lock()`): its own,

@@ -297,8 +297,43 @@ impl fmt::Debug for Lock {
 /// mapping. Dropping it unlocks.
 ///
 /// Objects guarded by that lock accept it for access under the lock already
-/// held ([`Value::get_locked`](crate::Value::get_locked),
-/// [`Value::set_locked`](crate::Value::set_locked), and the same on arrays).
+/// held: copies through `&guard`
+/// ([`Value::get_locked`](crate::Value::get_locked),
+/// [`Value::set_locked`](crate::Value::set_locked), and the same on arrays
+/// and byte strings), and in place through `&mut guard`.
+///
+/// # In-place access
+///
+/// [`Value::get_mut_locked`](crate::Value::get_mut_locked),
+/// [`Array::as_mut_slice_locked`](crate::Array::as_mut_slice_locked) and
+/// [`SharedBytes::as_mut_bytes_locked`](crate::SharedBytes::as_mut_bytes_locked)
+/// check, as the copies do, that the guard holds the object's lock (by the
+/// lock segment's identity), and then return a `&mut` into the shared
+/// memory, borrowing the object and the guard for as long as it lives. It
+/// is the only reference to that data anywhere:
+///
+/// - Other threads and processes wait for the lock, which this guard holds
+///   until it drops; and it cannot drop, move or go to another thread (it is
+///   neither `Send` nor `Sync`) while it is borrowed.
+/// - This thread has no other guard of the lock: the lock is not
+///   recursive, so locking it again through any handle — the object's
+///   `lock()`, `get()`, `set()`, or any [`Lock`] of the same segment —
+///   fails with [`Error::WouldDeadlock`] rather than handing out a second
+///   guard.
+/// - Through this guard, one reference at a time: the `&mut guard` borrow
+///   lasts as long as the reference, so two objects that share the lock
+///   (or two handles of one object, which map the same memory twice) are
+///   reached one after the other, and the copying `_locked` forms, which
+///   take `&guard`, wait too. Python's `with lock:` over several objects
+///   becomes a sequence of short borrows, each used and dropped before the
+///   next.
+/// - The memory stays mapped: the object is borrowed too.
+///
+/// As everywhere, this holds only if every process follows the lock; a
+/// program that writes the data without taking it breaks it. A guard taken
+/// after the previous holder died (not [consistent](Self::is_consistent))
+/// is accepted: repair the data in place, drop the reference, then
+/// [`mark_consistent`](Self::mark_consistent).
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct NamedLockGuard<'a> {
     guard: LockGuard<'a>,

@@ -26,7 +26,9 @@ use crate::value::{open_lock, shared_lock_mode};
 /// capacity known at compile time — opens the same segment (a
 /// [`RawValue`](crate::RawValue) one without a lock).
 ///
-/// Access is by copies only; no `&[u8]` into the segment is handed out.
+/// Access is by copies, or in place under a guard of its lock that the
+/// caller holds ([`as_mut_bytes_locked`](SharedBytes::as_mut_bytes_locked));
+/// no `&[u8]` into the segment is handed out otherwise.
 ///
 /// # Locks
 ///
@@ -34,7 +36,7 @@ use crate::value::{open_lock, shared_lock_mode};
 /// [`Value`](crate::Value): its own lock (the `create` forms), which every
 /// copy takes; a [`Lock`] shared with other objects
 /// ([`SharedBytes::create_with_lock`]; under a guard the caller holds, the
-/// `_locked` forms check it and copy); or none
+/// `_locked` forms check it and copy, or lend the buffer in place); or none
 /// ([`SharedBytes::create_raw`], Python's `RawArray('c', ...)`, opened with
 /// [`SharedBytes::open_raw`]), where a read racing a write in another
 /// process can see a mix of both. Opening a segment with the wrong kind of
@@ -257,8 +259,14 @@ impl SharedBytes {
         guard: &NamedLockGuard<'_>,
         copy: impl FnOnce(Elements<'_, u8>) -> Result<R>,
     ) -> Result<R> {
+        self.check_guard(guard)?;
+        copy(self.raw.elements())
+    }
+
+    /// Checks that `guard` holds this byte string's lock.
+    fn check_guard(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
         match &self.lock {
-            Some(lock) if guard.holds(lock.identity()) => copy(self.raw.elements()),
+            Some(lock) if guard.holds(lock.identity()) => Ok(()),
             _ => Err(Error::WrongLock {
                 name: self.name().to_owned(),
                 reason: match &self.lock {
@@ -296,6 +304,57 @@ impl SharedBytes {
     pub fn set_value_locked(&self, guard: &NamedLockGuard<'_>, value: &[u8]) -> Result<()> {
         let terminated = terminate(value, self.capacity())?;
         self.with_guard(guard, |bytes| bytes.write(0, &terminated))
+    }
+
+    /// The whole buffer in place (Python's `.raw`, NULs and all), read and
+    /// written under a lock the caller already holds, as
+    /// [`Array::as_mut_slice_locked`](crate::Array::as_mut_slice_locked)
+    /// (see there, and [`NamedLockGuard`](NamedLockGuard#in-place-access)).
+    /// Writing through it is writing `.raw`: to change `.value`, mind the
+    /// NUL that ends it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this byte string's lock,
+    /// or if it has none (a [`create_raw`](SharedBytes::create_raw) one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::{SegmentOptions, SharedBytes};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-bytesmut-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let s = SharedBytes::create_with("s", b"hello world", &options)?;
+    /// // Its own lock, taken through a `Lock` handle of it:
+    /// let lock = s.get_lock().expect("created with a lock");
+    /// let mut guard = lock.lock()?;
+    /// let bytes = s.as_mut_bytes_locked(&mut guard)?;
+    /// bytes[..5].make_ascii_uppercase();
+    /// bytes[5] = b'\0';
+    /// drop(guard);
+    /// assert_eq!(s.value()?, b"HELLO");
+    /// assert_eq!(s.raw()?, b"HELLO\0world");
+    /// # drop((s, lock));
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn as_mut_bytes_locked<'g>(
+        &'g self,
+        guard: &'g mut NamedLockGuard<'_>,
+    ) -> Result<&'g mut [u8]> {
+        self.check_guard(guard)?;
+        let mut bytes = self.raw.data();
+        // SAFETY: as in `Array::as_mut_slice_locked`: `bytes` are this
+        // segment's `capacity` bytes, inside one mapping, mapped for 'g
+        // (`&'g self`); this byte string has a lock (a lock-free one is
+        // refused above) and `guard` holds it (checked) for all of 'g,
+        // borrowed mutably; other threads and processes wait for it, this
+        // thread cannot lock it again (`WouldDeadlock`), and every other use
+        // of `guard` waits for this borrow to end. A `Value<ByteString<N>>`
+        // opened on the same segment has the same lock.
+        Ok(unsafe { bytes.as_mut() })
     }
 }
 

@@ -39,7 +39,8 @@ use crate::sync::{DataGuard, LockGuard, LockResult};
 ///   segment records the lock segment's name, and [`Value::open`] opens that
 ///   lock too, so a process that opens the value by name gets the same lock.
 ///   Several objects are then read and written under one acquisition with
-///   [`get_locked`](Value::get_locked) and [`set_locked`](Value::set_locked),
+///   [`get_locked`](Value::get_locked) and [`set_locked`](Value::set_locked)
+///   (copies), or in place with [`get_mut_locked`](Value::get_mut_locked),
 ///   which check that the guard is of their lock.
 ///
 /// # Access
@@ -363,7 +364,9 @@ impl<T: SharedLayout> Value<T> {
         // SAFETY: the data is a valid, aligned `T` in the mapping (see
         // `guard_data`); `guard` holds this value's lock (checked), so no
         // other thread or process accesses it, and no `&mut T` into it
-        // exists in this one (a data guard would hold the same lock).
+        // exists in this one (a data guard would hold the same lock, and
+        // `get_mut_locked` borrows the guard mutably, so its `&mut T` and
+        // this shared borrow of `guard` cannot overlap).
         Ok(unsafe { read_shared(self.data().as_ptr()) })
     }
 
@@ -377,6 +380,104 @@ impl<T: SharedLayout> Value<T> {
         // SAFETY: as in `get_locked`, for writes.
         unsafe { write_shared(self.data().as_ptr(), value) };
         Ok(())
+    }
+
+    /// The value in place, read and written under a lock the caller already
+    /// holds: Python's `a.x **= 2` inside `with lock:`, for several objects
+    /// guarded by one lock (or for this value's own lock, taken through
+    /// [`get_lock`](Value::get_lock)).
+    ///
+    /// The reference borrows `guard` mutably, so it is the only one made
+    /// through that guard until it is dropped: objects that share the lock
+    /// are reached one after the other, not at once (see
+    /// [`NamedLockGuard`](NamedLockGuard#in-place-access) for why that makes it sound).
+    /// Copies that need the guard ([`get_locked`](Value::get_locked),
+    /// [`set_locked`](Value::set_locked)) wait until it is dropped too.
+    ///
+    /// A guard taken after the previous holder died
+    /// ([`LockError::OwnerDied`](crate::LockError::OwnerDied), then
+    /// [`OwnerDied::into_guard`](crate::OwnerDied::into_guard)) is accepted:
+    /// this is how the data is repaired before
+    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongLock`] if `guard` is not of this value's lock (compared
+    /// by the lock segment's identity, so any handle of the lock will do).
+    ///
+    /// # Examples
+    ///
+    /// Two values guarded by one lock, updated in place under one
+    /// acquisition:
+    ///
+    /// ```
+    /// use shmstruct::{Lock, SegmentOptions, Value};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-getmut-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let lock = Lock::create_with("lock", &options)?;
+    /// let n = Value::create_with_lock_and_options("n", 7i32, &lock, &options)?;
+    /// let x = Value::create_with_lock_and_options("x", 1.0f64 / 3.0, &lock, &options)?;
+    ///
+    /// let mut guard = lock.lock()?;
+    /// *n.get_mut_locked(&mut guard)? *= 7;
+    /// let x_in_place = x.get_mut_locked(&mut guard)?;
+    /// *x_in_place *= *x_in_place;
+    /// assert_eq!(n.get_locked(&guard)?, 49);
+    /// drop(guard);
+    ///
+    /// assert_eq!(x.get()?, 0.1111111111111111);
+    ///
+    /// // The guard of another lock is refused.
+    /// let other = Lock::create_with("other", &options)?;
+    /// let mut wrong = other.lock()?;
+    /// assert!(matches!(n.get_mut_locked(&mut wrong), Err(shmstruct::Error::WrongLock { .. })));
+    /// # drop(wrong);
+    /// # drop((n, x, lock, other));
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    ///
+    /// Two references through one guard at once do not compile, even to
+    /// two handles of the same value:
+    ///
+    /// ```compile_fail,E0499
+    /// # use shmstruct::{Lock, Value};
+    /// # fn f(lock: &Lock, a: &Value<i32>, b: &Value<i32>) -> shmstruct::Result<()> {
+    /// let mut guard = lock.lock()?;
+    /// let first = a.get_mut_locked(&mut guard)?;
+    /// let second = b.get_mut_locked(&mut guard)?; // `guard` is still borrowed
+    /// *first += *second;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_mut_locked<'g>(&'g self, guard: &'g mut NamedLockGuard<'_>) -> Result<&'g mut T> {
+        self.check_guard(guard)?;
+        // SAFETY: the data is a `T`, aligned (checked on open, planned on
+        // create), and any bytes there are a valid `T` (`T: SharedLayout`).
+        // It stays mapped for 'g: `&'g self` keeps `self.segment` alive.
+        // The `&mut T` is exclusive for 'g:
+        // - `guard` holds this value's lock (checked: same lock segment,
+        //   hence the same mutex), and keeps holding it for 'g, since it is
+        //   borrowed mutably for 'g and so cannot be dropped (unlocked) or
+        //   moved meanwhile. Every access to the data takes that lock (see
+        //   `guard_data`; the segment records the lock mode, so no
+        //   lock-free handle opens it), so no other thread or process
+        //   touches the data while this thread holds it.
+        // - In this thread, no other guard of the lock exists: it is a
+        //   non-recursive, error-checking mutex, so a second `lock()`
+        //   through any handle of it (`Value::lock`, `get`, `set`,
+        //   `Lock::lock`) fails with `WouldDeadlock` instead of handing out
+        //   a second guard, and no `DataGuard` of it can exist beside
+        //   `guard`. What remains is `guard` itself, borrowed mutably for
+        //   'g: the copying `_locked` forms need `&guard` and the other
+        //   in-place forms `&mut guard`, so none runs until this reference
+        //   is dropped. That holds for two handles of this value (two
+        //   mappings of one file) and for objects sharing the lock alike.
+        // - `NamedLockGuard` is neither `Send` nor `Sync`, so `guard` is
+        //   used, and the lock released, only by this thread.
+        Ok(unsafe { &mut *self.data().as_ptr() })
     }
 
     /// The lock that guards this value (Python's `get_lock()`): its own, or
