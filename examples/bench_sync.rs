@@ -16,14 +16,15 @@
 //! The shared memory is a file under `/dev/shm`, mapped by this process and
 //! by a child (this program re-executed with `child ...` arguments).
 
-use std::fs::OpenOptions;
+mod bench_common;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use memmap2::MmapRaw;
+use bench_common::{init_raw_robust, median, raw_lock, raw_unlock, Handshake, MappedFile};
 use shmstruct::sync::{RawEvent, RawLock};
 
 const REPEATS: usize = 7;
@@ -35,68 +36,21 @@ const ROUND_TRIPS: u64 = 20_000;
 const LOCK: usize = 0;
 const EVENT_PING: usize = 128;
 const EVENT_PONG: usize = 192;
-const READY: usize = 256;
-const GO: usize = 260;
-const DONE: usize = 264;
+// The handshake's ready, go and done words: 256, 260, 264.
+const HANDSHAKE: usize = 256;
 const FUTEX: usize = 268;
 const COUNTER: usize = 320;
 const LEN: usize = 4096;
 
-/// A `/dev/shm` file mapped shared; removed on drop by its creator.
-struct Shared {
-    map: MmapRaw,
-    path: PathBuf,
-    owner: bool,
-}
-
-impl Shared {
-    fn create() -> Shared {
+/// The benchmark's places in its shared `/dev/shm` file.
+impl MappedFile {
+    fn create_shared() -> MappedFile {
         let path = PathBuf::from(format!("/dev/shm/bench-sync-{}", std::process::id()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .expect("creating the shared file");
-        file.set_len(LEN as u64).expect("sizing");
-        let map = MmapRaw::map_raw(&file).expect("mapping");
-        Shared {
-            map,
-            path,
-            owner: true,
-        }
-    }
-
-    fn open(path: &Path) -> Shared {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .expect("opening");
-        let map = MmapRaw::map_raw(&file).expect("mapping");
-        Shared {
-            map,
-            path: path.to_owned(),
-            owner: false,
-        }
-    }
-
-    fn at<T>(&self, offset: usize) -> *mut T {
-        assert!(offset + std::mem::size_of::<T>() <= LEN);
-        let ptr = self.map.as_mut_ptr().wrapping_add(offset).cast::<T>();
-        assert!(ptr.is_aligned());
-        ptr
-    }
-
-    fn word(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: in bounds and aligned (checked by `at`), zero-initialised,
-        // used only as an AtomicU32, alive as long as `self`.
-        unsafe { AtomicU32::from_ptr(self.at(offset)) }
+        MappedFile::create(path, LEN).expect("creating the shared file")
     }
 
     fn counter(&self) -> &AtomicU64 {
-        // SAFETY: as in `word`, for an AtomicU64.
-        unsafe { AtomicU64::from_ptr(self.at(COUNTER)) }
+        self.atomic_u64(COUNTER)
     }
 
     fn lock(&self) -> &RawLock {
@@ -118,15 +72,19 @@ impl Shared {
         (ping, pong)
     }
 
+    fn handshake(&self) -> Handshake<'_> {
+        Handshake::at(self, HANDSHAKE)
+    }
+
     /// Zeroes the file, then initialises both locks' memory for `raw`
     /// (a raw robust pthread mutex) or a `RawLock`, and both events.
     fn reset(&self, raw: bool) {
-        // SAFETY: no child runs between measurements; in bounds.
-        unsafe { self.map.as_mut_ptr().write_bytes(0, LEN) };
+        self.zero();
         if raw {
             init_raw_robust(self.raw_mutex());
         } else {
-            // SAFETY: as above; aligned (checked by `at`).
+            // SAFETY: no child runs between measurements; in bounds and
+            // aligned (checked by `at`).
             unsafe { RawLock::init(self.at(LOCK)) }.expect("init");
         }
         // SAFETY: as above.
@@ -134,46 +92,6 @@ impl Shared {
         // SAFETY: as above.
         unsafe { RawEvent::init(self.at(EVENT_PONG)) };
     }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if self.owner {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// The baseline: a process-shared robust pthread mutex of the default type,
-/// used with bare pthread calls.
-fn init_raw_robust(mutex: *mut libc::pthread_mutex_t) {
-    let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-    // SAFETY: writable storage for an attribute object.
-    let rc = unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) };
-    assert_eq!(rc, 0);
-    // SAFETY: initialised above.
-    let rc = unsafe {
-        libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED)
-    };
-    assert_eq!(rc, 0);
-    // SAFETY: initialised above.
-    let rc =
-        unsafe { libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST) };
-    assert_eq!(rc, 0);
-    // SAFETY: `mutex` points to unused, writable, aligned memory.
-    assert_eq!(unsafe { libc::pthread_mutex_init(mutex, attr.as_ptr()) }, 0);
-}
-
-fn raw_lock(mutex: *mut libc::pthread_mutex_t) {
-    // SAFETY: an initialised robust mutex; nobody dies in the benchmark.
-    let rc = unsafe { libc::pthread_mutex_lock(mutex) };
-    debug_assert_eq!(rc, 0);
-}
-
-fn raw_unlock(mutex: *mut libc::pthread_mutex_t) {
-    // SAFETY: held by this thread.
-    let rc = unsafe { libc::pthread_mutex_unlock(mutex) };
-    debug_assert_eq!(rc, 0);
 }
 
 fn futex_wait(word: &AtomicU32, expected: u32) {
@@ -194,11 +112,6 @@ fn futex_wake(word: &AtomicU32) {
     unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
 fn ns_per_op(iters: u64, f: impl Fn()) -> f64 {
     let start = Instant::now();
     f();
@@ -207,22 +120,15 @@ fn ns_per_op(iters: u64, f: impl Fn()) -> f64 {
 
 // ---- the child side ----
 
-fn spawn_child(shared: &Shared, mode: &str) -> std::process::Child {
+fn spawn_child(shared: &MappedFile, mode: &str) -> std::process::Child {
     Command::new(std::env::current_exe().expect("own path"))
-        .args(["child", mode, shared.path.to_str().expect("utf-8")])
+        .args(["child", mode, shared.path().to_str().expect("utf-8")])
         .stdin(Stdio::null())
         .spawn()
         .expect("starting the child")
 }
 
-fn spin_until(word: &AtomicU32, value: u32) {
-    // Acquire: pairs with the other process's Release store.
-    while word.load(Ordering::Acquire) != value {
-        std::thread::yield_now();
-    }
-}
-
-fn increment(shared: &Shared, raw: bool) {
+fn increment(shared: &MappedFile, raw: bool) {
     let counter = shared.counter();
     for _ in 0..INCREMENTS {
         if raw {
@@ -252,9 +158,9 @@ fn futex_wait_while(word: &AtomicU32, value: u32, spin: u32) {
 /// The spin `RawEvent::wait` does before sleeping, for the fair baseline.
 const EVENT_SPIN: u32 = 100;
 
-fn ping_pong_child(shared: &Shared, raw: bool, spin: u32) {
+fn ping_pong_child(shared: &MappedFile, raw: bool, spin: u32) {
     if raw {
-        let word = shared.word(FUTEX);
+        let word = shared.atomic_u32(FUTEX);
         for _ in 0..ROUND_TRIPS {
             futex_wait_while(word, 0, spin);
             word.store(0, Ordering::Release);
@@ -271,36 +177,27 @@ fn ping_pong_child(shared: &Shared, raw: bool, spin: u32) {
 }
 
 fn child(mode: &str, path: &Path) {
-    let shared = Shared::open(path);
-    set(shared.word(READY), 1);
-    spin_until(shared.word(GO), 1);
-    match mode {
+    let shared = MappedFile::open(path).expect("opening the shared file");
+    shared.handshake().child(|| match mode {
         "incr-lock" => increment(&shared, false),
         "incr-raw" => increment(&shared, true),
         "pingpong-event" => ping_pong_child(&shared, false, 0),
         "pingpong-futex" => ping_pong_child(&shared, true, 0),
         "pingpong-futex-spin" => ping_pong_child(&shared, true, EVENT_SPIN),
         _ => panic!("unknown child mode {mode}"),
-    }
-    set(shared.word(DONE), 1);
-}
-
-fn set(word: &AtomicU32, value: u32) {
-    // Release: publishes this process's earlier writes.
-    word.store(value, Ordering::Release);
+    });
 }
 
 // ---- the parent side ----
 
 /// Two processes × INCREMENTS locked increments; ops per second.
-fn two_process_increments(shared: &Shared, raw: bool) -> f64 {
+fn two_process_increments(shared: &MappedFile, raw: bool) -> f64 {
     shared.reset(raw);
     let mut child = spawn_child(shared, if raw { "incr-raw" } else { "incr-lock" });
-    spin_until(shared.word(READY), 1);
-    let start = Instant::now();
-    set(shared.word(GO), 1);
+    let handshake = shared.handshake();
+    let start = handshake.go();
     increment(shared, raw);
-    spin_until(shared.word(DONE), 1);
+    handshake.wait_done();
     let elapsed = start.elapsed();
     assert!(child.wait().expect("child").success());
     assert_eq!(shared.counter().load(Ordering::Relaxed), 2 * INCREMENTS);
@@ -308,7 +205,7 @@ fn two_process_increments(shared: &Shared, raw: bool) -> f64 {
 }
 
 /// ROUND_TRIPS ping-pongs with a child; microseconds per round trip.
-fn ping_pong(shared: &Shared, raw: bool, spin: u32) -> f64 {
+fn ping_pong(shared: &MappedFile, raw: bool, spin: u32) -> f64 {
     shared.reset(false);
     let mode = match (raw, spin) {
         (false, _) => "pingpong-event",
@@ -316,11 +213,9 @@ fn ping_pong(shared: &Shared, raw: bool, spin: u32) -> f64 {
         (true, _) => "pingpong-futex-spin",
     };
     let mut child = spawn_child(shared, mode);
-    spin_until(shared.word(READY), 1);
-    let start = Instant::now();
-    set(shared.word(GO), 1);
+    let start = shared.handshake().go();
     if raw {
-        let word = shared.word(FUTEX);
+        let word = shared.atomic_u32(FUTEX);
         for _ in 0..ROUND_TRIPS {
             word.store(1, Ordering::Release);
             futex_wake(word);
@@ -381,7 +276,7 @@ fn main() {
         return;
     }
 
-    let shared = Shared::create();
+    let shared = MappedFile::create_shared();
 
     // Uncontended lock+unlock.
     shared.reset(false);
