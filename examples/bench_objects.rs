@@ -15,16 +15,17 @@
 //! again; the two-process figures re-execute this program as the second
 //! process (`bench_objects child ...`).
 
+mod bench_common;
+
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::hint::black_box;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use memmap2::MmapRaw;
+use bench_common::{init_raw_robust, median, raw_lock, raw_unlock, Handshake, MappedFile};
 use shmstruct::{Array, RawArray, SegmentOptions, SharedLayout, Value};
 
 /// How many times each measurement is repeated; the median is reported.
@@ -129,17 +130,6 @@ fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The median of `samples`.
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let mid = samples.len() / 2;
-    if samples.len() % 2 == 1 {
-        samples[mid]
-    } else {
-        (samples[mid - 1] + samples[mid]) / 2.0
-    }
-}
-
 fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64() / 1e9
 }
@@ -163,66 +153,28 @@ fn row(what: &str, value: f64, unit: &str, baseline: &str, base: f64, ratio: f64
 
 // ---- two processes incrementing a locked Value<i32> ----
 
-// Offsets in the control file of the two-process figures.
-const READY: usize = 0;
-const GO: usize = 4;
-const DONE: usize = 8;
+// Offsets in the control file of the two-process figures; the handshake's
+// ready, go and done words are at 0, 4 and 8.
+const HANDSHAKE: usize = 0;
 const MUTEX: usize = 64;
 const COUNTER: usize = 192;
 const CONTROL_LEN: usize = 4096;
 
-/// A plain `/dev/shm` file, mapped shared: the start/stop words, and the
-/// baseline's raw robust mutex and counter. Removed on drop by its creator.
-struct Control {
-    map: MmapRaw,
-    path: PathBuf,
-    owner: bool,
-}
-
-impl Control {
-    fn create() -> Result<Control, BoxError> {
+/// The control file: a plain `/dev/shm` file (or in `$SHMSTRUCT_DIR`),
+/// mapped shared, with the start/stop words and the baseline's raw robust
+/// mutex and counter.
+impl MappedFile {
+    fn create_control() -> Result<MappedFile, BoxError> {
         let path = SegmentOptions::new().get_dir().join(name("control"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        // Removed again even if sizing or mapping fails.
-        let mut control = Control {
-            map: MmapRaw::from(memmap2::MmapMut::map_anon(1)?),
-            path,
-            owner: true,
-        };
-        file.set_len(CONTROL_LEN as u64)?;
-        control.map = MmapRaw::map_raw(&file)?;
-        Ok(control)
+        Ok(MappedFile::create(path, CONTROL_LEN)?)
     }
 
-    fn open(path: &Path) -> Result<Control, BoxError> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(Control {
-            map: MmapRaw::map_raw(&file)?,
-            path: path.to_owned(),
-            owner: false,
-        })
-    }
-
-    fn at<T>(&self, offset: usize) -> *mut T {
-        assert!(offset + size_of::<T>() <= self.map.len());
-        let ptr = self.map.as_mut_ptr().wrapping_add(offset).cast::<T>();
-        assert!(ptr.is_aligned());
-        ptr
-    }
-
-    fn word(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: in bounds and aligned (checked by `at`), zero-initialised,
-        // only ever used as an AtomicU32, mapped as long as `self` lives.
-        unsafe { AtomicU32::from_ptr(self.at(offset)) }
+    fn handshake(&self) -> Handshake<'_> {
+        Handshake::at(self, HANDSHAKE)
     }
 
     fn counter(&self) -> &AtomicU64 {
-        // SAFETY: as in `word`, for an AtomicU64.
-        unsafe { AtomicU64::from_ptr(self.at(COUNTER)) }
+        self.atomic_u64(COUNTER)
     }
 
     fn mutex(&self) -> *mut libc::pthread_mutex_t {
@@ -232,65 +184,19 @@ impl Control {
     /// Zeroes the words and the counter and initialises the raw mutex; no
     /// child runs.
     fn reset(&self) {
-        // SAFETY: no other process maps the file between measurements; the
-        // range is inside the mapping.
-        unsafe { self.map.as_mut_ptr().write_bytes(0, CONTROL_LEN) };
+        self.zero();
         init_raw_robust(self.mutex());
     }
 }
 
-impl Drop for Control {
-    fn drop(&mut self) {
-        if self.owner {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// The baseline: a process-shared robust pthread mutex of the default type,
-/// used with bare pthread calls (as in `bench_sync`).
-fn init_raw_robust(mutex: *mut libc::pthread_mutex_t) {
-    let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-    // SAFETY: writable storage for an attribute object.
-    let rc = unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) };
-    assert_eq!(rc, 0);
-    // SAFETY: initialised above.
-    let rc = unsafe {
-        libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED)
-    };
-    assert_eq!(rc, 0);
-    // SAFETY: initialised above.
-    let rc =
-        unsafe { libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST) };
-    assert_eq!(rc, 0);
-    // SAFETY: `mutex` points to unused, writable, aligned memory.
-    assert_eq!(unsafe { libc::pthread_mutex_init(mutex, attr.as_ptr()) }, 0);
-}
-
-fn set(word: &AtomicU32, value: u32) {
-    // Release: publishes this process's earlier writes.
-    word.store(value, Ordering::Release);
-}
-
-fn spin_until(word: &AtomicU32, value: u32) {
-    // Acquire: pairs with the other process's Release store.
-    while word.load(Ordering::Acquire) != value {
-        std::thread::yield_now();
-    }
-}
-
 /// INCREMENTS increments of the raw counter under the raw mutex.
-fn increment_raw(control: &Control) {
+fn increment_raw(control: &MappedFile) {
     let mutex = control.mutex();
     let counter = control.counter();
     for _ in 0..INCREMENTS {
-        // SAFETY: an initialised robust mutex; nobody dies in the benchmark.
-        let rc = unsafe { libc::pthread_mutex_lock(mutex) };
-        debug_assert_eq!(rc, 0);
+        raw_lock(mutex);
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        // SAFETY: held by this thread.
-        let rc = unsafe { libc::pthread_mutex_unlock(mutex) };
-        debug_assert_eq!(rc, 0);
+        raw_unlock(mutex);
     }
 }
 
@@ -312,20 +218,19 @@ fn increment_value(value: &Value<i32>) -> Result<(), BoxError> {
 /// The second process: opens the control file (and the value), says it is
 /// ready, waits for "go", increments, says it is done.
 fn child(mode: &str, control: &Path, value: &str) -> Result<(), BoxError> {
-    let control = Control::open(control)?;
+    let control = MappedFile::open(control)?;
     let value = match mode {
         "incr-value" => Some(Value::<i32>::open(value)?),
         "incr-raw" => None,
         _ => return Err(format!("unknown child mode {mode}").into()),
     };
-    set(control.word(READY), 1);
-    spin_until(control.word(GO), 1);
-    match &value {
-        Some(value) => increment_value(value)?,
-        None => increment_raw(&control),
-    }
-    set(control.word(DONE), 1);
-    Ok(())
+    control.handshake().child(|| match &value {
+        Some(value) => increment_value(value),
+        None => {
+            increment_raw(&control);
+            Ok(())
+        }
+    })
 }
 
 /// Kills and reaps the child if the parent gives up early.
@@ -341,7 +246,7 @@ impl Drop for ChildGuard {
 }
 
 /// One run of two processes × INCREMENTS: ops per second.
-fn two_processes(control: &Control, value: Option<&Value<i32>>) -> Result<f64, BoxError> {
+fn two_processes(control: &MappedFile, value: Option<&Value<i32>>) -> Result<f64, BoxError> {
     control.reset();
     if let Some(value) = value {
         *held(value.lock())? = 0;
@@ -355,19 +260,18 @@ fn two_processes(control: &Control, value: Option<&Value<i32>>) -> Result<f64, B
     let mut child = ChildGuard(
         Command::new(std::env::current_exe()?)
             .args(["child", mode])
-            .arg(&control.path)
+            .arg(control.path())
             .arg(value_name)
             .stdin(Stdio::null())
             .spawn()?,
     );
-    spin_until(control.word(READY), 1);
-    let start = Instant::now();
-    set(control.word(GO), 1);
+    let handshake = control.handshake();
+    let start = handshake.go();
     match value {
         Some(value) => increment_value(value)?,
         None => increment_raw(control),
     }
-    spin_until(control.word(DONE), 1);
+    handshake.wait_done();
     let elapsed = start.elapsed();
     if !child.0.wait()?.success() {
         return Err("the incrementing child failed".into());
@@ -384,7 +288,7 @@ fn two_processes(control: &Control, value: Option<&Value<i32>>) -> Result<f64, B
 /// against the raw robust pthread mutex on a plain counter and against
 /// Python's `with v.get_lock(): v.value += 1`.
 fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
-    let control = Control::create()?;
+    let control = MappedFile::create_control()?;
     let options = SegmentOptions::new().unlink_on_drop(true);
     let value = Value::create_with(&name("counter"), 0i32, &options)?;
     let (mut ours, mut raw) = (vec![], vec![]);
@@ -434,17 +338,7 @@ fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), Box
     let (mut each, mut guarded, mut unlocked) = (vec![], vec![], vec![]);
     for _ in 0..REPEATS {
         let start = Instant::now();
-        for _ in 0..POINT_PASSES {
-            for i in 0..POINTS {
-                points.set(i, point(i))?;
-            }
-            let mut total = 0.0;
-            for i in 0..POINTS {
-                let p = points.get(black_box(i))?;
-                total += p.x + p.y;
-            }
-            assert_eq!(black_box(total), expected);
-        }
+        set_get_passes(|i, p| points.set(i, p), |i| points.get(i), expected)?;
         each.push(per_element(start));
 
         let start = Instant::now();
@@ -466,17 +360,7 @@ fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), Box
         guarded.push(per_element(start));
 
         let start = Instant::now();
-        for _ in 0..POINT_PASSES {
-            for i in 0..POINTS {
-                raw_points.set(i, point(i))?;
-            }
-            let mut total = 0.0;
-            for i in 0..POINTS {
-                let p = raw_points.get(black_box(i))?;
-                total += p.x + p.y;
-            }
-            assert_eq!(black_box(total), expected);
-        }
+        set_get_passes(|i, p| raw_points.set(i, p), |i| raw_points.get(i), expected)?;
         unlocked.push(per_element(start));
     }
     let (each, guarded, unlocked) = (median(each), median(guarded), median(unlocked));
@@ -502,6 +386,27 @@ fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), Box
             ),
             Err(_) => println!("  {what:<40} {ns:>9.1} ns"),
         }
+    }
+    Ok(())
+}
+
+/// POINT_PASSES passes over the points, each writing every point with
+/// `set`, then reading every one back with `get` and checking their sum.
+fn set_get_passes(
+    set: impl Fn(usize, Point) -> shmstruct::Result<()>,
+    get: impl Fn(usize) -> shmstruct::Result<Point>,
+    expected: f64,
+) -> Result<(), BoxError> {
+    for _ in 0..POINT_PASSES {
+        for i in 0..POINTS {
+            set(i, point(i))?;
+        }
+        let mut total = 0.0;
+        for i in 0..POINTS {
+            let p = get(black_box(i))?;
+            total += p.x + p.y;
+        }
+        assert_eq!(black_box(total), expected);
     }
     Ok(())
 }
@@ -603,6 +508,25 @@ fn shmstruct_cycle(name: &str, steps: Option<&mut [Duration; 6]>) -> Result<(), 
     Ok(())
 }
 
+/// `mmap` of `len` bytes of the open file `fd`, read-write and shared,
+/// wherever the kernel places it: the bare calls' mapping.
+fn bare_map(fd: libc::c_int, len: usize) -> *mut u8 {
+    let protection = libc::PROT_READ | libc::PROT_WRITE;
+    // SAFETY: a new shared mapping of an open file, placed by the kernel.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            protection,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED);
+    map.cast::<u8>()
+}
+
 /// The same cycle as bare system calls, without shmstruct, for a file of
 /// `size` bytes whose data starts at `data_offset`: the floor under it.
 /// Create: `open(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)`,
@@ -629,23 +553,7 @@ fn raw_cycle(path: &CString, size: usize, data_offset: usize, steps: Option<&mut
     // SAFETY: plain integer arguments on an open descriptor.
     let status = unsafe { libc::posix_fallocate(fd, 0, size as libc::off_t) };
     assert_eq!(status, 0);
-    let map = |fd, len| {
-        let protection = libc::PROT_READ | libc::PROT_WRITE;
-        // SAFETY: a new shared mapping of an open file, placed by the kernel.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                protection,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        assert_ne!(map, libc::MAP_FAILED);
-        map.cast::<u8>()
-    };
-    let created = map(fd, size);
+    let created = bare_map(fd, size);
     // SAFETY: `fd` is open and no longer used.
     unsafe { libc::close(fd) };
     // SAFETY: the mapping is `size` >= 128 bytes, only this process maps it.
@@ -659,7 +567,7 @@ fn raw_cycle(path: &CString, size: usize, data_offset: usize, steps: Option<&mut
     assert_eq!(unsafe { libc::fstat(fd, &mut stat) }, 0);
     let len = usize::try_from(stat.st_size).expect("a size");
     assert!(len >= size);
-    let opened = map(fd, len);
+    let opened = bare_map(fd, len);
     // SAFETY: `fd` is open and no longer used.
     unsafe { libc::close(fd) };
     let mut read = [0u8; 128];
@@ -828,27 +736,15 @@ fn open_time() -> Result<(), BoxError> {
             // SAFETY: `fd` is open and `stat` is writable.
             assert_eq!(unsafe { libc::fstat(fd, &mut stat) }, 0);
             let len = usize::try_from(stat.st_size)?;
-            let protection = libc::PROT_READ | libc::PROT_WRITE;
-            // SAFETY: a new shared mapping of an open file, placed by the kernel.
-            let map = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    protection,
-                    libc::MAP_SHARED,
-                    fd,
-                    0,
-                )
-            };
-            assert_ne!(map, libc::MAP_FAILED);
+            let map = bare_map(fd, len);
             // SAFETY: `fd` is open and no longer used.
             unsafe { libc::close(fd) };
             let mut header = [0u8; 128];
             // SAFETY: the file is longer than 128 bytes; `header` is local.
-            unsafe { std::ptr::copy_nonoverlapping(map.cast::<u8>(), header.as_mut_ptr(), 128) };
+            unsafe { std::ptr::copy_nonoverlapping(map, header.as_mut_ptr(), 128) };
             black_box(header);
             // SAFETY: this loop's own mapping, not used again.
-            assert_eq!(unsafe { libc::munmap(map, len) }, 0);
+            assert_eq!(unsafe { libc::munmap(map.cast(), len) }, 0);
         }
         Ok(micros_per(start.elapsed(), OPENS))
     }
