@@ -32,6 +32,7 @@
 //! (or root) can do that; there is no cheap guard against it (sealing is only
 //! available to `memfd` files, which have no name).
 
+use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -318,15 +319,21 @@ impl LockMode {
 /// The memory is shared with other processes, which may write it at any
 /// time: it is only ever reached through raw pointers (copies, volatile or
 /// atomic accesses), never through `&[u8]` or `&mut [u8]`.
+///
+/// The mapping is dropped (unmapped) with the segment, unless a robust mutex
+/// in it is still held by a thread of this process (see the `Drop` impl).
 #[derive(Debug)]
 pub(crate) struct Segment {
-    map: MmapRaw,
+    map: ManuallyDrop<MmapRaw>,
     header: Header,
     name: String,
     path: PathBuf,
     identity: (u64, u64),
     lock_mode: LockMode,
     unlink_on_drop: bool,
+    /// Whether the data starts with a robust mutex that callers may hold
+    /// across calls (a `Condition`'s lock).
+    mutex_in_data: bool,
 }
 
 /// An opened file whose header is ready, or the creator of one that is not.
@@ -428,13 +435,14 @@ impl Segment {
             .map_raw(&file)
             .map_err(|e| io("mapping", e))?;
         let segment = Segment {
-            map,
+            map: ManuallyDrop::new(map),
             header,
             name: name.to_owned(),
             path: path.clone(),
             identity,
             lock_mode,
             unlink_on_drop: false,
+            mutex_in_data: false,
         };
         segment.write_header(&descriptor);
         segment.init_lock_area()?;
@@ -658,13 +666,14 @@ impl Segment {
             }
         }
         let mut segment = Segment {
-            map,
+            map: ManuallyDrop::new(map),
             header,
             name: name.to_owned(),
             path: path.to_owned(),
             identity,
             lock_mode: LockMode::None,
             unlink_on_drop: false,
+            mutex_in_data: false,
         };
         segment.lock_mode = segment.read_lock_mode()?;
         Ok(segment)
@@ -894,12 +903,53 @@ impl Segment {
     }
 }
 
+impl Segment {
+    /// Records that the data starts with a robust mutex that callers may
+    /// hold across calls (a `Condition`'s lock), for the `Drop` impl.
+    pub(crate) fn mark_mutex_in_data(&mut self) {
+        self.mutex_in_data = true;
+    }
+
+    /// Whether a thread of this process holds a robust mutex of this
+    /// segment's: its own lock in the lock area, or a lock at the start of
+    /// the data.
+    fn holds_robust_mutex(&self) -> bool {
+        let own_lock = matches!(self.lock_mode, LockMode::Own | LockMode::OwnRecursive);
+        let held = |place: NonNull<u8>| {
+            // SAFETY: `place` is the lock area (64-aligned, LOCK_AREA_SIZE
+            // bytes) or the data of a segment that holds a mutex there
+            // (aligned for it, at least its size), inside the mapping, which
+            // outlives this borrow; so it is 4-aligned and valid for a u32.
+            // It is a glibc mutex's futex word, which every process
+            // accesses atomically once the segment is ready (the pthread
+            // functions and the kernel), or zeroes written before it.
+            let word = unsafe { AtomicU32::from_ptr(place.cast::<u32>().as_ptr()) };
+            crate::sync::robust_mutex_held_in_this_process(word)
+        };
+        (own_lock && held(self.lock_area())) || (self.mutex_in_data && held(self.data()))
+    }
+}
+
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.unlink_on_drop {
             // Nothing to report to: a segment already gone is fine.
             let _ = self.unlink();
         }
+        // A robust mutex held by a thread of this process — through a guard
+        // given up with `mem::forget` or `RLockGuard::leak`, since a live
+        // guard borrows a handle — is on that thread's robust list, which
+        // glibc (the next lock's enqueue, the unlock's dequeue) and the
+        // kernel (at thread exit) write through at the mutex's address in
+        // this mapping. Unmapping it would send those writes to unmapped
+        // memory, or into whatever is mapped there next: leak the mapping
+        // instead, as a leaked guard leaks its lock.
+        if self.holds_robust_mutex() {
+            return;
+        }
+        // SAFETY: `map` is dropped here, once, and `self` is never used
+        // again: this is its drop.
+        unsafe { ManuallyDrop::drop(&mut self.map) };
     }
 }
 
