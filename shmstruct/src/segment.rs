@@ -61,6 +61,11 @@ use header::{
 pub const DIR_ENV: &str = "SHMSTRUCT_DIR";
 /// The longest segment name (the macOS limit, 31 with the leading slash).
 pub const MAX_NAME_LEN: usize = 30;
+/// The largest data alignment a segment can honour: a mapping starts on a
+/// page boundary, and pages are at least this large everywhere, so an offset
+/// that is a multiple of it is aligned in every process whatever address its
+/// mapping got. Beyond it, the offset alone promises nothing.
+const MAX_DATA_ALIGN: usize = 4096;
 
 /// The directory segments live in by default: `$SHMSTRUCT_DIR` if set and
 /// not empty, else `/dev/shm`.
@@ -369,6 +374,9 @@ impl Segment {
         check_name(name)?;
         if let LockMode::Shared { lock } = &lock_mode {
             check_name(lock)?;
+        }
+        if layout.align() > MAX_DATA_ALIGN {
+            return Err(too_aligned(name, layout));
         }
         let dir = options.get_dir();
         let path = dir.join(name);
@@ -762,6 +770,9 @@ impl Segment {
     /// it encodes, no allocation); otherwise the stored descriptor is
     /// decoded and compared field by field.
     fn check_layout(&self, expected: &Layout, stored: &[u8]) -> Result<()> {
+        if expected.align() > MAX_DATA_ALIGN {
+            return Err(too_aligned(&self.name, expected));
+        }
         let (fingerprint, same_bytes) = expected.fingerprint_and_match(stored);
         if self.header.fingerprint != fingerprint || !same_bytes {
             let found = Layout::decode(stored).map_err(|source| Error::CorruptDescriptor {
@@ -950,6 +961,19 @@ impl Drop for Segment {
         // SAFETY: `map` is dropped here, once, and `self` is never used
         // again: this is its drop.
         unsafe { ManuallyDrop::drop(&mut self.map) };
+    }
+}
+
+/// The error for a layout aligned beyond [`MAX_DATA_ALIGN`].
+fn too_aligned(name: &str, layout: &Layout) -> Error {
+    Error::Io {
+        context: format!(
+            "segment \"{name}\" cannot hold `{}`: it is aligned to {} bytes, more than the \
+             {MAX_DATA_ALIGN} a shared mapping guarantees in every process",
+            layout.name(),
+            layout.align()
+        ),
+        source: std::io::ErrorKind::InvalidInput.into(),
     }
 }
 
