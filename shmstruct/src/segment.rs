@@ -818,8 +818,14 @@ impl Segment {
         magic_word(&self.map).store(u64::from_ne_bytes(MAGIC), Ordering::Release);
         let version = core::mem::offset_of!(Header, version);
         self.write_bytes(version, &header[version..header::STATE_OFFSET]);
-        let after_state = header::STATE_OFFSET + 4;
-        self.write_bytes(after_state, &header[after_state..]);
+        // The rest, around the creator's fields: an inspector that saw the
+        // magic may be reading those right now (`read_creator`), so they
+        // are not written again (not even with the same bytes: that would
+        // be a data race).
+        let header_size = core::mem::offset_of!(Header, header_size);
+        self.write_bytes(header_size, &header[header_size..header_size + 4]);
+        let total_size = core::mem::offset_of!(Header, total_size);
+        self.write_bytes(total_size, &header[total_size..]);
         self.write_bytes(self.header.descriptor_offset as usize, descriptor);
         let lock = self.lock_area();
         // SAFETY: the lock area is LOCK_AREA_SIZE bytes inside the mapping
@@ -997,9 +1003,11 @@ fn magic_word(map: &MmapRaw) -> &AtomicU64 {
         .cast::<u64>();
     // SAFETY: the mapping is page-aligned and at least a header long
     // (asserted), so `magic` is 8-aligned and valid for as long as `map` is
-    // borrowed; every process accesses this word only atomically (the
-    // creator stores it with `store`, openers `load` it), as `from_ptr`
-    // requires.
+    // borrowed. While anyone may write it, every access is atomic (the
+    // creator's one `store`, openers' `load`s), as `from_ptr` requires. The
+    // only plain accesses are reads that cannot race a write: `from_ready`'s
+    // copy of the header, which happens-after the creator's last write (the
+    // Acquire load of READY), and nobody writes the header after that.
     unsafe { AtomicU64::from_ptr(magic) }
 }
 
@@ -1010,9 +1018,11 @@ fn state_word(map: &MmapRaw) -> &AtomicU32 {
         .as_mut_ptr()
         .wrapping_add(header::STATE_OFFSET)
         .cast::<u32>();
-    // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and only
-    // ever accessed atomically (the creator never writes it non-atomically:
-    // it is zero from posix_fallocate until the Release store of READY).
+    // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and
+    // every write is atomic (the creator never writes it non-atomically: it
+    // is zero from posix_fallocate until the Release store of READY, which
+    // is its only write); the one plain read is `from_ready`'s copy, after
+    // that store was seen with Acquire.
     unsafe { AtomicU32::from_ptr(state) }
 }
 
