@@ -841,3 +841,62 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
         shmstruct::unlink(name).expect("unlinking");
     }
 }
+
+/// Whether this process still maps the file at `path` (`/proc/self/maps`).
+fn maps_file(path: &std::path::Path) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("reading /proc/self/maps");
+    let path = path.to_str().expect("a UTF-8 path");
+    maps.lines().any(|line| line.contains(path))
+}
+
+// A guard given up without unlocking (`mem::forget`, `RLockGuard::leak`)
+// leaves its robust mutex on this thread's robust list, which glibc and the
+// kernel write through at the mutex's address (the next lock's enqueue,
+// thread exit). Unmapping the segment then would let those writes land in
+// unmapped memory or in whatever is mapped there next: the last handle must
+// leave such a mapping in place. A lock nobody holds is unmapped as usual.
+#[test]
+fn a_lock_held_by_a_forgotten_guard_stays_mapped() {
+    let lock_name = support::unique_name("fl");
+    let _remove_lock = RemoveOnDrop::shm(&lock_name);
+    let rlock_name = support::unique_name("fr");
+    let _remove_rlock = RemoveOnDrop::shm(&rlock_name);
+    let condition_name = support::unique_name("fc");
+    let _remove_condition = RemoveOnDrop::shm(&condition_name);
+    let free_name = support::unique_name("ff");
+    let _remove_free = RemoveOnDrop::shm(&free_name);
+
+    // Each in a thread of its own: its exit then finds the forgotten mutex
+    // still mapped and marks it owner-died, as for any dead holder.
+    let checked = std::thread::spawn(move || {
+        let lock = Lock::create(&lock_name).expect("creating the lock");
+        std::mem::forget(lock.lock().expect("locking"));
+        let rlock = RLock::create(&rlock_name).expect("creating the rlock");
+        rlock.lock().expect("locking the rlock").leak();
+        let condition = Condition::create(&condition_name).expect("creating the condition");
+        std::mem::forget(condition.lock().expect("locking the condition"));
+        let free = Lock::create(&free_name).expect("creating the free lock");
+        drop(free.lock().expect("locking the free lock"));
+        let paths = [
+            lock.path().to_owned(),
+            rlock.path().to_owned(),
+            condition.path().to_owned(),
+            free.path().to_owned(),
+        ];
+        drop((lock, rlock, condition, free));
+        for held in &paths[..3] {
+            assert!(
+                maps_file(held),
+                "{} was unmapped while held",
+                held.display()
+            );
+        }
+        assert!(!maps_file(&paths[3]), "a lock nobody held stays mapped");
+        // A robust mutex locked after the forgotten ones: its enqueue
+        // writes into the one locked last before it, which is still there.
+        let other = Lock::create(&support::unique_name("fo")).expect("creating another lock");
+        drop(other.lock().expect("locking another lock"));
+        other.unlink().expect("unlinking another lock");
+    });
+    checked.join().expect("the thread's checks passed");
+}

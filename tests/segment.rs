@@ -780,3 +780,39 @@ fn lifetime_and_odd_paths() {
     assert!(matches!(error, Error::Io { .. }), "{error:?}");
     assert!(error.to_string().contains("does not exist"), "{error}");
 }
+
+/// Aligned to more than a page: a mapping is only page-aligned, so no
+/// offset inside it can promise this alignment in every process.
+#[derive(shmstruct::SharedLayout, Clone, Copy)]
+#[repr(C, align(8192))]
+struct OverAligned {
+    x: u64,
+}
+
+#[test]
+fn data_aligned_beyond_a_page_is_refused() {
+    let dir = TempDir::new("align");
+    let options = dir.options();
+    let error = Value::create_with("over", OverAligned { x: 1 }, &options)
+        .map(|_| ())
+        .expect_err("more than a page of alignment");
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    assert!(error.to_string().contains("8192"), "{error}");
+    let error = shmstruct::RawArray::create_with("over", &[OverAligned { x: 1 }], &options)
+        .map(|_| ())
+        .expect_err("more than a page of alignment");
+    assert!(error.to_string().contains("8192"), "{error}");
+    assert!(
+        !dir.0.join("over").exists(),
+        "a refused segment was left behind"
+    );
+    // A page exactly is fine.
+    let paged = Value::create_with("paged", Paged { x: 7 }, &options).expect("a page of alignment");
+    assert_eq!(paged.get().expect("reading").x, 7);
+}
+
+#[derive(shmstruct::SharedLayout, Clone, Copy)]
+#[repr(C, align(4096))]
+struct Paged {
+    x: u64,
+}

@@ -76,6 +76,14 @@ const EVENT_LAYOUT: &Layout = opaque_layout!("Event", RawEvent);
 const CONDITION_LAYOUT: &Layout = opaque_layout!("Condition", RawCondition);
 const BARRIER_LAYOUT: &Layout = opaque_layout!("Barrier", RawBarrier);
 
+/// Whether a primitive of `layout` starts its data with a robust mutex that
+/// callers may hold across calls: a `Condition`'s lock (`RawCondition::lock`,
+/// at offset 0). The other primitives hold their internal mutex only inside
+/// one call.
+fn holds_mutex_in_data(layout: &Layout) -> bool {
+    *layout == *CONDITION_LAYOUT
+}
+
 /// Checks that an opened segment has a lock mode `accepted` allows.
 pub(crate) fn expect_lock_mode(
     segment: &Segment,
@@ -101,8 +109,11 @@ fn open_checked(
     mode: LockMode,
     opened_as: &'static str,
 ) -> Result<Arc<Segment>> {
-    let segment = Segment::open(name, layout, options)?;
+    let mut segment = Segment::open(name, layout, options)?;
     expect_lock_mode(&segment, |found| *found == mode, opened_as)?;
+    if holds_mutex_in_data(layout) {
+        segment.mark_mutex_in_data();
+    }
     Ok(Arc::new(segment))
 }
 
@@ -515,9 +526,12 @@ fn create_in_data<R>(
     init: impl FnOnce(*mut R) -> Result<()>,
 ) -> Result<Arc<Segment>> {
     debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
-    let segment = Segment::create_locked(name, layout, options, LockMode::None, |segment| {
+    let mut segment = Segment::create_locked(name, layout, options, LockMode::None, |segment| {
         init(segment.data().cast::<R>().as_ptr())
     })?;
+    if holds_mutex_in_data(layout) {
+        segment.mark_mutex_in_data();
+    }
     Ok(Arc::new(segment))
 }
 

@@ -32,6 +32,7 @@
 //! (or root) can do that; there is no cheap guard against it (sealing is only
 //! available to `memfd` files, which have no name).
 
+use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -60,6 +61,11 @@ use header::{
 pub const DIR_ENV: &str = "SHMSTRUCT_DIR";
 /// The longest segment name (the macOS limit, 31 with the leading slash).
 pub const MAX_NAME_LEN: usize = 30;
+/// The largest data alignment a segment can honour: a mapping starts on a
+/// page boundary, and pages are at least this large everywhere, so an offset
+/// that is a multiple of it is aligned in every process whatever address its
+/// mapping got. Beyond it, the offset alone promises nothing.
+const MAX_DATA_ALIGN: usize = 4096;
 
 /// The directory segments live in by default: `$SHMSTRUCT_DIR` if set and
 /// not empty, else `/dev/shm`.
@@ -318,15 +324,21 @@ impl LockMode {
 /// The memory is shared with other processes, which may write it at any
 /// time: it is only ever reached through raw pointers (copies, volatile or
 /// atomic accesses), never through `&[u8]` or `&mut [u8]`.
+///
+/// The mapping is dropped (unmapped) with the segment, unless a robust mutex
+/// in it is still held by a thread of this process (see the `Drop` impl).
 #[derive(Debug)]
 pub(crate) struct Segment {
-    map: MmapRaw,
+    map: ManuallyDrop<MmapRaw>,
     header: Header,
     name: String,
     path: PathBuf,
     identity: (u64, u64),
     lock_mode: LockMode,
     unlink_on_drop: bool,
+    /// Whether the data starts with a robust mutex that callers may hold
+    /// across calls (a `Condition`'s lock).
+    mutex_in_data: bool,
 }
 
 /// An opened file whose header is ready, or the creator of one that is not.
@@ -362,6 +374,9 @@ impl Segment {
         check_name(name)?;
         if let LockMode::Shared { lock } = &lock_mode {
             check_name(lock)?;
+        }
+        if layout.align() > MAX_DATA_ALIGN {
+            return Err(too_aligned(name, layout));
         }
         let dir = options.get_dir();
         let path = dir.join(name);
@@ -428,13 +443,14 @@ impl Segment {
             .map_raw(&file)
             .map_err(|e| io("mapping", e))?;
         let segment = Segment {
-            map,
+            map: ManuallyDrop::new(map),
             header,
             name: name.to_owned(),
             path: path.clone(),
             identity,
             lock_mode,
             unlink_on_drop: false,
+            mutex_in_data: false,
         };
         segment.write_header(&descriptor);
         segment.init_lock_area()?;
@@ -658,13 +674,14 @@ impl Segment {
             }
         }
         let mut segment = Segment {
-            map,
+            map: ManuallyDrop::new(map),
             header,
             name: name.to_owned(),
             path: path.to_owned(),
             identity,
             lock_mode: LockMode::None,
             unlink_on_drop: false,
+            mutex_in_data: false,
         };
         segment.lock_mode = segment.read_lock_mode()?;
         Ok(segment)
@@ -753,6 +770,9 @@ impl Segment {
     /// it encodes, no allocation); otherwise the stored descriptor is
     /// decoded and compared field by field.
     fn check_layout(&self, expected: &Layout, stored: &[u8]) -> Result<()> {
+        if expected.align() > MAX_DATA_ALIGN {
+            return Err(too_aligned(&self.name, expected));
+        }
         let (fingerprint, same_bytes) = expected.fingerprint_and_match(stored);
         if self.header.fingerprint != fingerprint || !same_bytes {
             let found = Layout::decode(stored).map_err(|source| Error::CorruptDescriptor {
@@ -798,8 +818,14 @@ impl Segment {
         magic_word(&self.map).store(u64::from_ne_bytes(MAGIC), Ordering::Release);
         let version = core::mem::offset_of!(Header, version);
         self.write_bytes(version, &header[version..header::STATE_OFFSET]);
-        let after_state = header::STATE_OFFSET + 4;
-        self.write_bytes(after_state, &header[after_state..]);
+        // The rest, around the creator's fields: an inspector that saw the
+        // magic may be reading those right now (`read_creator`), so they
+        // are not written again (not even with the same bytes: that would
+        // be a data race).
+        let header_size = core::mem::offset_of!(Header, header_size);
+        self.write_bytes(header_size, &header[header_size..header_size + 4]);
+        let total_size = core::mem::offset_of!(Header, total_size);
+        self.write_bytes(total_size, &header[total_size..]);
         self.write_bytes(self.header.descriptor_offset as usize, descriptor);
         let lock = self.lock_area();
         // SAFETY: the lock area is LOCK_AREA_SIZE bytes inside the mapping
@@ -894,12 +920,66 @@ impl Segment {
     }
 }
 
+impl Segment {
+    /// Records that the data starts with a robust mutex that callers may
+    /// hold across calls (a `Condition`'s lock), for the `Drop` impl.
+    pub(crate) fn mark_mutex_in_data(&mut self) {
+        self.mutex_in_data = true;
+    }
+
+    /// Whether a thread of this process holds a robust mutex of this
+    /// segment's: its own lock in the lock area, or a lock at the start of
+    /// the data.
+    fn holds_robust_mutex(&self) -> bool {
+        let own_lock = matches!(self.lock_mode, LockMode::Own | LockMode::OwnRecursive);
+        let held = |place: NonNull<u8>| {
+            // SAFETY: `place` is the lock area (64-aligned, LOCK_AREA_SIZE
+            // bytes) or the data of a segment that holds a mutex there
+            // (aligned for it, at least its size), inside the mapping, which
+            // outlives this borrow; so it is 4-aligned and valid for a u32.
+            // It is a glibc mutex's futex word, which every process
+            // accesses atomically once the segment is ready (the pthread
+            // functions and the kernel), or zeroes written before it.
+            let word = unsafe { AtomicU32::from_ptr(place.cast::<u32>().as_ptr()) };
+            crate::sync::robust_mutex_held_in_this_process(word)
+        };
+        (own_lock && held(self.lock_area())) || (self.mutex_in_data && held(self.data()))
+    }
+}
+
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.unlink_on_drop {
             // Nothing to report to: a segment already gone is fine.
             let _ = self.unlink();
         }
+        // A robust mutex held by a thread of this process — through a guard
+        // given up with `mem::forget` or `RLockGuard::leak`, since a live
+        // guard borrows a handle — is on that thread's robust list, which
+        // glibc (the next lock's enqueue, the unlock's dequeue) and the
+        // kernel (at thread exit) write through at the mutex's address in
+        // this mapping. Unmapping it would send those writes to unmapped
+        // memory, or into whatever is mapped there next: leak the mapping
+        // instead, as a leaked guard leaks its lock.
+        if self.holds_robust_mutex() {
+            return;
+        }
+        // SAFETY: `map` is dropped here, once, and `self` is never used
+        // again: this is its drop.
+        unsafe { ManuallyDrop::drop(&mut self.map) };
+    }
+}
+
+/// The error for a layout aligned beyond [`MAX_DATA_ALIGN`].
+fn too_aligned(name: &str, layout: &Layout) -> Error {
+    Error::Io {
+        context: format!(
+            "segment \"{name}\" cannot hold `{}`: it is aligned to {} bytes, more than the \
+             {MAX_DATA_ALIGN} a shared mapping guarantees in every process",
+            layout.name(),
+            layout.align()
+        ),
+        source: std::io::ErrorKind::InvalidInput.into(),
     }
 }
 
@@ -923,9 +1003,11 @@ fn magic_word(map: &MmapRaw) -> &AtomicU64 {
         .cast::<u64>();
     // SAFETY: the mapping is page-aligned and at least a header long
     // (asserted), so `magic` is 8-aligned and valid for as long as `map` is
-    // borrowed; every process accesses this word only atomically (the
-    // creator stores it with `store`, openers `load` it), as `from_ptr`
-    // requires.
+    // borrowed. While anyone may write it, every access is atomic (the
+    // creator's one `store`, openers' `load`s), as `from_ptr` requires. The
+    // only plain accesses are reads that cannot race a write: `from_ready`'s
+    // copy of the header, which happens-after the creator's last write (the
+    // Acquire load of READY), and nobody writes the header after that.
     unsafe { AtomicU64::from_ptr(magic) }
 }
 
@@ -936,9 +1018,11 @@ fn state_word(map: &MmapRaw) -> &AtomicU32 {
         .as_mut_ptr()
         .wrapping_add(header::STATE_OFFSET)
         .cast::<u32>();
-    // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and only
-    // ever accessed atomically (the creator never writes it non-atomically:
-    // it is zero from posix_fallocate until the Release store of READY).
+    // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and
+    // every write is atomic (the creator never writes it non-atomically: it
+    // is zero from posix_fallocate until the Release store of READY, which
+    // is its only write); the one plain read is `from_ready`'s copy, after
+    // that store was seen with Acquire.
     unsafe { AtomicU32::from_ptr(state) }
 }
 

@@ -257,6 +257,41 @@ impl RobustMutex {
     }
 }
 
+/// The owner's thread id in a robust futex word (futex(2), "Robust
+/// futexes"): the bits below `FUTEX_OWNER_DIED` and `FUTEX_WAITERS`.
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// Whether a thread of this process holds the robust mutex whose futex word
+/// is `word`: the first word of a glibc `pthread_mutex_t` (`__data.__lock`,
+/// the word glibc registers with the kernel's robust-futex list), which
+/// holds the owner's thread id while the mutex is locked and no thread id
+/// (0, or only `FUTEX_OWNER_DIED`) while it is free.
+///
+/// A mutex held by this process is on its owner's robust list, which glibc
+/// and the kernel write through at the address the mutex was locked at: such
+/// memory must stay mapped (see `Segment`'s `Drop`). A thread id of another
+/// process that happens to equal one of ours (another pid namespace) only
+/// makes this answer `true` needlessly.
+pub(crate) fn robust_mutex_held_in_this_process(word: &AtomicU32) -> bool {
+    // Relaxed: only the owner field matters, and a lock taken by a thread of
+    // this process that then gave up its handle happens-before the last
+    // handle's drop that asks (the `Arc` that shares the handle orders it).
+    let owner = word.load(std::sync::atomic::Ordering::Relaxed) & FUTEX_TID_MASK;
+    let Ok(tid) = libc::pid_t::try_from(owner) else {
+        return false;
+    };
+    if tid == 0 {
+        return false;
+    }
+    let Ok(pid) = libc::pid_t::try_from(std::process::id()) else {
+        return false;
+    };
+    // SAFETY: `tgkill` with signal 0 sends nothing (tgkill(2)); it only
+    // checks that thread `tid` exists in thread group `pid`, this process.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) };
+    rc == 0
+}
+
 /// Why [`futex_wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
