@@ -466,6 +466,49 @@ fn the_wrong_kind_of_segment_is_refused() {
 }
 
 #[test]
+fn a_replaced_shared_lock_is_refused_on_open() {
+    let lock_name = support::unique_name("rp-lock");
+    let value_name = support::unique_name("rp-value");
+    let array_name = support::unique_name("rp-array");
+    let bytes_name = support::unique_name("rp-bytes");
+    let _guards = [&lock_name, &value_name, &array_name, &bytes_name].map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating the value");
+    let array = Array::create_with_lock(&array_name, &[1u8, 2], &lock).expect("creating");
+    let bytes = SharedBytes::create_with_lock(&bytes_name, b"ab", &lock).expect("creating");
+    // The original lock is still open here (as in a program whose earlier
+    // handles still use it), so the new file cannot get its inode number.
+    lock.unlink().expect("unlinking the lock");
+    let replacement = Lock::create(&lock_name).expect("creating the lock again");
+
+    let error = Value::<i32>::open(&value_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("\"{lock_name}\" was replaced")),
+        "{message}"
+    );
+    assert!(message.contains("re-create"), "{message}");
+    let error = Array::<u8>::open(&array_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let error = SharedBytes::open(&bytes_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+
+    // Handles opened before the replacement keep using the original lock,
+    // and an object created with the new lock opens.
+    assert_eq!(value.get().expect("reading"), 1);
+    drop((value, array, bytes, lock));
+    shmstruct::unlink(&value_name).expect("unlinking the value");
+    let value = Value::create_with_lock(&value_name, 2i32, &replacement).expect("creating");
+    let reopened = Value::<i32>::open(&value_name).expect("the current lock");
+    assert_eq!(reopened.get().expect("reading"), 2);
+    drop((value, reopened, replacement));
+    for name in [&lock_name, &value_name, &array_name, &bytes_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
 fn a_guard_of_another_lock_is_refused() {
     let lock_name = support::unique_name("gd-lock");
     let other_name = support::unique_name("gd-other");

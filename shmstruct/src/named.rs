@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::layout::construct::{field, structure};
 use crate::layout::{Field, Layout, SharedLayout};
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE};
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::{
     LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
 };
@@ -173,7 +173,7 @@ impl Lock {
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
         let segment =
-            Segment::create_locked(name, LOCK_LAYOUT, options, LockMode::Own, |_| Ok(()))?;
+            Segment::create_locked(name, LOCK_LAYOUT, options, LockPlan::Own, |_| Ok(()))?;
         Ok(Lock {
             segment: Arc::new(segment),
         })
@@ -508,7 +508,7 @@ impl RLock {
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<RLock> {
         let segment =
-            Segment::create_locked(name, RLOCK_LAYOUT, options, LockMode::OwnRecursive, |_| {
+            Segment::create_locked(name, RLOCK_LAYOUT, options, LockPlan::OwnRecursive, |_| {
                 Ok(())
             })?;
         Ok(RLock {
@@ -526,7 +526,7 @@ fn create_in_data<R>(
     init: impl FnOnce(*mut R) -> Result<()>,
 ) -> Result<Arc<Segment>> {
     debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
-    let mut segment = Segment::create_locked(name, layout, options, LockMode::None, |segment| {
+    let mut segment = Segment::create_locked(name, layout, options, LockPlan::None, |segment| {
         init(segment.data().cast::<R>().as_ptr())
     })?;
     if holds_mutex_in_data(layout) {
