@@ -147,6 +147,9 @@ impl RawCondition {
         }
         // Relaxed (both): we hold the lock, which orders these with every
         // notifier; the kernel compares `sequence` again before sleeping.
+        // `fetch_add`/`fetch_sub` wrap: both words are shared memory, and a
+        // corrupt `waiters` must not panic (a wrong count only wastes or
+        // skips a wake-up call, as any rogue write here could).
         let seen = self.sequence.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
         let lock = guard.into_held_lock();
@@ -271,7 +274,8 @@ impl RawCondition {
     pub fn notify(&self, guard: &LockGuard<'_>, n: u32) -> Result<()> {
         self.check_guard(guard)?;
         // Relaxed: under the lock, which waiters also hold when they read
-        // `sequence` and bump `waiters`.
+        // `sequence` and bump `waiters`. Wrapping (as `fetch_add` is): only
+        // a change is looked for, and u32::MAX is as good a value as any.
         self.sequence.fetch_add(1, Ordering::Relaxed);
         if n > 0 && self.waiters.load(Ordering::Relaxed) > 0 {
             os::futex_wake(&self.sequence, i32::try_from(n).unwrap_or(i32::MAX));
