@@ -323,6 +323,48 @@ fn a_named_condition_signals_another_process() {
 }
 
 #[test]
+fn a_condition_accepts_a_guard_taken_through_another_handle() {
+    let name = support::unique_name("cond-h");
+    let other_name = support::unique_name("cond-o");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&other_name));
+    let created = Condition::create(&name).expect("creating");
+    // Two more mappings of the same condition, as another part of the
+    // program (or a library) would open it.
+    let waiter = Condition::open(&name).expect("opening");
+    let notifier = Condition::open(&name).expect("opening");
+    let other = Condition::create(&other_name).expect("creating another");
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let guard = created.lock().expect("locking through the creator");
+        let waiting = scope.spawn(|| {
+            let guard = notifier.lock().expect("locking through another handle");
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            notifier.notify_all(&guard).expect("notifying");
+        });
+        // Waiting through one handle with the guard of another.
+        let (guard, result) = waiter
+            .wait_for_timeout(guard, WAIT, || {
+                flag.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .expect("a guard of the same condition");
+        assert!(!result.timed_out(), "never notified");
+        waiter.notify_one(&guard).expect("the same condition");
+        let (guard, result) = waiter
+            .wait_timeout(guard, Duration::from_millis(1))
+            .expect("waiting");
+        assert!(result.timed_out());
+        let error = other.notify_all(&guard).expect_err("another condition");
+        assert!(matches!(error, Error::NotOwner { .. }), "{error:?}");
+        drop(guard);
+        waiting.join().expect("the notifier");
+    });
+    drop((created, waiter, notifier, other));
+    for name in [&name, &other_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
 fn a_value_whose_lock_holder_was_killed_is_repaired() {
     if let Some(role) = support::role() {
         assert_eq!(role, "holder");
