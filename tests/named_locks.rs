@@ -323,6 +323,48 @@ fn a_named_condition_signals_another_process() {
 }
 
 #[test]
+fn a_condition_accepts_a_guard_taken_through_another_handle() {
+    let name = support::unique_name("cond-h");
+    let other_name = support::unique_name("cond-o");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&other_name));
+    let created = Condition::create(&name).expect("creating");
+    // Two more mappings of the same condition, as another part of the
+    // program (or a library) would open it.
+    let waiter = Condition::open(&name).expect("opening");
+    let notifier = Condition::open(&name).expect("opening");
+    let other = Condition::create(&other_name).expect("creating another");
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let guard = created.lock().expect("locking through the creator");
+        let waiting = scope.spawn(|| {
+            let guard = notifier.lock().expect("locking through another handle");
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            notifier.notify_all(&guard).expect("notifying");
+        });
+        // Waiting through one handle with the guard of another.
+        let (guard, result) = waiter
+            .wait_for_timeout(guard, WAIT, || {
+                flag.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .expect("a guard of the same condition");
+        assert!(!result.timed_out(), "never notified");
+        waiter.notify_one(&guard).expect("the same condition");
+        let (guard, result) = waiter
+            .wait_timeout(guard, Duration::from_millis(1))
+            .expect("waiting");
+        assert!(result.timed_out());
+        let error = other.notify_all(&guard).expect_err("another condition");
+        assert!(matches!(error, Error::NotOwner { .. }), "{error:?}");
+        drop(guard);
+        waiting.join().expect("the notifier");
+    });
+    drop((created, waiter, notifier, other));
+    for name in [&name, &other_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
 fn a_value_whose_lock_holder_was_killed_is_repaired() {
     if let Some(role) = support::role() {
         assert_eq!(role, "holder");
@@ -461,6 +503,49 @@ fn the_wrong_kind_of_segment_is_refused() {
     );
     drop((semaphore, value, raw));
     for name in [&sem_name, &value_name, &raw_name, &shared_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}
+
+#[test]
+fn a_replaced_shared_lock_is_refused_on_open() {
+    let lock_name = support::unique_name("rp-lock");
+    let value_name = support::unique_name("rp-value");
+    let array_name = support::unique_name("rp-array");
+    let bytes_name = support::unique_name("rp-bytes");
+    let _guards = [&lock_name, &value_name, &array_name, &bytes_name].map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating the value");
+    let array = Array::create_with_lock(&array_name, &[1u8, 2], &lock).expect("creating");
+    let bytes = SharedBytes::create_with_lock(&bytes_name, b"ab", &lock).expect("creating");
+    // The original lock is still open here (as in a program whose earlier
+    // handles still use it), so the new file cannot get its inode number.
+    lock.unlink().expect("unlinking the lock");
+    let replacement = Lock::create(&lock_name).expect("creating the lock again");
+
+    let error = Value::<i32>::open(&value_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("\"{lock_name}\" was replaced")),
+        "{message}"
+    );
+    assert!(message.contains("re-create"), "{message}");
+    let error = Array::<u8>::open(&array_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let error = SharedBytes::open(&bytes_name).expect_err("a replaced lock");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+
+    // Handles opened before the replacement keep using the original lock,
+    // and an object created with the new lock opens.
+    assert_eq!(value.get().expect("reading"), 1);
+    drop((value, array, bytes, lock));
+    shmstruct::unlink(&value_name).expect("unlinking the value");
+    let value = Value::create_with_lock(&value_name, 2i32, &replacement).expect("creating");
+    let reopened = Value::<i32>::open(&value_name).expect("the current lock");
+    assert_eq!(reopened.get().expect("reading"), 2);
+    drop((value, reopened, replacement));
+    for name in [&lock_name, &value_name, &array_name, &bytes_name] {
         shmstruct::unlink(name).expect("unlinking");
     }
 }

@@ -18,9 +18,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, SharedLayout, StoredRoot};
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::{DataGuard, LockGuard, LockResult};
-use crate::value::{open_lock, read_shared, shared_lock_mode, write_shared};
+use crate::value::{open_lock, read_shared, shared_lock_plan, write_shared};
 
 /// `len` elements of `T` side by side in shared memory, and every copy in
 /// and out of them: the one place that touches an array's data.
@@ -303,7 +303,7 @@ impl<T: SharedLayout> RawArray<T> {
         elements: &[T],
         options: &SegmentOptions,
     ) -> Result<RawArray<T>> {
-        RawArray::create_slice(name, elements, options, LockMode::None)
+        RawArray::create_slice(name, elements, options, LockPlan::None)
     }
 
     /// Creates an array holding a copy of `elements`, with lock mode `mode`.
@@ -311,7 +311,7 @@ impl<T: SharedLayout> RawArray<T> {
         name: &str,
         elements: &[T],
         options: &SegmentOptions,
-        mode: LockMode,
+        mode: LockPlan,
     ) -> Result<RawArray<T>> {
         let layout = array_layout::<T>(elements.len())
             .ok_or_else(|| too_large::<T>(name, elements.len()))?;
@@ -351,7 +351,7 @@ impl<T: SharedLayout> RawArray<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: ExactSizeIterator,
     {
-        RawArray::create_iter(name, elements.into_iter(), options, LockMode::None)
+        RawArray::create_iter(name, elements.into_iter(), options, LockPlan::None)
     }
 
     /// Creates an array holding what `elements` yields, with lock mode
@@ -360,7 +360,7 @@ impl<T: SharedLayout> RawArray<T> {
         name: &str,
         elements: impl ExactSizeIterator<Item = T>,
         options: &SegmentOptions,
-        mode: LockMode,
+        mode: LockPlan,
     ) -> Result<RawArray<T>> {
         let len = elements.len();
         let layout = array_layout::<T>(len).ok_or_else(|| too_large::<T>(name, len))?;
@@ -393,7 +393,7 @@ impl<T: SharedLayout> RawArray<T> {
         len: usize,
         options: &SegmentOptions,
     ) -> Result<RawArray<T>> {
-        RawArray::create_zeroed_mode(name, len, options, LockMode::None)
+        RawArray::create_zeroed_mode(name, len, options, LockPlan::None)
     }
 
     /// Creates an array of `len` zeroed elements with lock mode `mode`.
@@ -401,7 +401,7 @@ impl<T: SharedLayout> RawArray<T> {
         name: &str,
         len: usize,
         options: &SegmentOptions,
-        mode: LockMode,
+        mode: LockPlan,
     ) -> Result<RawArray<T>> {
         let layout = array_layout::<T>(len).ok_or_else(|| too_large::<T>(name, len))?;
         RawArray::create_described(name, &layout, len, options, mode, |_, _| {})
@@ -445,7 +445,7 @@ impl<T: SharedLayout> RawArray<T> {
         layout: &Layout,
         len: usize,
         options: &SegmentOptions,
-        mode: LockMode,
+        mode: LockPlan,
         init: impl FnOnce(&Segment, Elements<'_, T>),
     ) -> Result<RawArray<T>> {
         assert_eq!(Some(layout.size()), T::LAYOUT.size().checked_mul(len));
@@ -711,7 +711,7 @@ impl<T: SharedLayout> Array<T> {
     ///
     /// As [`RawArray::create`].
     pub fn create_with(name: &str, elements: &[T], options: &SegmentOptions) -> Result<Array<T>> {
-        RawArray::create_slice(name, elements, options, LockMode::Own).map(Array::own)
+        RawArray::create_slice(name, elements, options, LockPlan::Own).map(Array::own)
     }
 
     /// Creates the segment `name` holding a copy of `elements`, guarded by
@@ -737,8 +737,8 @@ impl<T: SharedLayout> Array<T> {
         lock: &Lock,
         options: &SegmentOptions,
     ) -> Result<Array<T>> {
-        let mode = shared_lock_mode(name, lock, options)?;
-        let raw = RawArray::create_slice(name, elements, options, mode)?;
+        let plan = shared_lock_plan(name, lock, options)?;
+        let raw = RawArray::create_slice(name, elements, options, plan)?;
         Ok(Array {
             raw,
             lock: lock.clone(),
@@ -773,7 +773,7 @@ impl<T: SharedLayout> Array<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: ExactSizeIterator,
     {
-        RawArray::create_iter(name, elements.into_iter(), options, LockMode::Own).map(Array::own)
+        RawArray::create_iter(name, elements.into_iter(), options, LockPlan::Own).map(Array::own)
     }
 
     /// Creates the segment `name` holding `len` all-zero elements, with its
@@ -796,7 +796,7 @@ impl<T: SharedLayout> Array<T> {
         len: usize,
         options: &SegmentOptions,
     ) -> Result<Array<T>> {
-        RawArray::create_zeroed_mode(name, len, options, LockMode::Own).map(Array::own)
+        RawArray::create_zeroed_mode(name, len, options, LockPlan::Own).map(Array::own)
     }
 
     /// Opens the segment `name`, checks that it holds an array of `T`s
@@ -805,9 +805,10 @@ impl<T: SharedLayout> Array<T> {
     ///
     /// # Errors
     ///
-    /// As [`RawArray::open`], and
+    /// As [`RawArray::open`],
     /// [`LockModeMismatch`](crate::Error::LockModeMismatch) for a segment
-    /// without a lock (a `RawArray`'s).
+    /// without a lock (a `RawArray`'s), and as [`Value::open`](crate::Value::open)
+    /// for a shared lock's segment.
     pub fn open(name: &str) -> Result<Array<T>> {
         Array::open_with(name, &SegmentOptions::new())
     }

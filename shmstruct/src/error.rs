@@ -205,7 +205,9 @@ pub enum Error {
     },
 
     /// A lock that does not guard this object: the guard of another lock,
-    /// or a lock in another directory than the object.
+    /// a lock in another directory than the object, or, on open, a shared
+    /// lock's segment that was unlinked and created again under its name
+    /// since the object was created (re-create the object).
     #[error("segment \"{name}\" cannot be used with that lock: {reason}")]
     WrongLock {
         /// The object's segment name.

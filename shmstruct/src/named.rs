@@ -23,7 +23,9 @@
 //! (an [`Arc`] inside), so one [`Lock`] can be given to several objects of
 //! one process. The operations are those of the in-place `Raw*` types,
 //! reached through `Deref` ([`Lock`] has its own `lock` methods, whose guard
-//! also says which segment it locks).
+//! also says which segment it locks, and [`Condition`] its own `lock`,
+//! `wait*` and `notify*`, which accept such a guard taken through any handle
+//! of the condition).
 //!
 //! # Lifetime
 //!
@@ -42,9 +44,10 @@ use crate::error::{Error, Result};
 use crate::layout::construct::{field, structure};
 use crate::layout::{Field, Layout, SharedLayout};
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE};
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::{
     LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
+    WaitTimeoutResult,
 };
 
 // The lock area holds a RawLock or a RawRLock at its start: it must be large
@@ -173,7 +176,7 @@ impl Lock {
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
         let segment =
-            Segment::create_locked(name, LOCK_LAYOUT, options, LockMode::Own, |_| Ok(()))?;
+            Segment::create_locked(name, LOCK_LAYOUT, options, LockPlan::Own, |_| Ok(()))?;
         Ok(Lock {
             segment: Arc::new(segment),
         })
@@ -234,9 +237,7 @@ impl Lock {
 
     #[inline]
     fn named<'a>(&self, result: LockResult<LockGuard<'a>>) -> LockResult<NamedLockGuard<'a>> {
-        let identity = self.segment.identity();
-        let wrap = |guard| NamedLockGuard { guard, identity };
-        result.map(wrap).map_err(|error| error.map(wrap))
+        named_guard(self.segment.identity(), result)
     }
 
     /// Blocks until this thread holds the lock (Python's `acquire()`).
@@ -303,9 +304,9 @@ impl fmt::Debug for Lock {
     }
 }
 
-/// Proof that this thread holds a [`Lock`], and of which one: the segment's
-/// identity (device and inode), the same in every process and every
-/// mapping. Dropping it unlocks.
+/// Proof that this thread holds a [`Lock`] (or a [`Condition`]'s lock), and
+/// of which one: the segment's identity (device and inode), the same in
+/// every process and every mapping. Dropping it unlocks.
 ///
 /// Objects guarded by that lock accept it for access under the lock already
 /// held: copies through `&guard`
@@ -384,6 +385,16 @@ impl fmt::Debug for NamedLockGuard<'_> {
             .field("consistent", &self.is_consistent())
             .finish_non_exhaustive()
     }
+}
+
+/// Wraps the result of locking the lock of segment `identity`.
+#[inline]
+fn named_guard(
+    identity: (u64, u64),
+    result: LockResult<LockGuard<'_>>,
+) -> LockResult<NamedLockGuard<'_>> {
+    let wrap = |guard| NamedLockGuard { guard, identity };
+    result.map(wrap).map_err(|error| error.map(wrap))
 }
 
 /// The common part of the named primitives that live in a segment's data.
@@ -508,7 +519,7 @@ impl RLock {
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<RLock> {
         let segment =
-            Segment::create_locked(name, RLOCK_LAYOUT, options, LockMode::OwnRecursive, |_| {
+            Segment::create_locked(name, RLOCK_LAYOUT, options, LockPlan::OwnRecursive, |_| {
                 Ok(())
             })?;
         Ok(RLock {
@@ -526,7 +537,7 @@ fn create_in_data<R>(
     init: impl FnOnce(*mut R) -> Result<()>,
 ) -> Result<Arc<Segment>> {
     debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
-    let mut segment = Segment::create_locked(name, layout, options, LockMode::None, |segment| {
+    let mut segment = Segment::create_locked(name, layout, options, LockPlan::None, |segment| {
         init(segment.data().cast::<R>().as_ptr())
     })?;
     if holds_mutex_in_data(layout) {
@@ -679,6 +690,11 @@ named_primitive!(
     /// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
     /// shared state with the condition's own lock instead.
     ///
+    /// Its own `lock`, `wait*` and `notify*` methods (which take the place
+    /// of [`RawCondition`]'s) use a [`NamedLockGuard`] and check it by the
+    /// segment's identity, so a guard taken through one handle of the
+    /// condition serves every handle of it, in any mapping.
+    ///
     /// # Examples
     ///
     /// ```
@@ -702,6 +718,131 @@ named_primitive!(
 );
 
 impl Condition {
+    /// Checks that `guard` holds this condition's lock (through any handle
+    /// of its segment).
+    fn check_guard(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
+        if guard.holds(self.segment.identity()) {
+            Ok(())
+        } else {
+            Err(Error::NotOwner {
+                primitive: "condition's lock",
+            })
+        }
+    }
+
+    /// Locks the condition's lock (see [`RawLock::lock`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawLock::lock`].
+    pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
+        named_guard(self.segment.identity(), self.raw_lock().lock())
+    }
+
+    /// Waits as [`RawCondition::wait_for_verified`] says, after checking
+    /// `guard` by segment identity, and wraps the guard again.
+    fn wait_named<'a>(
+        &'a self,
+        guard: NamedLockGuard<'a>,
+        timeout: Option<Duration>,
+        condition: Option<&mut dyn FnMut() -> bool>,
+    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+        self.check_guard(&guard)?;
+        let identity = guard.identity;
+        let waited = match condition {
+            Some(condition) => self.wait_for_verified(guard.guard, timeout, condition),
+            None => self.wait_verified(guard.guard, timeout),
+        };
+        let wrap = |(guard, result)| (NamedLockGuard { guard, identity }, result);
+        waited.map(wrap).map_err(|error| error.map(wrap))
+    }
+
+    /// As [`RawCondition::wait`], with a guard of this condition taken
+    /// through any handle of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawCondition::wait`].
+    pub fn wait<'a>(&'a self, guard: NamedLockGuard<'a>) -> LockResult<NamedLockGuard<'a>> {
+        self.wait_named(guard, None, None)
+            .map(|(guard, _)| guard)
+            .map_err(|e| e.map(|(guard, _)| guard))
+    }
+
+    /// As [`RawCondition::wait_timeout`], with a guard of this condition
+    /// taken through any handle of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawCondition::wait`].
+    pub fn wait_timeout<'a>(
+        &'a self,
+        guard: NamedLockGuard<'a>,
+        timeout: Duration,
+    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+        self.wait_named(guard, Some(timeout), None)
+    }
+
+    /// As [`RawCondition::wait_for`], with a guard of this condition taken
+    /// through any handle of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawCondition::wait`].
+    pub fn wait_for<'a>(
+        &'a self,
+        guard: NamedLockGuard<'a>,
+        mut condition: impl FnMut() -> bool,
+    ) -> LockResult<NamedLockGuard<'a>> {
+        self.wait_named(guard, None, Some(&mut condition))
+            .map(|(guard, _)| guard)
+            .map_err(|e| e.map(|(guard, _)| guard))
+    }
+
+    /// As [`RawCondition::wait_for_timeout`], with a guard of this
+    /// condition taken through any handle of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawCondition::wait`].
+    pub fn wait_for_timeout<'a>(
+        &'a self,
+        guard: NamedLockGuard<'a>,
+        timeout: Duration,
+        mut condition: impl FnMut() -> bool,
+    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+        self.wait_named(guard, Some(timeout), Some(&mut condition))
+    }
+
+    /// As [`RawCondition::notify`], with a guard of this condition taken
+    /// through any handle of it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOwner`] if `guard` is not of this condition's lock.
+    pub fn notify(&self, guard: &NamedLockGuard<'_>, n: u32) -> Result<()> {
+        self.check_guard(guard)?;
+        self.notify_verified(&guard.guard, n)
+    }
+
+    /// Wakes one waiter.
+    ///
+    /// # Errors
+    ///
+    /// As [`Condition::notify`].
+    pub fn notify_one(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
+        self.notify(guard, 1)
+    }
+
+    /// Wakes every waiter.
+    ///
+    /// # Errors
+    ///
+    /// As [`Condition::notify`].
+    pub fn notify_all(&self, guard: &NamedLockGuard<'_>) -> Result<()> {
+        self.notify(guard, u32::MAX)
+    }
+
     /// Creates the condition segment `name` in the default directory.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::layout::SharedLayout;
 use crate::named::expect_lock_mode;
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::value::{create_segment, read_shared, write_shared};
 
 /// One `T` in a named shared-memory segment, with no lock: Python's
@@ -62,7 +62,7 @@ impl<T: SharedLayout> RawValue<T> {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, init: T, options: &SegmentOptions) -> Result<RawValue<T>> {
-        let segment = create_segment(name, init, options, LockMode::None)?;
+        let segment = create_segment(name, init, options, LockPlan::None)?;
         Ok(RawValue {
             segment,
             created: true,

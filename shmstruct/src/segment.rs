@@ -53,8 +53,8 @@ mod os;
 pub use info::{list, remove_stale, SegmentInfo, SegmentState};
 
 use header::{
-    Header, Problem, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN, LOCK_OWN_RECURSIVE,
-    LOCK_SHARED, MAGIC, STATE_INITIALISING, STATE_READY,
+    Header, Problem, SharedLockArea, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN,
+    LOCK_OWN_RECURSIVE, LOCK_SHARED, MAGIC, STATE_INITIALISING, STATE_READY,
 };
 
 /// The environment variable that changes the default directory.
@@ -305,14 +305,41 @@ impl std::fmt::Display for LockMode {
     }
 }
 
-impl LockMode {
+/// What will guard the data of a segment being created: a [`LockMode`],
+/// and for a shared lock also the identity (device, inode) of the lock's
+/// segment, which the lock area records next to its name (see
+/// [`SharedLockArea`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LockPlan {
+    /// [`LockMode::None`].
+    None,
+    /// [`LockMode::Own`].
+    Own,
+    /// [`LockMode::OwnRecursive`].
+    OwnRecursive,
+    /// [`LockMode::Shared`]: the lock of the segment `lock`, whose file is
+    /// `identity`.
+    Shared { lock: String, identity: (u64, u64) },
+}
+
+impl LockPlan {
     /// The header's `lock_mode` word.
     fn code(&self) -> u32 {
         match self {
-            LockMode::None => LOCK_NONE,
-            LockMode::Own => LOCK_OWN,
-            LockMode::OwnRecursive => LOCK_OWN_RECURSIVE,
-            LockMode::Shared { .. } => LOCK_SHARED,
+            LockPlan::None => LOCK_NONE,
+            LockPlan::Own => LOCK_OWN,
+            LockPlan::OwnRecursive => LOCK_OWN_RECURSIVE,
+            LockPlan::Shared { .. } => LOCK_SHARED,
+        }
+    }
+
+    /// The lock mode, and a shared lock's identity.
+    fn split(self) -> (LockMode, Option<(u64, u64)>) {
+        match self {
+            LockPlan::None => (LockMode::None, None),
+            LockPlan::Own => (LockMode::Own, None),
+            LockPlan::OwnRecursive => (LockMode::OwnRecursive, None),
+            LockPlan::Shared { lock, identity } => (LockMode::Shared { lock }, Some(identity)),
         }
     }
 }
@@ -335,6 +362,9 @@ pub(crate) struct Segment {
     path: PathBuf,
     identity: (u64, u64),
     lock_mode: LockMode,
+    /// For [`LockMode::Shared`], the identity of the lock's segment when
+    /// this one was created; `None` for the other modes.
+    shared_lock_identity: Option<(u64, u64)>,
     unlink_on_drop: bool,
     /// Whether the data starts with a robust mutex that callers may hold
     /// across calls (a `Condition`'s lock).
@@ -360,19 +390,19 @@ impl Segment {
     /// If anything fails, the file is removed again.
     ///
     /// The lock mode is recorded in the header: for
-    /// [`LockMode::Own`] and [`LockMode::OwnRecursive`] the lock is
-    /// initialised in the lock area, for [`LockMode::Shared`] the lock's
-    /// name is written there, before `init` runs. An error from `init` (or
+    /// [`LockPlan::Own`] and [`LockPlan::OwnRecursive`] the lock is
+    /// initialised in the lock area, for [`LockPlan::Shared`] the lock's
+    /// name and identity are written there, before `init` runs. An error from `init` (or
     /// from initialising the lock) removes the file again.
     pub(crate) fn create_locked(
         name: &str,
         layout: &Layout,
         options: &SegmentOptions,
-        lock_mode: LockMode,
+        lock_plan: LockPlan,
         init: impl FnOnce(&Segment) -> Result<()>,
     ) -> Result<Segment> {
         check_name(name)?;
-        if let LockMode::Shared { lock } = &lock_mode {
+        if let LockPlan::Shared { lock, .. } = &lock_plan {
             check_name(lock)?;
         }
         if layout.align() > MAX_DATA_ALIGN {
@@ -398,7 +428,8 @@ impl Segment {
             ),
             source: std::io::ErrorKind::InvalidInput.into(),
         })?;
-        header.lock_mode = lock_mode.code();
+        header.lock_mode = lock_plan.code();
+        let (lock_mode, shared_lock_identity) = lock_plan.split();
 
         let file = os::create_file(&path, options.mode).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -449,6 +480,7 @@ impl Segment {
             path: path.clone(),
             identity,
             lock_mode,
+            shared_lock_identity,
             unlink_on_drop: false,
             mutex_in_data: false,
         };
@@ -680,48 +712,48 @@ impl Segment {
             path: path.to_owned(),
             identity,
             lock_mode: LockMode::None,
+            shared_lock_identity: None,
             unlink_on_drop: false,
             mutex_in_data: false,
         };
-        segment.lock_mode = segment.read_lock_mode()?;
+        (segment.lock_mode, segment.shared_lock_identity) = segment.read_lock_mode()?;
         Ok(segment)
     }
 
-    /// Decodes the header's lock mode (and a shared lock's name from the
-    /// lock area) of a ready segment whose header was checked.
-    fn read_lock_mode(&self) -> Result<LockMode> {
+    /// Decodes the header's lock mode (and a shared lock's name and
+    /// identity from the lock area) of a ready segment whose header was
+    /// checked.
+    fn read_lock_mode(&self) -> Result<(LockMode, Option<(u64, u64)>)> {
         let corrupt = |reason: String| Error::CorruptHeader {
             name: self.name.clone(),
             reason,
         };
         match self.header.lock_mode {
-            LOCK_NONE => Ok(LockMode::None),
-            LOCK_OWN => Ok(LockMode::Own),
-            LOCK_OWN_RECURSIVE => Ok(LockMode::OwnRecursive),
+            LOCK_NONE => Ok((LockMode::None, None)),
+            LOCK_OWN => Ok((LockMode::Own, None)),
+            LOCK_OWN_RECURSIVE => Ok((LockMode::OwnRecursive, None)),
             LOCK_SHARED => {
-                let mut area = [0u8; 1 + MAX_NAME_LEN];
+                let mut bytes = [0u8; LOCK_AREA_SIZE];
                 // SAFETY: Header::check put the lock area, at least
-                // LOCK_AREA_SIZE >= 1 + MAX_NAME_LEN bytes (const-asserted
-                // in `header`), inside the mapping; `area` is a local
-                // buffer of that size; u8 needs no alignment. A shared
-                // segment's lock area is not written after it is ready.
+                // LOCK_AREA_SIZE bytes, inside the mapping; `bytes` is a
+                // local buffer of that size; u8 needs no alignment. A
+                // shared segment's lock area is not written after it is
+                // ready.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         self.lock_area().as_ptr(),
-                        area.as_mut_ptr(),
-                        area.len(),
+                        bytes.as_mut_ptr(),
+                        bytes.len(),
                     )
                 };
-                let len = usize::from(area[0]);
-                let lock = std::str::from_utf8(area.get(1..1 + len).unwrap_or_default())
-                    .ok()
-                    .filter(|lock| check_name(lock).is_ok())
-                    .ok_or_else(|| {
-                        corrupt("the shared lock's name is not a segment name".into())
-                    })?;
-                Ok(LockMode::Shared {
+                let area = SharedLockArea::read_from_bytes(&bytes).expect("LOCK_AREA_SIZE bytes");
+                let lock = area.name().ok_or_else(|| {
+                    corrupt("the shared lock's name is not a segment name".into())
+                })?;
+                let mode = LockMode::Shared {
                     lock: lock.to_owned(),
-                })
+                };
+                Ok((mode, Some(area.identity())))
             }
             mode => Err(corrupt(format!("unknown lock mode {mode}"))),
         }
@@ -744,10 +776,11 @@ impl Segment {
                 unsafe { crate::sync::RawRLock::init(self.lock_area().cast().as_ptr()) }
             }
             LockMode::Shared { lock } => {
-                let mut area = Vec::with_capacity(1 + lock.len());
-                area.push(u8::try_from(lock.len()).expect("checked name, at most 30 bytes"));
-                area.extend_from_slice(lock.as_bytes());
-                self.write_bytes(self.header.lock_offset as usize, &area);
+                let identity = self
+                    .shared_lock_identity
+                    .expect("a shared lock mode comes with the lock's identity");
+                let area = SharedLockArea::new(lock, identity);
+                self.write_bytes(self.header.lock_offset as usize, area.as_bytes());
                 Ok(())
             }
         }
@@ -762,6 +795,13 @@ impl Segment {
     /// segment, in every process.
     pub(crate) fn identity(&self) -> (u64, u64) {
         self.identity
+    }
+
+    /// For a segment guarded by another segment's lock
+    /// ([`LockMode::Shared`]), that lock segment's (device, inode) when
+    /// this segment was created; `None` for the other lock modes.
+    pub(crate) fn shared_lock_identity(&self) -> Option<(u64, u64)> {
+        self.shared_lock_identity
     }
 
     /// Checks that the segment, whose encoded descriptor is `stored` (a

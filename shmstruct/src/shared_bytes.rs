@@ -8,8 +8,8 @@ use crate::array::{Elements, RawArray};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, StoredRoot};
 use crate::named::{Lock, NamedLockGuard};
-use crate::segment::{LockMode, SegmentOptions};
-use crate::value::{open_lock, shared_lock_mode};
+use crate::segment::{LockPlan, SegmentOptions};
+use crate::value::{open_lock, shared_lock_plan};
 
 /// A byte string of fixed capacity in a named shared-memory segment:
 /// Python's `Array('c', b'hello world')`, whose capacity is the length of
@@ -128,7 +128,7 @@ impl SharedBytes {
         initial: &[u8],
         options: &SegmentOptions,
     ) -> Result<SharedBytes> {
-        let raw = create_bytes(name, capacity, initial, options, LockMode::Own)?;
+        let raw = create_bytes(name, capacity, initial, options, LockPlan::Own)?;
         let lock = Some(Lock::of_segment(raw.segment().clone()));
         Ok(SharedBytes { raw, lock })
     }
@@ -157,8 +157,8 @@ impl SharedBytes {
         lock: &Lock,
         options: &SegmentOptions,
     ) -> Result<SharedBytes> {
-        let mode = shared_lock_mode(name, lock, options)?;
-        let raw = create_bytes(name, initial.len(), initial, options, mode)?;
+        let plan = shared_lock_plan(name, lock, options)?;
+        let raw = create_bytes(name, initial.len(), initial, options, plan)?;
         Ok(SharedBytes {
             raw,
             lock: Some(lock.clone()),
@@ -187,7 +187,7 @@ impl SharedBytes {
         initial: &[u8],
         options: &SegmentOptions,
     ) -> Result<SharedBytes> {
-        let raw = create_bytes(name, capacity, initial, options, LockMode::None)?;
+        let raw = create_bytes(name, capacity, initial, options, LockPlan::None)?;
         Ok(SharedBytes { raw, lock: None })
     }
 
@@ -364,7 +364,7 @@ fn create_bytes(
     capacity: usize,
     initial: &[u8],
     options: &SegmentOptions,
-    mode: LockMode,
+    mode: LockPlan,
 ) -> Result<RawArray<u8>> {
     check_fits(initial, capacity)?;
     let layout = Layout::bytes(capacity);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::layout::SharedLayout;
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::{DataGuard, LockGuard, LockResult};
 
 /// One `T` — a number or a `#[derive(SharedLayout)]` struct — in a named
@@ -155,7 +155,7 @@ impl<T: SharedLayout> Value<T> {
     ///
     /// As [`Value::create`].
     pub fn create_with(name: &str, init: T, options: &SegmentOptions) -> Result<Value<T>> {
-        let segment = Arc::new(create_segment(name, init, options, LockMode::Own)?);
+        let segment = Arc::new(create_segment(name, init, options, LockPlan::Own)?);
         Ok(Value {
             lock: Lock::of_segment(segment.clone()),
             segment,
@@ -189,8 +189,8 @@ impl<T: SharedLayout> Value<T> {
         lock: &Lock,
         options: &SegmentOptions,
     ) -> Result<Value<T>> {
-        let mode = shared_lock_mode(name, lock, options)?;
-        let segment = Arc::new(create_segment(name, init, options, mode)?);
+        let plan = shared_lock_plan(name, lock, options)?;
+        let segment = Arc::new(create_segment(name, init, options, plan)?);
         Ok(Value {
             lock: lock.clone(),
             segment,
@@ -217,7 +217,9 @@ impl<T: SharedLayout> Value<T> {
     /// [`CorruptDescriptor`](crate::Error::CorruptDescriptor),
     /// [`LockModeMismatch`](crate::Error::LockModeMismatch) for a segment
     /// without a lock (a `RawValue`'s), or
-    /// [`Io`](crate::Error::Io); the same for a shared lock's segment.
+    /// [`Io`](crate::Error::Io); the same for a shared lock's segment, and
+    /// [`WrongLock`](crate::Error::WrongLock) if that segment was unlinked
+    /// and created again since the value was created.
     pub fn open(name: &str) -> Result<Value<T>> {
         Value::open_with(name, &SegmentOptions::new())
     }
@@ -524,7 +526,7 @@ pub(crate) fn create_segment<T: SharedLayout>(
     name: &str,
     init: T,
     options: &SegmentOptions,
-    mode: LockMode,
+    mode: LockPlan,
 ) -> Result<Segment> {
     Segment::create_locked(name, T::LAYOUT, options, mode, |segment| {
         let data = segment.data().cast::<T>();
@@ -537,13 +539,14 @@ pub(crate) fn create_segment<T: SharedLayout>(
     })
 }
 
-/// The lock mode of an object named `name`, created in `options`'
-/// directory, guarded by `lock`.
-pub(crate) fn shared_lock_mode(
+/// The lock plan of an object named `name`, created in `options`'
+/// directory, guarded by `lock`: its name and the identity of its segment,
+/// which openers compare with the segment they find under that name.
+pub(crate) fn shared_lock_plan(
     name: &str,
     lock: &Lock,
     options: &SegmentOptions,
-) -> Result<LockMode> {
+) -> Result<LockPlan> {
     if lock.path() != options.get_dir().join(lock.name()) {
         return Err(Error::WrongLock {
             name: name.to_owned(),
@@ -555,13 +558,17 @@ pub(crate) fn shared_lock_mode(
             ),
         });
     }
-    Ok(LockMode::Shared {
+    Ok(LockPlan::Shared {
         lock: lock.name().to_owned(),
+        identity: lock.identity(),
     })
 }
 
 /// The lock of an opened segment that must have one: its own, or a shared
-/// one (opened from the same directory).
+/// one (opened from the same directory), which must be the very segment
+/// the object was created with: a lock segment unlinked and created again
+/// under its name since then holds another mutex than the handles opened
+/// before, and two guards of "one" lock could be live at once.
 pub(crate) fn open_lock(
     segment: &Arc<Segment>,
     options: &SegmentOptions,
@@ -573,7 +580,26 @@ pub(crate) fn open_lock(
         opened_as,
     )?;
     match segment.lock_mode() {
-        LockMode::Shared { lock } => Lock::open_lock_of(lock, options),
+        LockMode::Shared { lock: lock_name } => {
+            let lock = Lock::open_lock_of(lock_name, options)?;
+            // A different identity is a different file. The converse holds
+            // where it matters: while any handle still maps the original
+            // lock segment its inode is alive, so no new file gets its
+            // number; once none does, a reused number misleads nobody (no
+            // handle uses the old mutex any more).
+            if segment.shared_lock_identity() == Some(lock.identity()) {
+                Ok(lock)
+            } else {
+                Err(Error::WrongLock {
+                    name: segment.name().to_owned(),
+                    reason: format!(
+                        "its lock segment \"{lock_name}\" was replaced since the object was \
+                         created (unlinked and created again under that name): re-create the \
+                         object with the current lock"
+                    ),
+                })
+            }
+        }
         _ => Ok(Lock::of_segment(segment.clone())),
     }
 }

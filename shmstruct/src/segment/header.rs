@@ -44,10 +44,24 @@
 //! | [`LOCK_NONE`] (0) | none (`RawValue`, `RawArray`, `Semaphore`, ...) | zeroes |
 //! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0 |
 //! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0 |
-//! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name: a length byte, then 1 to 30 name bytes |
+//! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name and identity: see below |
 //!
 //! The creator initialises the lock (or writes the name) before it
 //! publishes the segment as ready; an opener checks the mode it expects.
+//!
+//! A shared lock's area (`SharedLockArea`) names the lock's segment, and
+//! records which file that name meant when the object was created, so that
+//! an opener can tell the lock segment was unlinked and created again under
+//! the same name (its mutex is then another one than earlier handles use):
+//!
+//! | offset | size | field       | meaning                                            |
+//! |-------:|-----:|-------------|----------------------------------------------------|
+//! |      0 |    1 | `name_len`  | length of the name, 1 to 30                        |
+//! |      1 |   30 | `name`      | the lock segment's name, zero-padded               |
+//! |     31 |    1 | `pad`       | zero                                               |
+//! |     32 |    8 | `device`    | the lock segment's file: `st_dev`                  |
+//! |     40 |    8 | `inode`     | and `st_ino`                                       |
+//! |     48 |   80 | `reserved`  | zero                                               |
 //!
 //! # Publication
 //!
@@ -58,8 +72,8 @@
 //! `state = STATE_READY` (an atomic store with `Release`). An opener loads
 //! `state` with `Acquire` and reads nothing else before it is ready.
 
-use static_assertions::{const_assert, const_assert_eq};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use static_assertions::const_assert_eq;
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
 /// The first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"SHMSTRCT";
@@ -83,6 +97,52 @@ pub const LOCK_OWN_RECURSIVE: u32 = 2;
 /// `lock_mode`: the lock of another segment, whose name the lock area holds
 /// (a length byte, then the name).
 pub const LOCK_SHARED: u32 = 3;
+
+/// The lock area of a segment guarded by another segment's lock
+/// ([`LOCK_SHARED`]); see [the table](self#lock-modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub(crate) struct SharedLockArea {
+    pub name_len: u8,
+    pub name: [u8; crate::segment::MAX_NAME_LEN],
+    pub pad: u8,
+    pub device: u64,
+    pub inode: u64,
+    pub reserved: [u8; 80],
+}
+
+const_assert_eq!(core::mem::size_of::<SharedLockArea>(), LOCK_AREA_SIZE);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, name_len), 0);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, name), 1);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, pad), 31);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, device), 32);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, inode), 40);
+const_assert_eq!(core::mem::offset_of!(SharedLockArea, reserved), 48);
+
+impl SharedLockArea {
+    /// The area naming the lock segment `name` (a checked segment name)
+    /// whose file is `identity` (device, inode).
+    pub(crate) fn new(name: &str, identity: (u64, u64)) -> SharedLockArea {
+        let mut area = SharedLockArea::new_zeroed();
+        area.name_len = u8::try_from(name.len()).expect("a checked name, at most 30 bytes");
+        area.name[..name.len()].copy_from_slice(name.as_bytes());
+        (area.device, area.inode) = identity;
+        area
+    }
+
+    /// The lock segment's name, `None` if the bytes are not one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        let name = self.name.get(..usize::from(self.name_len))?;
+        std::str::from_utf8(name)
+            .ok()
+            .filter(|name| crate::segment::check_name(name).is_ok())
+    }
+
+    /// The lock segment's (device, inode) when the object was created.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        (self.device, self.inode)
+    }
+}
 
 /// `state` of a segment whose creator is still writing it (a fresh,
 /// zero-filled file reads as this).
@@ -138,8 +198,6 @@ const_assert_eq!(core::mem::offset_of!(Header, data_align), 96);
 const_assert_eq!(core::mem::offset_of!(Header, lock_mode), 104);
 const_assert_eq!(core::mem::offset_of!(Header, reserved_word), 108);
 const_assert_eq!(core::mem::offset_of!(Header, reserved), 112);
-// A shared lock's name, with its length byte, fits in the lock area.
-const_assert!(crate::segment::MAX_NAME_LEN < LOCK_AREA_SIZE);
 // The atomic words: the mapping is page-aligned, so these offsets make them
 // aligned for `AtomicU64` and `AtomicU32`.
 const_assert_eq!(MAGIC_OFFSET % 8, 0);
@@ -320,6 +378,24 @@ mod tests {
     #[test]
     fn overflow_is_refused() {
         assert_eq!(Header::plan(10, usize::MAX - 10, 8, 0, 1, 2), None);
+    }
+
+    #[test]
+    fn a_shared_lock_area_round_trips() {
+        let area = SharedLockArea::new("the-lock", (7, 42));
+        let bytes = area.as_bytes();
+        assert_eq!(bytes[0], 8);
+        assert_eq!(&bytes[1..9], b"the-lock");
+        assert_eq!(&bytes[32..40], &7u64.to_ne_bytes());
+        assert_eq!(&bytes[40..48], &42u64.to_ne_bytes());
+        let read = SharedLockArea::read_from_bytes(bytes).expect("128 bytes");
+        assert_eq!(read.name(), Some("the-lock"));
+        assert_eq!(read.identity(), (7, 42));
+        let mut corrupt = read;
+        corrupt.name_len = 31;
+        assert_eq!(corrupt.name(), None);
+        corrupt.name_len = 0;
+        assert_eq!(corrupt.name(), None);
     }
 
     #[test]

@@ -23,6 +23,11 @@ use crate::{Error, Result};
 /// round's state cannot be trusted. [`RawBarrier::SIZE`] bytes, aligned to
 /// [`RawBarrier::ALIGN`].
 ///
+/// The counts live in memory other processes can write. A count of
+/// arrivals that is not below `parties` (which only a process that ignores
+/// the protocol can leave there) breaks the barrier too, for the same
+/// reason, rather than overflowing; the round numbers wrap.
+///
 /// # Examples
 ///
 /// ```
@@ -185,7 +190,16 @@ impl RawBarrier {
         }
         let index = self.count.load(Ordering::Relaxed);
         let generation = self.generation.load(Ordering::Relaxed);
-        if index + 1 >= self.parties() {
+        let parties = self.parties();
+        if index >= parties {
+            // Arrivals are counted below `parties` under the mutex, so the
+            // count is corrupt (and `index + 1` could overflow): the
+            // round's state cannot be trusted.
+            self.set_broken();
+            return Err(Error::BrokenBarrier);
+        }
+        // Cannot overflow: `index < parties <= u32::MAX`.
+        if index + 1 == parties {
             self.count.store(0, Ordering::Relaxed);
             self.passed.store(generation, Ordering::Relaxed);
             self.generation
@@ -222,7 +236,8 @@ impl RawBarrier {
         }
     }
 
-    /// A waiter of the current round gives up. Mutex held.
+    /// A waiter of the current round gives up. Mutex held. (Saturating: a
+    /// corrupt count of 0 stays 0.)
     fn leave(&self) {
         let count = self.count.load(Ordering::Relaxed);
         self.count.store(count.saturating_sub(1), Ordering::Relaxed);
@@ -264,5 +279,31 @@ impl std::fmt::Debug for RawBarrier {
         f.debug_struct("RawBarrier")
             .field("parties", &self.parties())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::MaybeUninit;
+
+    use super::*;
+
+    #[test]
+    fn a_corrupt_arrival_count_breaks_the_barrier_without_panicking() {
+        let mut memory = MaybeUninit::<RawBarrier>::uninit();
+        // SAFETY: writable, aligned, used by nobody else.
+        unsafe { RawBarrier::init(memory.as_mut_ptr(), 2) }.expect("init");
+        // SAFETY: initialised above; `memory` outlives `barrier`.
+        let barrier = unsafe { RawBarrier::from_ptr(memory.as_ptr()) };
+        for corrupt in [u32::MAX, 2] {
+            barrier.count.store(corrupt, Ordering::Relaxed);
+            let error = barrier.wait().expect_err("a corrupt count");
+            assert!(matches!(error, Error::BrokenBarrier), "{error:?}");
+            assert!(barrier.is_broken().expect("state"));
+            barrier.reset().expect("reset");
+            assert_eq!(barrier.n_waiting().expect("state"), 0);
+        }
+        barrier.parties.store(1, Ordering::Relaxed);
+        assert_eq!(barrier.wait().expect("one party passes"), 0);
     }
 }

@@ -55,6 +55,17 @@ pub struct RawCondition {
     waiters: AtomicU32,
 }
 
+/// How a wait or a notify knows that its guard holds the condition's lock.
+#[derive(Clone, Copy, Debug)]
+enum GuardCheck {
+    /// The guard's lock is at this condition's address: the check of the
+    /// in-place type, which knows nothing of other mappings.
+    Address,
+    /// The caller checked it (the named `Condition`, by segment identity):
+    /// the same lock, perhaps mapped at another address.
+    Verified,
+}
+
 /// Whether a timed condition wait returned because its time was up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
@@ -121,13 +132,13 @@ impl RawCondition {
         self.lock.lock()
     }
 
-    fn check_guard(&self, guard: &LockGuard<'_>) -> Result<()> {
-        if std::ptr::eq(guard.lock(), &self.lock) {
-            Ok(())
-        } else {
-            Err(Error::NotOwner {
+    fn check_guard(&self, guard: &LockGuard<'_>, check: GuardCheck) -> Result<()> {
+        match check {
+            GuardCheck::Verified => Ok(()),
+            GuardCheck::Address if std::ptr::eq(guard.lock(), &self.lock) => Ok(()),
+            GuardCheck::Address => Err(Error::NotOwner {
                 primitive: "condition's lock",
-            })
+            }),
         }
     }
 
@@ -137,8 +148,9 @@ impl RawCondition {
         &'a self,
         guard: LockGuard<'a>,
         deadline: Option<&Deadline>,
+        check: GuardCheck,
     ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
-        self.check_guard(&guard)?;
+        self.check_guard(&guard, check)?;
         if !guard.is_consistent() {
             // Unlocking it now would make the lock unrecoverable.
             return Err(LockError::OwnerDied(
@@ -147,6 +159,9 @@ impl RawCondition {
         }
         // Relaxed (both): we hold the lock, which orders these with every
         // notifier; the kernel compares `sequence` again before sleeping.
+        // `fetch_add`/`fetch_sub` wrap: both words are shared memory, and a
+        // corrupt `waiters` must not panic (a wrong count only wastes or
+        // skips a wake-up call, as any rogue write here could).
         let seen = self.sequence.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
         let lock = guard.into_held_lock();
@@ -195,7 +210,7 @@ impl RawCondition {
     /// - [`Error::NotOwner`] if `guard` is not of this condition's lock.
     /// - [`Error::NotRecoverable`] if the lock became unrecoverable.
     pub fn wait<'a>(&'a self, guard: LockGuard<'a>) -> LockResult<LockGuard<'a>> {
-        self.wait_until(guard, None)
+        self.wait_until(guard, None, GuardCheck::Address)
             .map(|(guard, _)| guard)
             .map_err(|e| e.map(|(guard, _)| guard))
     }
@@ -211,7 +226,7 @@ impl RawCondition {
         guard: LockGuard<'a>,
         timeout: Duration,
     ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
-        self.wait_until(guard, Some(&Deadline::after(timeout)))
+        self.wait_until(guard, Some(&Deadline::after(timeout)), GuardCheck::Address)
     }
 
     /// Waits until `condition` returns true (Python's `wait_for`): checks
@@ -223,13 +238,11 @@ impl RawCondition {
     pub fn wait_for<'a>(
         &'a self,
         guard: LockGuard<'a>,
-        mut condition: impl FnMut() -> bool,
+        condition: impl FnMut() -> bool,
     ) -> LockResult<LockGuard<'a>> {
-        let mut guard = guard;
-        while !condition() {
-            guard = self.wait(guard)?;
-        }
-        Ok(guard)
+        self.wait_for_until(guard, None, condition, GuardCheck::Address)
+            .map(|(guard, _)| guard)
+            .map_err(|e| e.map(|(guard, _)| guard))
     }
 
     /// As [`RawCondition::wait_for`], at most `timeout` in all; on return
@@ -242,21 +255,59 @@ impl RawCondition {
         &'a self,
         guard: LockGuard<'a>,
         timeout: Duration,
-        mut condition: impl FnMut() -> bool,
+        condition: impl FnMut() -> bool,
     ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
         let deadline = Deadline::after(timeout);
+        self.wait_for_until(guard, Some(deadline), condition, GuardCheck::Address)
+    }
+
+    /// Waits until `condition` returns true or `deadline` passes.
+    fn wait_for_until<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        deadline: Option<Deadline>,
+        mut condition: impl FnMut() -> bool,
+        check: GuardCheck,
+    ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
         let mut guard = guard;
         loop {
             if condition() {
                 return Ok((guard, WaitTimeoutResult(false)));
             }
-            let (next, result) = self.wait_until(guard, Some(&deadline))?;
+            let (next, result) = self.wait_until(guard, deadline.as_ref(), check)?;
             guard = next;
             if result.timed_out() {
                 let holds = condition();
                 return Ok((guard, WaitTimeoutResult(!holds)));
             }
         }
+    }
+
+    /// [`RawCondition::wait_for_timeout`] (or, without a timeout,
+    /// [`RawCondition::wait_for`]) with a guard that the caller has
+    /// checked holds this condition's lock, perhaps through another mapping
+    /// of the same memory (so at another address): the named `Condition`
+    /// compares the segments' identities instead.
+    pub(crate) fn wait_for_verified<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        timeout: Option<Duration>,
+        condition: impl FnMut() -> bool,
+    ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
+        let deadline = timeout.map(Deadline::after);
+        self.wait_for_until(guard, deadline, condition, GuardCheck::Verified)
+    }
+
+    /// [`RawCondition::wait_timeout`] (or, without a timeout,
+    /// [`RawCondition::wait`]) with a guard checked as for
+    /// [`RawCondition::wait_for_verified`].
+    pub(crate) fn wait_verified<'a>(
+        &'a self,
+        guard: LockGuard<'a>,
+        timeout: Option<Duration>,
+    ) -> LockResult<(LockGuard<'a>, WaitTimeoutResult)> {
+        let deadline = timeout.map(Deadline::after);
+        self.wait_until(guard, deadline.as_ref(), GuardCheck::Verified)
     }
 
     /// Wakes `n` sleeping waiters (Python's `notify(n)`); `guard` proves
@@ -269,9 +320,20 @@ impl RawCondition {
     ///
     /// [`Error::NotOwner`] if `guard` is not of this condition's lock.
     pub fn notify(&self, guard: &LockGuard<'_>, n: u32) -> Result<()> {
-        self.check_guard(guard)?;
+        self.notify_checked(guard, n, GuardCheck::Address)
+    }
+
+    /// [`RawCondition::notify`] with a guard checked as for
+    /// [`RawCondition::wait_for_verified`].
+    pub(crate) fn notify_verified(&self, guard: &LockGuard<'_>, n: u32) -> Result<()> {
+        self.notify_checked(guard, n, GuardCheck::Verified)
+    }
+
+    fn notify_checked(&self, guard: &LockGuard<'_>, n: u32, check: GuardCheck) -> Result<()> {
+        self.check_guard(guard, check)?;
         // Relaxed: under the lock, which waiters also hold when they read
-        // `sequence` and bump `waiters`.
+        // `sequence` and bump `waiters`. Wrapping (as `fetch_add` is): only
+        // a change is looked for, and u32::MAX is as good a value as any.
         self.sequence.fetch_add(1, Ordering::Relaxed);
         if n > 0 && self.waiters.load(Ordering::Relaxed) > 0 {
             os::futex_wake(&self.sequence, i32::try_from(n).unwrap_or(i32::MAX));

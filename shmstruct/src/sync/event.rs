@@ -28,6 +28,12 @@ const SPIN: u32 = 100;
 /// method leaves the event usable by the others. [`RawEvent::SIZE`] bytes,
 /// aligned to [`RawEvent::ALIGN`].
 ///
+/// The word lives in memory other processes can write. A value that is
+/// none of its three states (only a process that ignores the protocol can
+/// leave one there) reads as clear with sleepers: [`is_set`](RawEvent::is_set)
+/// is false, [`wait`](RawEvent::wait) sleeps (and its timeout holds), and
+/// [`set`](RawEvent::set) sets it and wakes everyone.
+///
 /// # Examples
 ///
 /// ```
@@ -94,8 +100,10 @@ impl RawEvent {
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
         // Release: publishes the setter's earlier writes to waiters, which
-        // load with Acquire.
-        if self.state.swap(SET, Ordering::Release) == CLEAR_WAITED {
+        // load with Acquire. Anything but SET and CLEAR may have sleepers
+        // (a corrupt state reads as CLEAR_WAITED).
+        let previous = self.state.swap(SET, Ordering::Release);
+        if previous != SET && previous != CLEAR {
             os::futex_wake_all(&self.state);
         }
     }
@@ -137,13 +145,15 @@ impl RawEvent {
             if state == SET {
                 return Ok(());
             }
-            // Announce a sleeper, so that `set` wakes. Relaxed: the futex
-            // call re-checks the word in the kernel; ordering with the
-            // setter's data comes from the Acquire load above on retry.
-            if state == CLEAR
+            // Announce a sleeper, so that `set` wakes; a corrupt state (not
+            // one of the three) is turned into CLEAR_WAITED too, or the
+            // futex call below would return at once, forever. Relaxed: the
+            // futex call re-checks the word in the kernel; ordering with
+            // the setter's data comes from the Acquire load above on retry.
+            if state != CLEAR_WAITED
                 && self
                     .state
-                    .compare_exchange(CLEAR, CLEAR_WAITED, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(state, CLEAR_WAITED, Ordering::Relaxed, Ordering::Relaxed)
                     .is_err()
             {
                 continue;
@@ -164,5 +174,32 @@ impl std::fmt::Debug for RawEvent {
         f.debug_struct("RawEvent")
             .field("set", &self.is_set())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::MaybeUninit;
+
+    use super::*;
+
+    #[test]
+    fn a_corrupt_state_reads_as_clear_and_waits_sleep() {
+        let mut memory = MaybeUninit::<RawEvent>::uninit();
+        // SAFETY: writable, aligned, used by nobody else.
+        unsafe { RawEvent::init(memory.as_mut_ptr()) };
+        // SAFETY: initialised above; `memory` outlives `event`.
+        let event = unsafe { RawEvent::from_ptr(memory.as_ptr()) };
+        event.state.store(7, Ordering::Relaxed);
+        assert!(!event.is_set());
+        // Returns at its timeout (it used to spin forever).
+        let error = event
+            .wait_timeout(Duration::from_millis(5))
+            .expect_err("still clear");
+        assert!(matches!(error, Error::TimedOut { .. }), "{error:?}");
+        event.state.store(7, Ordering::Relaxed);
+        event.set();
+        assert!(event.is_set());
+        event.wait();
     }
 }

@@ -70,6 +70,18 @@ struct Undo {
 /// bound is [`Error::OverRelease`]; a reclaim never raises the count above
 /// the bound.
 ///
+/// # Counters that cannot be right
+///
+/// The counters live in memory other processes can write, so a process
+/// that does not follow the protocol (or a stray write) can leave any value
+/// there. None of them is trusted with plain arithmetic: nothing panics,
+/// whatever they hold. Counts saturate instead (a free count stays at most
+/// `u32::MAX` and at least 0, a reclaim adds at most up to the bound), and
+/// a holder slot that already records `u32::MAX` permits hands out the next
+/// permit untracked, as when every slot is taken. A wrong count can then
+/// make permits appear or disappear, as any write into the semaphore's
+/// memory could; it cannot crash a process that uses it.
+///
 /// # Examples
 ///
 /// ```
@@ -256,29 +268,36 @@ impl RawSemaphore {
         (None, free)
     }
 
-    /// Takes one permit for `me` (`value > 0` checked by the caller).
+    /// Takes one permit for `me` (`value > 0` checked by the caller);
+    /// whether it is tracked.
     fn take(&self, held: &Held<'_>, me: ProcessId) -> bool {
-        let value = self.value.load(Ordering::Relaxed) - 1;
+        // Saturating: the caller saw `value > 0` under the mutex, but the
+        // word is shared memory that a rogue writer may have changed since.
+        let value = self.value.load(Ordering::Relaxed).saturating_sub(1);
         match self.slot_of(me) {
             (Some(index), _) => {
-                let permits = self.holders[index].permits.load(Ordering::Relaxed) + 1;
-                self.update(held, value, Some(index), (me.pid, permits, me.start));
-                true
+                // Checked: a slot already at u32::MAX permits (only a
+                // corrupt one gets there) cannot count one more, so the
+                // permit is handed out untracked instead.
+                let permits = self.holders[index].permits.load(Ordering::Relaxed);
+                if let Some(permits) = permits.checked_add(1) {
+                    self.update(held, value, Some(index), (me.pid, permits, me.start));
+                    return true;
+                }
             }
             (None, Some(free)) if me.start != 0 => {
                 self.update(held, value, Some(free), (me.pid, 1, me.start));
-                true
+                return true;
             }
-            _ => {
-                self.update(held, value, None, (0, 0, 0));
-                false
-            }
+            _ => {}
         }
+        self.update(held, value, None, (0, 0, 0));
+        false
     }
 
     /// Returns the permits of dead holders; how many.
     fn reclaim_dead(&self, held: &Held<'_>, me: ProcessId) -> u32 {
-        let mut reclaimed = 0;
+        let mut reclaimed = 0u32;
         for (index, slot) in self.holders.iter().enumerate() {
             let pid = slot.pid.load(Ordering::Relaxed);
             if pid == 0 || pid == me.pid {
@@ -291,10 +310,12 @@ impl RawSemaphore {
             if holder.is_alive() {
                 continue;
             }
+            // Saturating, both: the slots are shared memory, and corrupt
+            // ones could hold counts whose sum overflows.
             let permits = slot.permits.load(Ordering::Relaxed);
             let value = self.capped(self.value.load(Ordering::Relaxed).saturating_add(permits));
             self.update(held, value, Some(index), (0, 0, 0));
-            reclaimed += permits;
+            reclaimed = reclaimed.saturating_add(permits);
         }
         reclaimed
     }
@@ -346,6 +367,9 @@ impl RawSemaphore {
                 (d, false) => d,
             };
             // Relaxed: under the mutex (see the note on the fields).
+            // `fetch_add`/`fetch_sub` wrap, so a corrupt `waiters` cannot
+            // panic (a wrong count wastes or misses wake-up calls, as any
+            // rogue write into the semaphore can).
             let seen = self.wake.load(Ordering::Relaxed);
             self.waiters.fetch_add(1, Ordering::Relaxed);
             drop(held);
@@ -521,5 +545,74 @@ impl std::fmt::Debug for SemaphoreGuard<'_> {
         f.debug_struct("SemaphoreGuard")
             .field("tracked", &self.tracked)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::MaybeUninit;
+
+    use super::*;
+
+    /// A bounded semaphore with `value` permits in local memory.
+    fn local(memory: &mut MaybeUninit<RawSemaphore>, value: u32) -> &RawSemaphore {
+        // SAFETY: `memory` is writable, aligned for a RawSemaphore and used
+        // by nobody else.
+        unsafe { RawSemaphore::init_bounded(memory.as_mut_ptr(), value) }.expect("init");
+        // SAFETY: initialised above; the borrow of `memory` outlives it.
+        unsafe { RawSemaphore::from_ptr(memory.as_ptr()) }
+    }
+
+    #[test]
+    fn a_holder_slot_at_the_maximum_hands_out_untracked_permits() {
+        let mut memory = MaybeUninit::uninit();
+        let semaphore = local(&mut memory, 2);
+        let first = semaphore.acquire().expect("a permit");
+        assert!(first.tracked);
+        let slot = semaphore
+            .holders
+            .iter()
+            .find(|slot| slot.pid.load(Ordering::Relaxed) != 0)
+            .expect("the permit is recorded");
+        // What only a corrupt (or rogue) write can leave there.
+        slot.permits.store(u32::MAX, Ordering::Relaxed);
+        let second = semaphore.acquire().expect("a permit, no panic");
+        assert!(!second.tracked);
+        assert_eq!(slot.permits.load(Ordering::Relaxed), u32::MAX);
+        drop(second);
+        drop(first);
+        assert_eq!(semaphore.value().expect("value"), 2);
+    }
+
+    #[test]
+    fn corrupt_dead_holders_do_not_overflow_the_reclaim() {
+        let mut memory = MaybeUninit::uninit();
+        let semaphore = local(&mut memory, 3);
+        semaphore.value.store(0, Ordering::Relaxed);
+        // Two slots of a process that does not exist (above the kernel's
+        // pid limit), each claiming every permit there could be.
+        for slot in &semaphore.holders[..2] {
+            slot.pid.store(u32::MAX - 1, Ordering::Relaxed);
+            slot.start.store(1, Ordering::Relaxed);
+            slot.permits.store(u32::MAX, Ordering::Relaxed);
+        }
+        let permit = semaphore.try_acquire().expect("reclaimed, no panic");
+        drop(permit);
+        // Never above the bound.
+        assert_eq!(semaphore.value().expect("value"), 3);
+    }
+
+    #[test]
+    fn a_free_count_at_the_maximum_does_not_overflow() {
+        let mut memory = MaybeUninit::uninit();
+        let semaphore = local(&mut memory, 1);
+        // An unbounded semaphore whose count was set to the maximum.
+        semaphore.bound.store(0, Ordering::Relaxed);
+        semaphore.value.store(u32::MAX, Ordering::Relaxed);
+        let permit = semaphore.acquire().expect("a permit");
+        assert!(semaphore.release().is_ok());
+        assert!(semaphore.release().is_err(), "the count would overflow");
+        drop(permit);
+        assert_eq!(semaphore.value().expect("value"), u32::MAX);
     }
 }
