@@ -84,6 +84,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The segment's file is owned or writable by a user this process does
+    /// not trust (see `SegmentOptions::trust_owner`).
+    #[error(
+        "segment \"{name}\" ({}) is not trusted: {reason}; someone else may have \
+         taken the name, so remove it if it is not yours, or trust its owner \
+         with SegmentOptions::trust_owner / trust_group",
+        path.display()
+    )]
+    Untrusted {
+        /// The segment's name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+        /// The uid that owns the file.
+        uid: u32,
+        /// Why it is refused.
+        reason: String,
+    },
+
     /// The file system holding segments is full.
     #[error(
         "no space for segment \"{name}\" of {size} bytes in {}: the file system \

@@ -49,6 +49,7 @@ pub mod header;
 mod info;
 #[cfg_attr(unix, path = "segment/unix.rs")]
 mod os;
+mod trust;
 
 pub use info::{list, remove_stale, SegmentInfo, SegmentState};
 
@@ -138,6 +139,8 @@ pub struct SegmentOptions {
     mode: u32,
     open_timeout: Duration,
     unlink_on_drop: bool,
+    trusted_owners: Vec<u32>,
+    trusted_groups: Vec<u32>,
 }
 
 impl Default for SegmentOptions {
@@ -155,6 +158,8 @@ impl SegmentOptions {
             mode: 0o600,
             open_timeout: Duration::from_secs(1),
             unlink_on_drop: false,
+            trusted_owners: Vec::new(),
+            trusted_groups: Vec::new(),
         }
     }
 
@@ -183,6 +188,28 @@ impl SegmentOptions {
     /// unlinked). Openers never unlink, whatever this says.
     pub fn unlink_on_drop(mut self, unlink: bool) -> SegmentOptions {
         self.unlink_on_drop = unlink;
+        self
+    }
+
+    /// Also opens segments owned by the user `uid`, for deployments that
+    /// share segments between users on purpose. By default an opener
+    /// accepts only files owned by its effective user or root: anyone else
+    /// who can write a segment can truncate it or forge its locks, which
+    /// would crash or hang this process.
+    ///
+    /// A trusted owner can still corrupt the *data*; the opener's checks
+    /// keep its locks and mapping from crashing or hanging this process.
+    pub fn trust_owner(mut self, uid: u32) -> SegmentOptions {
+        self.trusted_owners.push(uid);
+        self
+    }
+
+    /// Also opens segments that are writable by the group `gid` (mode
+    /// `g+w`), trusting every member of it. By default a group-writable
+    /// segment is refused; a segment writable by every user (`o+w`) is
+    /// always refused.
+    pub fn trust_group(mut self, gid: u32) -> SegmentOptions {
+        self.trusted_groups.push(gid);
         self
     }
 
@@ -582,6 +609,15 @@ impl Segment {
             let metadata = file.metadata().map_err(|e| io("inspecting", e))?;
             if !metadata.is_file() {
                 return Err(not_a_segment(name, &path, "it is not a regular file"));
+            }
+            let ownership = os::ownership(&metadata);
+            if let Some(reason) = trust::distrust(ownership, os::effective_uid(), options) {
+                return Err(Error::Untrusted {
+                    name: name.to_owned(),
+                    path,
+                    uid: ownership.uid,
+                    reason,
+                });
             }
             let identity = os::identity(&metadata);
             let size = metadata.len();

@@ -78,6 +78,22 @@ pub(super) fn mode(metadata: &std::fs::Metadata) -> u32 {
     metadata.mode() & 0o7777
 }
 
+/// Who owns a file and its permission bits.
+pub(super) fn ownership(metadata: &std::fs::Metadata) -> super::trust::Ownership {
+    super::trust::Ownership {
+        uid: metadata.uid(),
+        gid: metadata.gid(),
+        mode: mode(metadata),
+    }
+}
+
+/// This process's effective user id.
+pub(super) fn effective_uid() -> u32 {
+    // SAFETY: `geteuid` takes no arguments, touches no memory of ours and
+    // cannot fail (POSIX).
+    unsafe { libc::geteuid() }
+}
+
 /// A file's identity (device and inode), to tell whether a path still names
 /// the file this process created.
 pub(super) fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
