@@ -1,16 +1,20 @@
-//! Segments made by someone else: a name squatted by another user must be
-//! refused with a clear error, never opened and trusted.
+//! Segments made by someone else or damaged: every one is refused with a
+//! clear error, never a crash of the process that meets it.
 //!
 //! The squatter is a child process (this test binary re-executed) that drops
 //! its privileges to uid/gid 65534 before creating the segment, in a private
-//! directory of this test. Without root the test says it was skipped.
+//! directory of this test. Sparse files are tried in a private, full 1 MiB
+//! tmpfs. Without root these tests say they were skipped.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use shmstruct::{Error, SegmentOptions, Value};
+use std::os::unix::fs::FileExt;
+use std::process::Command;
+
+use shmstruct::{Array, Error, SegmentInfo, SegmentOptions, Value};
 
 /// The unprivileged user the squatter becomes ("nobody").
 const SQUATTER: u32 = 65534;
@@ -119,4 +123,144 @@ fn squatted_names_are_refused() {
             ),
         }
     }
+}
+
+/// A private 1 MiB tmpfs mounted on a fresh directory, unmounted and
+/// removed when dropped.
+struct PrivateTmpfs(WorldWritableDir);
+
+impl PrivateTmpfs {
+    fn mount(tag: &str) -> PrivateTmpfs {
+        let dir = WorldWritableDir::new(tag);
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs on {}: {status}",
+            dir.path().display()
+        );
+        PrivateTmpfs(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// Writes a file until the file system is full.
+    fn fill(&self) {
+        let filler = std::fs::File::create(self.path().join("filler")).expect("creating filler");
+        let page = [0xa5u8; 4096];
+        let mut offset = 0;
+        while filler.write_all_at(&page, offset).is_ok() {
+            offset += page.len() as u64;
+            assert!(offset <= 2 << 20, "a 1 MiB tmpfs took more than 2 MiB");
+        }
+    }
+}
+
+impl Drop for PrivateTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path()).status();
+    }
+}
+
+/// Offsets of header fields (see `shmstruct::segment::header`).
+const TOTAL_SIZE: u64 = 32;
+const DESCRIPTOR_LEN: u64 = 56;
+
+fn patch(path: &Path, offset: u64, value: u64) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("opening to patch");
+    file.write_all_at(&value.to_ne_bytes(), offset)
+        .expect("patching the header");
+}
+
+#[test]
+fn descriptor_lengths_are_bounded_before_allocating() {
+    let dir = WorldWritableDir::new("desclen");
+    let options = SegmentOptions::new().dir(dir.path());
+    for (case, len) in [
+        ("64 KiB + 1", 65537),
+        ("2^40", 1 << 40),
+        ("u64::MAX", u64::MAX),
+    ] {
+        let name = support::unique_name("desc");
+        drop(Value::<u64>::create_with(&name, 1, &options).expect("creating"));
+        patch(&dir.path().join(&name), DESCRIPTOR_LEN, len);
+        let opened = Value::<u64>::open_with(&name, &options).map(|_| ());
+        let inspected = SegmentInfo::open_with(&name, &options).map(|_| ());
+        for (how, outcome) in [("Value::open", opened), ("SegmentInfo::open", inspected)] {
+            assert!(
+                matches!(outcome, Err(Error::CorruptHeader { .. })),
+                "case descriptor_len {case}, {how}: expected CorruptHeader, got {outcome:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sparse_files_are_refused_in_a_full_tmpfs() {
+    if !running_as_root() {
+        support::skipped("sparse_files_are_refused_in_a_full_tmpfs needs root to mount a tmpfs");
+        return;
+    }
+    let fs = PrivateTmpfs::mount("sparse");
+    let options = SegmentOptions::new().dir(fs.path());
+    // A valid segment whose data pages become holes.
+    let holed = "holed";
+    drop(Array::<u64>::create_with(holed, &[7; 8192], &options).expect("creating"));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fs.path().join(holed))
+        .expect("opening");
+    punch_hole(&file, 16384, 32768);
+    // A foreign file with a valid header whose size claims 1 TiB of holes.
+    let foreign = "foreign";
+    drop(Value::<u64>::create_with(foreign, 1, &options).expect("creating"));
+    patch(&fs.path().join(foreign), TOTAL_SIZE, 1 << 40);
+    patch(&fs.path().join(foreign), DESCRIPTOR_LEN, 1 << 39);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(fs.path().join(foreign))
+        .and_then(|file| file.set_len(1 << 40))
+        .expect("growing the foreign file");
+    fs.fill();
+    for name in [holed, foreign] {
+        let opened = Array::<u64>::open_with(name, &options).map(|_| ());
+        assert!(
+            matches!(opened, Err(Error::Sparse { .. })),
+            "case {name}, Array::open: expected Sparse, got {opened:?}"
+        );
+        let inspected = SegmentInfo::open_with(name, &options).map(|_| ());
+        assert!(
+            matches!(inspected, Err(Error::Sparse { .. })),
+            "case {name}, SegmentInfo::open: expected Sparse, got {inspected:?}"
+        );
+    }
+    let listed = shmstruct::segment::list(fs.path()).expect("listing");
+    assert!(
+        listed
+            .iter()
+            .all(|info| info.name() != holed && info.name() != foreign),
+        "list returned a sparse file"
+    );
+}
+
+fn punch_hole(file: &std::fs::File, offset: i64, len: i64) {
+    use std::os::fd::AsRawFd;
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: `fallocate` only reads its integer arguments; the descriptor
+    // is open for as long as `file` is borrowed.
+    let status = unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) };
+    assert_eq!(
+        status,
+        0,
+        "punching a hole: {}",
+        std::io::Error::last_os_error()
+    );
 }

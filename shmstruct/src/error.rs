@@ -103,6 +103,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// The segment's file has holes: touching them could raise `SIGBUS`
+    /// when the file system is full, so it is refused.
+    #[error(
+        "segment \"{name}\" ({}) is sparse: {size} bytes long but only {allocated} \
+         allocated; shmstruct reserves every byte when it creates a segment, so \
+         this file was made or damaged by something else",
+        path.display()
+    )]
+    Sparse {
+        /// The segment's name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+        /// The file's size.
+        size: u64,
+        /// The bytes the file system has allocated to it.
+        allocated: u64,
+    },
+
     /// The file system holding segments is full.
     #[error(
         "no space for segment \"{name}\" of {size} bytes in {}: the file system \

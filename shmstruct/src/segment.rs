@@ -604,7 +604,6 @@ impl Segment {
             source,
         };
         let started = Instant::now();
-        let mut mapped: Option<MmapRaw> = None;
         loop {
             let metadata = file.metadata().map_err(|e| io("inspecting", e))?;
             if !metadata.is_file() {
@@ -623,35 +622,24 @@ impl Segment {
             let size = metadata.len();
             let mut creator = (0, 0);
             if size >= HEADER_SIZE as u64 {
-                // The file is at least a header long: map it (again, if it
-                // grew) and look at its magic and state.
-                if mapped.as_ref().map(MmapRaw::len) != usize::try_from(size).ok() {
-                    let len = usize::try_from(size).map_err(|_| Error::CorruptHeader {
-                        name: name.to_owned(),
-                        reason: format!("the file's size {size} is not addressable"),
-                    })?;
-                    mapped = Some(
-                        MmapOptions::new()
-                            .len(len)
-                            .map_raw(&file)
-                            .map_err(|e| io("mapping", e))?,
-                    );
-                }
-                let map = mapped.as_ref().expect("mapped above");
-                let magic = magic_word(map).load(Ordering::Acquire);
-                // Acquire: pairs with the creator's Release store of READY,
-                // after which the whole header, descriptor and data are
-                // visible.
-                let state = state_word(map).load(Ordering::Acquire);
-                if magic == u64::from_ne_bytes(MAGIC) {
+                // The file is at least a header long. Read the header with
+                // pread, never through a mapping: a hole in a foreign sparse
+                // file reads as zeros here instead of raising SIGBUS.
+                let header = read_header(&file).map_err(|e| io("reading", e))?;
+                let magic = header.magic;
+                let state = header.state;
+                if magic == MAGIC {
                     if state == STATE_READY {
-                        let segment = Segment::from_ready(
-                            name,
-                            &path,
-                            mapped.take().expect("mapped"),
-                            identity,
-                            size,
-                        )?;
+                        let allocated = os::allocated_bytes(&metadata);
+                        if allocated < size {
+                            return Err(Error::Sparse {
+                                name: name.to_owned(),
+                                path,
+                                size,
+                                allocated,
+                            });
+                        }
+                        let segment = Segment::from_ready(name, &path, &file, identity, size)?;
                         return Ok(Probe::Ready(Box::new(segment)));
                     }
                     if state != STATE_INITIALISING {
@@ -660,8 +648,8 @@ impl Segment {
                             reason: format!("unknown state {state:#x}"),
                         });
                     }
-                    creator = read_creator(map);
-                } else if magic != 0 || state != STATE_INITIALISING {
+                    creator = (header.creator_pid, header.creator_start_time);
+                } else if magic != [0; 8] || state != STATE_INITIALISING {
                     return Err(not_a_segment(
                         name,
                         &path,
@@ -703,21 +691,37 @@ impl Segment {
         }
     }
 
-    /// Reads and checks the header of a mapped segment whose state is ready.
+    /// Maps a segment whose header was seen ready and whose file is fully
+    /// allocated, then reads and checks its header.
     fn from_ready(
         name: &str,
         path: &Path,
-        map: MmapRaw,
+        file: &std::fs::File,
         identity: (u64, u64),
         size: u64,
     ) -> Result<Segment> {
-        let mut bytes = [0u8; HEADER_SIZE];
-        // SAFETY: the mapping is at least HEADER_SIZE bytes long (the caller
-        // checked the file's size before mapping it), `bytes` is a distinct
-        // local buffer of that size, and u8 has no alignment requirement.
-        // The header is no longer written once the state is ready.
-        unsafe { std::ptr::copy_nonoverlapping(map.as_mut_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
-        let header = Header::read_from_bytes(&bytes).expect("HEADER_SIZE bytes");
+        let io = |doing: &str, source| Error::Io {
+            context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
+            source,
+        };
+        let len = usize::try_from(size).map_err(|_| Error::CorruptHeader {
+            name: name.to_owned(),
+            reason: format!("the file's size {size} is not addressable"),
+        })?;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(file)
+            .map_err(|e| io("mapping", e))?;
+        // Acquire: pairs with the creator's Release store of READY, after
+        // which the whole header, descriptor and lock area are written; the
+        // header is read again below, after this load.
+        if state_word(&map).load(Ordering::Acquire) != STATE_READY {
+            return Err(Error::CorruptHeader {
+                name: name.to_owned(),
+                reason: "its state left ready".to_owned(),
+            });
+        }
+        let header = read_header(file).map_err(|e| io("reading", e))?;
         if header.version != header::VERSION {
             return Err(Error::UnsupportedVersion {
                 name: name.to_owned(),
@@ -863,6 +867,12 @@ impl Segment {
                 });
             }
         }
+        self.check_data_area(expected)
+    }
+
+    /// Checks that the header's data area holds exactly a `layout`, aligned:
+    /// the header's `data_size` must agree with the descriptor.
+    pub(crate) fn check_data_area(&self, expected: &Layout) -> Result<()> {
         if self.header.data_size != expected.size() as u64
             || self.header.data_offset % expected.align() as u64 != 0
         {
@@ -1079,11 +1089,9 @@ fn magic_word(map: &MmapRaw) -> &AtomicU64 {
         .cast::<u64>();
     // SAFETY: the mapping is page-aligned and at least a header long
     // (asserted), so `magic` is 8-aligned and valid for as long as `map` is
-    // borrowed. While anyone may write it, every access is atomic (the
-    // creator's one `store`, openers' `load`s), as `from_ptr` requires. The
-    // only plain accesses are reads that cannot race a write: `from_ready`'s
-    // copy of the header, which happens-after the creator's last write (the
-    // Acquire load of READY), and nobody writes the header after that.
+    // borrowed. Every access through a mapping is atomic (the creator's one
+    // `store`), as `from_ptr` requires; openers read the header with
+    // `pread`, outside the memory model.
     unsafe { AtomicU64::from_ptr(magic) }
 }
 
@@ -1097,27 +1105,17 @@ fn state_word(map: &MmapRaw) -> &AtomicU32 {
     // SAFETY: as for `magic_word`: 4-aligned, inside the mapping, and
     // every write is atomic (the creator never writes it non-atomically: it
     // is zero from posix_fallocate until the Release store of READY, which
-    // is its only write); the one plain read is `from_ready`'s copy, after
-    // that store was seen with Acquire.
+    // is its only write); openers read it with this atomic `load` or with
+    // `pread`.
     unsafe { AtomicU32::from_ptr(state) }
 }
 
-/// The creator's pid and start time, written before the magic; read after
-/// an Acquire load of the magic found it set. Only these two fields are
-/// read: the creator may still be writing the rest of the header.
-fn read_creator(map: &MmapRaw) -> (u32, u64) {
-    fn read<const N: usize>(map: &MmapRaw, offset: usize) -> [u8; N] {
-        assert!(offset + N <= map.len());
-        let mut bytes = [0u8; N];
-        let source = map.as_mut_ptr().wrapping_add(offset);
-        // SAFETY: `offset .. offset + N` is inside the mapping (asserted),
-        // `bytes` is a local buffer of N bytes, u8 needs no alignment.
-        unsafe { std::ptr::copy_nonoverlapping(source, bytes.as_mut_ptr(), N) };
-        bytes
-    }
-    let pid = read::<4>(map, core::mem::offset_of!(Header, creator_pid));
-    let start_time = read::<8>(map, core::mem::offset_of!(Header, creator_start_time));
-    (u32::from_ne_bytes(pid), u64::from_ne_bytes(start_time))
+/// Reads the header with `pread`: whatever the file holds, this never
+/// touches unbacked memory.
+fn read_header(file: &std::fs::File) -> std::io::Result<Header> {
+    let mut bytes = [0u8; HEADER_SIZE];
+    file.read_exact_at(&mut bytes, 0)?;
+    Ok(Header::read_from_bytes(&bytes).expect("HEADER_SIZE bytes"))
 }
 
 #[cfg(test)]

@@ -319,6 +319,13 @@ impl Header {
             };
             previous_end = area_end;
         }
+        if self.descriptor_len > crate::layout::Layout::MAX_ENCODED_LEN as u64 {
+            return corrupt(format!(
+                "descriptor of {} bytes, more than the {} a descriptor may have",
+                self.descriptor_len,
+                crate::layout::Layout::MAX_ENCODED_LEN
+            ));
+        }
         if self.lock_size < LOCK_AREA_SIZE as u64 {
             return corrupt(format!(
                 "lock area of {} bytes, less than {LOCK_AREA_SIZE}",

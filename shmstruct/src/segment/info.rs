@@ -105,6 +105,7 @@ impl SegmentInfo {
                         source,
                     }
                 })?;
+                segment.check_data_area(&layout)?;
                 Ok(SegmentInfo {
                     name: name.to_owned(),
                     path: segment.path().to_owned(),

@@ -87,6 +87,14 @@ pub(super) fn ownership(metadata: &std::fs::Metadata) -> super::trust::Ownership
     }
 }
 
+/// How many bytes of storage the file system has allocated to a file
+/// (`st_blocks` counts 512-byte units whatever the block size): less than
+/// its size means holes, whose pages a full file system may be unable to
+/// supply when they are touched (`SIGBUS`).
+pub(super) fn allocated_bytes(metadata: &std::fs::Metadata) -> u64 {
+    metadata.blocks().saturating_mul(512)
+}
+
 /// This process's effective user id.
 pub(super) fn effective_uid() -> u32 {
     // SAFETY: `geteuid` takes no arguments, touches no memory of ours and
