@@ -131,9 +131,19 @@ struct PrivateTmpfs(WorldWritableDir);
 
 impl PrivateTmpfs {
     fn mount(tag: &str) -> PrivateTmpfs {
+        PrivateTmpfs::mount_sized(tag, "1m")
+    }
+
+    fn mount_sized(tag: &str, size: &str) -> PrivateTmpfs {
         let dir = WorldWritableDir::new(tag);
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=1777"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .status()
             .expect("running mount");
@@ -263,4 +273,81 @@ fn punch_hole(file: &std::fs::File, offset: i64, len: i64) {
         "punching a hole: {}",
         std::io::Error::last_os_error()
     );
+}
+
+/// The elements of the array the killed creator makes: 1 MiB.
+const KILLED_LEN: usize = 1 << 17;
+
+#[test]
+fn a_creator_killed_anywhere_leaves_the_name_usable() {
+    if support::role().is_some() {
+        // Create and remove the segment over and over until killed.
+        let options = SegmentOptions::new()
+            .dir(support::arg("DIR"))
+            .unlink_on_drop(true);
+        let elements = vec![3u64; KILLED_LEN];
+        loop {
+            drop(Array::create_with(&support::arg("NAME"), &elements, &options).expect("creating"));
+        }
+    }
+    if !running_as_root() {
+        support::skipped("a_creator_killed_anywhere_leaves_the_name_usable needs root for a tmpfs");
+        return;
+    }
+    let fs = PrivateTmpfs::mount_sized("killed", "16m");
+    let options = SegmentOptions::new().dir(fs.path());
+    let name = "killed";
+    let path = fs.path().join(name);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..100 {
+        let mut child = support::spawn_role(
+            "a_creator_killed_anywhere_leaves_the_name_usable",
+            "creator",
+            &[("DIR", fs.path().to_str().unwrap()), ("NAME", name)],
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !path.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the creator never created"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // xorshift: a delay of 0 to 4 ms, a different point of create or
+        // unlink in each round.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_micros(seed % 4000));
+        child.kill();
+        let outcome = match Array::<u64>::open_with(name, &options) {
+            Ok(array) => {
+                let data = array.to_vec().expect("reading");
+                assert!(
+                    data.len() == KILLED_LEN && data.iter().all(|&x| x == 3),
+                    "round {round}: an open segment with other contents"
+                );
+                "complete"
+            }
+            Err(Error::NotFound { .. }) => "absent",
+            Err(other) => panic!("round {round}: the name is left blocked: {other}"),
+        };
+        let _ = std::fs::remove_file(&path);
+        let created = Array::create_with(name, &[1u64], &options.clone().unlink_on_drop(true));
+        assert!(
+            created.is_ok(),
+            "round {round} (name was {outcome}): create failed: {:?}",
+            created.map(|_| ())
+        );
+        drop(created);
+        let left: Vec<_> = std::fs::read_dir(fs.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "round {round}: files left behind: {left:?}"
+        );
+    }
 }

@@ -458,7 +458,7 @@ impl Segment {
         header.lock_mode = lock_plan.code();
         let (lock_mode, shared_lock_identity) = lock_plan.split();
 
-        let file = os::create_file(&path, options.mode).map_err(|source| {
+        let creating_error = |source: std::io::Error| {
             if source.kind() == std::io::ErrorKind::NotFound {
                 Error::Io {
                     context: format!(
@@ -470,9 +470,28 @@ impl Segment {
             } else {
                 os_error(name, &path, "creating", source)
             }
-        })?;
-        // From here on the file is ours: remove it again if we fail.
-        let mut cleanup = RemoveOnFailure(Some(&path));
+        };
+        // Fail early, and cheaply, when the name is visibly taken; the link
+        // below is what decides a race.
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(Error::AlreadyExists {
+                name: name.to_owned(),
+                path,
+            });
+        }
+        // Build the segment in an unnamed file and link it into place when
+        // it is complete. Where O_TMPFILE is missing, create the name at
+        // once (an opener then sees it initialising, as before).
+        let (file, named_now) = match os::create_unnamed(&dir, options.mode) {
+            Ok(file) => (file, false),
+            Err(source) if os::is_unsupported(&source) => (
+                os::create_file(&path, options.mode).map_err(creating_error)?,
+                true,
+            ),
+            Err(source) => return Err(creating_error(source)),
+        };
+        // From here on a named file is ours: remove it again if we fail.
+        let mut cleanup = RemoveOnFailure(named_now.then_some(path.as_path()));
         let io = |doing: &str, source| Error::Io {
             context: format!("{doing} segment \"{name}\" ({}) failed", path.display()),
             source,
@@ -518,6 +537,9 @@ impl Segment {
         // area, data) happens-before an opener's Acquire load that sees
         // READY.
         segment.state().store(STATE_READY, Ordering::Release);
+        if !named_now {
+            os::link_into(&file, &path).map_err(creating_error)?;
+        }
         cleanup.0 = None;
         let mut segment = segment;
         segment.unlink_on_drop = options.unlink_on_drop;

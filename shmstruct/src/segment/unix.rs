@@ -29,6 +29,59 @@ pub(super) fn create_file(path: &Path, mode: u32) -> io::Result<File> {
         .open(path)
 }
 
+/// Creates an unnamed file in `dir` (`O_TMPFILE | O_RDWR | O_CLOEXEC`) with
+/// `mode` as far as the umask lets it: a segment is built there complete
+/// and [linked](link_into) to its name only then, so nobody ever sees it
+/// half-made and a creator killed on the way leaves nothing behind.
+///
+/// Fails with [`is_unsupported`] where the file system or kernel has no
+/// `O_TMPFILE`.
+pub(super) fn create_unnamed(dir: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(mode)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+}
+
+/// Whether `error` says `O_TMPFILE` is not available here (old kernels
+/// report `EISDIR` or `EINVAL`, file systems without it `EOPNOTSUPP`).
+pub(super) fn is_unsupported(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+    )
+}
+
+/// Gives the unnamed `file` the name `path`, failing with `EEXIST` if the
+/// name is taken: `linkat` of `/proc/self/fd/N` with `AT_SYMLINK_FOLLOW`,
+/// which, unlike `AT_EMPTY_PATH`, needs no privilege.
+pub(super) fn link_into(file: &File, path: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from =
+        CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL in a number");
+    let to = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: both paths are NUL-terminated strings that live until the
+    // call returns; `linkat` only reads them.
+    let status = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Gives `file` exactly `mode` (`fchmod`), whatever the umask cleared.
 pub(super) fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     file.set_permissions(Permissions::from_mode(mode))
