@@ -14,7 +14,7 @@ use std::time::Duration;
 use std::os::unix::fs::FileExt;
 use std::process::Command;
 
-use shmstruct::{Array, Error, SegmentInfo, SegmentOptions, Value};
+use shmstruct::{Array, Error, RLock, SegmentInfo, SegmentOptions, Value};
 
 /// The unprivileged user the squatter becomes ("nobody").
 const SQUATTER: u32 = 65534;
@@ -349,5 +349,66 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
             left.is_empty(),
             "round {round}: files left behind: {left:?}"
         );
+    }
+}
+
+/// Offset of the header's `lock_offset` field, and of glibc's kind word in
+/// a 64-bit `pthread_mutex_t`.
+const LOCK_OFFSET: u64 = 64;
+const MUTEX_KIND: u64 = 16;
+
+#[test]
+fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
+    let dir = WorldWritableDir::new("kind");
+    let options = SegmentOptions::new().dir(dir.path());
+    // Zeroed (private, non-robust), normal/recursive/errorcheck without the
+    // robust or shared bits, PRIO_PROTECT and PRIO_INHERIT kinds, and noise.
+    let kinds: [u32; 12] = [
+        0,
+        1,
+        2,
+        3,
+        0x10,
+        0x80,
+        0x90,
+        0x91,
+        0x92 | 0x40,
+        0x92 | 0x20,
+        0x7fff_ffff,
+        0xffff_ffff,
+    ];
+    for (form, recursive) in [("Value<u64> (own lock)", false), ("RLock", true)] {
+        for kind in kinds {
+            let name = support::unique_name("k");
+            if recursive {
+                drop(RLock::create_with(&name, &options).expect("creating"));
+            } else {
+                drop(Value::<u64>::create_with(&name, 1, &options).expect("creating"));
+            }
+            let path = dir.path().join(&name);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            let mut offset = [0u8; 8];
+            file.read_exact_at(&mut offset, LOCK_OFFSET).unwrap();
+            let word = u64::from_ne_bytes(offset) + MUTEX_KIND;
+            let mut original = [0u8; 4];
+            file.read_exact_at(&mut original, word).unwrap();
+            if u32::from_ne_bytes(original) == kind {
+                continue; // the creator's own kind: not garbage
+            }
+            file.write_all_at(&kind.to_ne_bytes(), word).unwrap();
+            let outcome = if recursive {
+                RLock::open_with(&name, &options).map(|_| ())
+            } else {
+                Value::<u64>::open_with(&name, &options).map(|_| ())
+            };
+            assert!(
+                matches!(outcome, Err(Error::CorruptLock { .. })),
+                "case {form}, kind word {kind:#x}: expected CorruptLock, got {outcome:?}"
+            );
+        }
     }
 }

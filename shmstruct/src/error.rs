@@ -122,6 +122,19 @@ pub enum Error {
         allocated: u64,
     },
 
+    /// A segment's robust mutex is not what its creator writes: opening
+    /// it would let glibc abort or hang this process.
+    #[error(
+        "segment \"{name}\" has a corrupt lock: {reason}; the segment was damaged \
+         or not made by shmstruct, so recreate it"
+    )]
+    CorruptLock {
+        /// The segment's name.
+        name: String,
+        /// What is wrong with the lock.
+        reason: String,
+    },
+
     /// The file system holding segments is full.
     #[error(
         "no space for segment \"{name}\" of {size} bytes in {}: the file system \

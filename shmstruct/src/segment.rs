@@ -779,6 +779,7 @@ impl Segment {
             mutex_in_data: false,
         };
         (segment.lock_mode, segment.shared_lock_identity) = segment.read_lock_mode()?;
+        segment.check_own_lock()?;
         Ok(segment)
     }
 
@@ -846,6 +847,33 @@ impl Segment {
                 Ok(())
             }
         }
+    }
+
+    /// Checks the kind word of the segment's own robust mutex, if it has
+    /// one, before anyone locks it (see [`RobustMutex::check_kind`]).
+    ///
+    /// [`RobustMutex::check_kind`]: crate::sync::RobustMutex::check_kind
+    fn check_own_lock(&self) -> Result<()> {
+        use crate::sync::{MutexKind, RobustMutex};
+        let kind = match self.lock_mode {
+            LockMode::Own => MutexKind::ErrorCheck,
+            LockMode::OwnRecursive => MutexKind::Recursive,
+            LockMode::None | LockMode::Shared { .. } => return Ok(()),
+        };
+        let mutex = self.lock_area().cast::<RobustMutex>().as_ptr();
+        // SAFETY: the lock area is LOCK_AREA_SIZE bytes, 64-aligned, inside
+        // the mapping (Header::check), large and aligned enough for a
+        // RobustMutex (const-asserted in `named`); the mapping outlives the
+        // call, and other processes touch the mutex only through pthread
+        // calls.
+        let checked = unsafe { RobustMutex::check_kind(mutex, kind) };
+        checked.map_err(|found| Error::CorruptLock {
+            name: self.name.clone(),
+            reason: format!(
+                "its mutex's kind word is {found:#x}, not the {kind:?} robust process-shared \
+                 mutex its header promises"
+            ),
+        })
     }
 
     /// What guards this segment's data.

@@ -103,6 +103,41 @@ pub(crate) enum MutexKind {
     Recursive,
 }
 
+/// Where glibc keeps a mutex's kind word (`__data.__kind`): after `__lock`,
+/// `__count`, `__owner` and, on 64-bit targets, `__nusers`.
+const KIND_OFFSET: usize = if cfg!(target_pointer_width = "64") {
+    16
+} else {
+    12
+};
+const _: () = assert!(KIND_OFFSET + 4 <= std::mem::size_of::<libc::pthread_mutex_t>());
+
+/// The kind word `pthread_mutex_init` writes for a robust, process-shared
+/// mutex of `kind` in this process's glibc, learnt once by initialising a
+/// private one; `None` if that fails.
+fn expected_kind(kind: MutexKind) -> Option<i32> {
+    use std::sync::OnceLock;
+    static ERROR_CHECK: OnceLock<Option<i32>> = OnceLock::new();
+    static RECURSIVE: OnceLock<Option<i32>> = OnceLock::new();
+    let cell = match kind {
+        MutexKind::ErrorCheck => &ERROR_CHECK,
+        MutexKind::Recursive => &RECURSIVE,
+    };
+    *cell.get_or_init(|| {
+        let mut local = std::mem::MaybeUninit::<RobustMutex>::zeroed();
+        // SAFETY: `local` is this function's own, aligned storage for a
+        // mutex, which nobody else sees.
+        unsafe { RobustMutex::init(local.as_mut_ptr(), kind) }.ok()?;
+        let word = local.as_ptr().cast::<u8>().wrapping_add(KIND_OFFSET);
+        // SAFETY: inside `local` (const-asserted), which init wrote; no
+        // other thread sees it. An unaligned read needs no alignment.
+        let found = unsafe { word.cast::<i32>().read_unaligned() };
+        // SAFETY: the mutex was initialised above and nobody holds it.
+        unsafe { libc::pthread_mutex_destroy(local.as_mut_ptr().cast()) };
+        Some(found)
+    })
+}
+
 /// A process-shared, robust pthread mutex, in place.
 ///
 /// `&self` methods are sound because the mutex is only ever touched through
@@ -174,6 +209,42 @@ impl RobustMutex {
         // SAFETY: `attr` was initialised and is not used after this.
         unsafe { libc::pthread_mutexattr_destroy(attr.as_mut_ptr()) };
         result
+    }
+
+    /// Checks, before anyone locks it, that the mutex at `this` has exactly
+    /// the kind word [`RobustMutex::init`] writes for `kind` (type, robust
+    /// and process-shared bits). glibc trusts that word: a zeroed one makes
+    /// a private, non-robust mutex that hangs or aborts between processes,
+    /// and other kinds abort inside glibc. On a mismatch, the word found.
+    ///
+    /// # Safety
+    ///
+    /// `this` is valid for reads and writes of `size_of::<RobustMutex>()`
+    /// bytes and aligned, for the duration of the call (it is only read);
+    /// other processes access it
+    /// only through the pthread functions or atomically.
+    pub(crate) unsafe fn check_kind(
+        this: *const RobustMutex,
+        kind: MutexKind,
+    ) -> std::result::Result<(), i32> {
+        debug_assert!(this.is_aligned());
+        let word = this
+            .cast::<u8>()
+            .wrapping_add(KIND_OFFSET)
+            .cast::<i32>()
+            .cast_mut();
+        // SAFETY: `word` is inside the mutex (KIND_OFFSET + 4 <= its size,
+        // const-asserted), 4-aligned as the mutex is; glibc writes the kind
+        // only in pthread_mutex_init and reads it with relaxed atomic loads,
+        // so this atomic load races with nothing non-atomic.
+        let found = unsafe { std::sync::atomic::AtomicI32::from_ptr(word) }
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let expected = expected_kind(kind);
+        if Some(found) == expected {
+            Ok(())
+        } else {
+            Err(found)
+        }
     }
 
     fn raw(&self) -> *mut libc::pthread_mutex_t {

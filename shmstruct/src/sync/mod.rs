@@ -76,7 +76,7 @@ pub use barrier::RawBarrier;
 pub use condition::{RawCondition, WaitTimeoutResult};
 pub use event::RawEvent;
 pub use lock::{DataGuard, LockGuard, RawLock};
-pub(crate) use os::robust_mutex_held_in_this_process;
+pub(crate) use os::{robust_mutex_held_in_this_process, MutexKind, RobustMutex};
 pub use rlock::{RLockGuard, RawRLock};
 pub use semaphore::{RawSemaphore, SemaphoreGuard};
 
