@@ -14,7 +14,7 @@ use std::time::Duration;
 use std::os::unix::fs::FileExt;
 use std::process::Command;
 
-use shmstruct::{Array, Error, RLock, SegmentInfo, SegmentOptions, Value};
+use shmstruct::{Array, Error, RLock, SegmentInfo, SegmentOptions, Semaphore, Value};
 
 /// The unprivileged user the squatter becomes ("nobody").
 const SQUATTER: u32 = 65534;
@@ -411,4 +411,54 @@ fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
             );
         }
     }
+}
+
+/// Offset of the header's `data_offset` field.
+const DATA_OFFSET: u64 = 80;
+
+// A forged owner thread id in a semaphore's internal mutex (here pid 1's
+// main thread, alive and never holding it): the bounded calls must return,
+// as they would for a holder that is stopped. Run in a child so that a hang
+// fails the test at the child's timeout instead of stalling it.
+#[test]
+fn bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner() {
+    if support::role().is_some() {
+        let options = SegmentOptions::new().dir(support::arg("DIR"));
+        let semaphore = Semaphore::open_with(&support::arg("NAME"), &options).expect("opening");
+        let tried = semaphore.try_acquire().map(|_| ());
+        assert!(
+            matches!(tried, Err(Error::WouldBlock { .. })),
+            "case try_acquire: expected WouldBlock, got {tried:?}"
+        );
+        let timed = semaphore
+            .acquire_timeout(Duration::from_millis(20))
+            .map(|_| ());
+        assert!(
+            matches!(timed, Err(Error::TimedOut { .. })),
+            "case acquire_timeout(20 ms): expected TimedOut, got {timed:?}"
+        );
+        return;
+    }
+    let dir = WorldWritableDir::new("forged");
+    let options = SegmentOptions::new().dir(dir.path());
+    let name = support::unique_name("sem");
+    let _semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path().join(&name))
+        .unwrap();
+    let mut offset = [0u8; 8];
+    file.read_exact_at(&mut offset, DATA_OFFSET).unwrap();
+    // The internal mutex is the semaphore's first field; its futex word
+    // (the owner's thread id) is the mutex's first.
+    file.write_all_at(&1u32.to_ne_bytes(), u64::from_ne_bytes(offset))
+        .unwrap();
+    let mut child = support::spawn_role(
+        "bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner",
+        "opener",
+        &[("DIR", dir.path().to_str().unwrap()), ("NAME", &name)],
+    );
+    let status = child.wait_timeout(Duration::from_secs(30));
+    assert!(status.success(), "the bounded calls failed: {status}");
 }

@@ -125,7 +125,13 @@ impl RawBarrier {
 
     /// The internal mutex; a process that died holding it broke the round.
     fn enter(&self) -> Result<Held<'_>> {
-        Held::enter(&self.mutex, || self.set_broken())
+        self.enter_by(None)
+    }
+
+    /// As [`RawBarrier::enter`], giving up (`TimedOut`) a moment after
+    /// `deadline`.
+    fn enter_by(&self, deadline: Option<&Deadline>) -> Result<Held<'_>> {
+        Held::enter_by(&self.mutex, deadline, || self.set_broken())
     }
 
     /// Breaks the barrier and wakes everyone. Mutex held.
@@ -184,7 +190,16 @@ impl RawBarrier {
     }
 
     fn wait_until(&self, deadline: Option<Deadline>) -> Result<u32> {
-        let mut held = self.enter()?;
+        let enter = || {
+            self.enter_by(deadline.as_ref())
+                .map_err(|error| match error {
+                    Error::TimedOut { .. } => Error::TimedOut {
+                        primitive: "barrier",
+                    },
+                    other => other,
+                })
+        };
+        let mut held = enter()?;
         if self.broken.load(Ordering::Relaxed) != 0 {
             return Err(Error::BrokenBarrier);
         }
@@ -214,7 +229,7 @@ impl RawBarrier {
             let seen = self.wake.load(Ordering::Relaxed);
             drop(held);
             let woke = os::futex_wait(&self.wake, seen, deadline.as_ref());
-            held = self.enter()?;
+            held = enter()?;
             if self.generation.load(Ordering::Relaxed) != generation {
                 return if self.passed.load(Ordering::Relaxed) == generation {
                     Ok(index)

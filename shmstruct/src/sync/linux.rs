@@ -58,6 +58,16 @@ impl Deadline {
         }
     }
 
+    /// The later of `self` and `timeout` from now.
+    pub(crate) fn max_after(self, timeout: Duration) -> Deadline {
+        let other = Deadline::after(timeout);
+        if (other.at.tv_sec, other.at.tv_nsec) > (self.at.tv_sec, self.at.tv_nsec) {
+            other
+        } else {
+            self
+        }
+    }
+
     /// Whether the deadline has passed.
     pub(crate) fn has_passed(&self) -> bool {
         let now = monotonic_now();

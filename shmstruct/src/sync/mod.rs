@@ -219,11 +219,28 @@ struct Held<'a> {
     mutex: &'a os::RobustMutex,
 }
 
+/// How long a bounded call may still wait for a primitive's internal mutex
+/// after its own deadline: a live, running process holds that mutex only
+/// for a few instructions, so this is scheduling noise. A stopped or forged
+/// holder costs a bounded call no more than this.
+const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl<'a> Held<'a> {
     /// Locks `mutex`; if its holder died inside the primitive's own
-    /// bookkeeping, runs `repair` before marking it consistent.
-    fn enter(mutex: &'a os::RobustMutex, repair: impl FnOnce()) -> crate::Result<Held<'a>> {
-        match mutex.lock()? {
+    /// bookkeeping, runs `repair` before marking it consistent. With a
+    /// `deadline`, gives up with [`crate::Error::TimedOut`] once it has
+    /// passed and [`ENTER_GRACE`] more has elapsed, so that bounded calls
+    /// stay bounded whatever the mutex's holder does.
+    fn enter_by(
+        mutex: &'a os::RobustMutex,
+        deadline: Option<&os::Deadline>,
+        repair: impl FnOnce(),
+    ) -> crate::Result<Held<'a>> {
+        let acquired = match deadline {
+            None => mutex.lock()?,
+            Some(deadline) => mutex.lock_until(&deadline.max_after(ENTER_GRACE))?,
+        };
+        match acquired {
             os::Acquired::Consistent => {}
             os::Acquired::OwnerDied => {
                 repair();

@@ -207,7 +207,13 @@ impl RawSemaphore {
     /// The internal mutex, with a half-finished update of a dead process
     /// rolled back.
     fn enter(&self) -> Result<Held<'_>> {
-        Held::enter(&self.mutex, || {
+        self.enter_by(None)
+    }
+
+    /// As [`RawSemaphore::enter`], giving up (`TimedOut`) a moment after
+    /// `deadline`.
+    fn enter_by(&self, deadline: Option<&Deadline>) -> Result<Held<'_>> {
+        Held::enter_by(&self.mutex, deadline, || {
             if self.undo.active.load(Ordering::Relaxed) != 0 {
                 let slot =
                     &self.holders[self.undo.slot.load(Ordering::Relaxed) as usize % HOLDER_SLOTS];
@@ -337,7 +343,25 @@ impl RawSemaphore {
 
     fn acquire_until(&self, deadline: Option<Deadline>, block: bool) -> Result<SemaphoreGuard<'_>> {
         let me = ProcessId::current();
-        let mut held = self.enter()?;
+        // The internal mutex is bounded too: by the deadline, or at once
+        // (plus the grace) for a `try_`.
+        let bound = if block {
+            deadline
+        } else {
+            Some(Deadline::after(Duration::ZERO))
+        };
+        let enter = || {
+            self.enter_by(bound.as_ref()).map_err(|error| match error {
+                Error::TimedOut { .. } if !block => Error::WouldBlock {
+                    primitive: "semaphore",
+                },
+                Error::TimedOut { .. } => Error::TimedOut {
+                    primitive: "semaphore",
+                },
+                other => other,
+            })
+        };
+        let mut held = enter()?;
         let mut look_for_dead = !block;
         loop {
             if self.value.load(Ordering::Relaxed) > 0 {
@@ -374,7 +398,7 @@ impl RawSemaphore {
             self.waiters.fetch_add(1, Ordering::Relaxed);
             drop(held);
             let woke = os::futex_wait(&self.wake, seen, sleep_until.as_ref());
-            held = self.enter()?;
+            held = enter()?;
             self.waiters.fetch_sub(1, Ordering::Relaxed);
             look_for_dead = woke == os::Wake::TimedOut;
         }
