@@ -14,7 +14,9 @@ use std::time::Duration;
 use std::os::unix::fs::FileExt;
 use std::process::Command;
 
-use shmstruct::{Array, Error, RLock, SegmentInfo, SegmentOptions, Semaphore, Value};
+use shmstruct::{
+    Array, Barrier, Condition, Error, RLock, SegmentInfo, SegmentOptions, Semaphore, Value,
+};
 
 /// The unprivileged user the squatter becomes ("nobody").
 const SQUATTER: u32 = 65534;
@@ -357,6 +359,48 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
 const LOCK_OFFSET: u64 = 64;
 const MUTEX_KIND: u64 = 16;
 
+/// A primitive whose mutex kind the test garbles: how to create and open
+/// it, and which header field says where its mutex is.
+struct Form {
+    name: &'static str,
+    create: fn(&str, &SegmentOptions) -> shmstruct::Result<()>,
+    open: fn(&str, &SegmentOptions) -> shmstruct::Result<()>,
+    area: u64,
+}
+
+const FORMS: [Form; 5] = [
+    Form {
+        name: "Value<u64> (own lock)",
+        create: |n, o| Value::<u64>::create_with(n, 1, o).map(drop),
+        open: |n, o| Value::<u64>::open_with(n, o).map(drop),
+        area: LOCK_OFFSET,
+    },
+    Form {
+        name: "RLock",
+        create: |n, o| RLock::create_with(n, o).map(drop),
+        open: |n, o| RLock::open_with(n, o).map(drop),
+        area: LOCK_OFFSET,
+    },
+    Form {
+        name: "Semaphore",
+        create: |n, o| Semaphore::create_with(n, 1, o).map(drop),
+        open: |n, o| Semaphore::open_with(n, o).map(drop),
+        area: DATA_OFFSET,
+    },
+    Form {
+        name: "Condition",
+        create: |n, o| Condition::create_with(n, o).map(drop),
+        open: |n, o| Condition::open_with(n, o).map(drop),
+        area: DATA_OFFSET,
+    },
+    Form {
+        name: "Barrier",
+        create: |n, o| Barrier::create_with(n, 2, o).map(drop),
+        open: |n, o| Barrier::open_with(n, o).map(drop),
+        area: DATA_OFFSET,
+    },
+];
+
 #[test]
 fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
     let dir = WorldWritableDir::new("kind");
@@ -377,14 +421,11 @@ fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
         0x7fff_ffff,
         0xffff_ffff,
     ];
-    for (form, recursive) in [("Value<u64> (own lock)", false), ("RLock", true)] {
+    let mut cases = 0;
+    for form in &FORMS {
         for kind in kinds {
             let name = support::unique_name("k");
-            if recursive {
-                drop(RLock::create_with(&name, &options).expect("creating"));
-            } else {
-                drop(Value::<u64>::create_with(&name, 1, &options).expect("creating"));
-            }
+            (form.create)(&name, &options).expect("creating");
             let path = dir.path().join(&name);
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -392,7 +433,7 @@ fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
                 .open(&path)
                 .unwrap();
             let mut offset = [0u8; 8];
-            file.read_exact_at(&mut offset, LOCK_OFFSET).unwrap();
+            file.read_exact_at(&mut offset, form.area).unwrap();
             let word = u64::from_ne_bytes(offset) + MUTEX_KIND;
             let mut original = [0u8; 4];
             file.read_exact_at(&mut original, word).unwrap();
@@ -400,17 +441,19 @@ fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
                 continue; // the creator's own kind: not garbage
             }
             file.write_all_at(&kind.to_ne_bytes(), word).unwrap();
-            let outcome = if recursive {
-                RLock::open_with(&name, &options).map(|_| ())
-            } else {
-                Value::<u64>::open_with(&name, &options).map(|_| ())
-            };
+            let outcome = (form.open)(&name, &options);
             assert!(
                 matches!(outcome, Err(Error::CorruptLock { .. })),
-                "case {form}, kind word {kind:#x}: expected CorruptLock, got {outcome:?}"
+                "case {}, kind word {kind:#x}: expected CorruptLock, got {outcome:?}",
+                form.name
             );
+            cases += 1;
         }
     }
+    assert!(
+        cases >= FORMS.len() * (kinds.len() - 1),
+        "only {cases} cases ran"
+    );
 }
 
 /// Offset of the header's `data_offset` field.

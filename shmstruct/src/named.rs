@@ -427,6 +427,9 @@ macro_rules! named_primitive {
             #[doc = concat!("As [`", stringify!($name), "::open`].")]
             pub fn open_with(name: &str, options: &SegmentOptions) -> Result<$name> {
                 let segment = open_checked(name, options, $layout, $mode, $what)?;
+                if <$raw>::STARTS_WITH_MUTEX {
+                    segment.check_mutex_at_data()?;
+                }
                 Ok($name { segment })
             }
 

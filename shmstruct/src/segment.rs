@@ -867,13 +867,38 @@ impl Segment {
         // call, and other processes touch the mutex only through pthread
         // calls.
         let checked = unsafe { RobustMutex::check_kind(mutex, kind) };
-        checked.map_err(|found| Error::CorruptLock {
+        checked.map_err(|found| self.corrupt_lock(found, kind))
+    }
+
+    /// Checks the kind word of the error-checking robust mutex a named
+    /// primitive keeps at the start of its data, before anyone locks it.
+    pub(crate) fn check_mutex_at_data(&self) -> Result<()> {
+        use crate::sync::{MutexKind, RobustMutex};
+        let size = std::mem::size_of::<RobustMutex>() as u64;
+        let align = std::mem::align_of::<RobustMutex>() as u64;
+        if self.header.data_size < size || self.header.data_offset % align != 0 {
+            return Err(Error::CorruptLock {
+                name: self.name.clone(),
+                reason: "its data cannot hold the primitive's mutex".to_owned(),
+            });
+        }
+        let mutex = self.data().cast::<RobustMutex>().as_ptr();
+        // SAFETY: the data area is inside the mapping (Header::check), at
+        // least a RobustMutex long and aligned for one (checked above); the
+        // mapping outlives the call, and other processes touch the mutex
+        // only through pthread calls.
+        let checked = unsafe { RobustMutex::check_kind(mutex, MutexKind::ErrorCheck) };
+        checked.map_err(|found| self.corrupt_lock(found, MutexKind::ErrorCheck))
+    }
+
+    fn corrupt_lock(&self, found: i32, kind: crate::sync::MutexKind) -> Error {
+        Error::CorruptLock {
             name: self.name.clone(),
             reason: format!(
-                "its mutex's kind word is {found:#x}, not the {kind:?} robust process-shared \
-                 mutex its header promises"
+                "its mutex's kind word is {found:#x}, not that of the {kind:?} robust \
+                 process-shared mutex shmstruct creates"
             ),
-        })
+        }
     }
 
     /// What guards this segment's data.

@@ -58,6 +58,10 @@ pub struct RawRLock {
 }
 
 impl RawRLock {
+    /// Whether it starts with an error-checking robust mutex (it is a whole mutex, checked through the lock mode),
+    /// whose kind an opener checks before anyone locks it.
+    pub(crate) const STARTS_WITH_MUTEX: bool = false;
+
     /// Bytes to reserve for a `RawRLock`.
     pub const SIZE: usize = std::mem::size_of::<RawRLock>();
     /// The alignment a `RawRLock` needs.
