@@ -15,7 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::process::Command;
 
 use shmstruct::{
-    Array, Barrier, Condition, Error, RLock, SegmentInfo, SegmentOptions, Semaphore, Value,
+    Array, Barrier, Condition, Error, Lock, RLock, SegmentInfo, SegmentOptions, Semaphore, Value,
 };
 
 /// The unprivileged user the squatter becomes ("nobody").
@@ -504,4 +504,30 @@ fn bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner() {
     );
     let status = child.wait_timeout(Duration::from_secs(30));
     assert!(status.success(), "the bounded calls failed: {status}");
+}
+
+// Dropping a handle while this process holds its lock keeps the mapping
+// (the robust list points into it), but handles share one mapping per
+// segment, so opening and dropping again and again keeps only that one.
+#[test]
+fn opening_and_dropping_while_holding_keeps_one_mapping() {
+    let dir = WorldWritableDir::new("leak");
+    let options = SegmentOptions::new().dir(dir.path());
+    let name = support::unique_name("leak");
+    let path = dir.path().join(&name);
+    let counted = std::thread::spawn(move || {
+        let lock = Lock::create_with(&name, &options).expect("creating");
+        std::mem::forget(lock.lock().expect("locking"));
+        drop(lock);
+        for _ in 0..2000 {
+            drop(Lock::open_with(&name, &options).expect("opening"));
+        }
+        support::mappings_of(&path)
+    })
+    .join()
+    .expect("the thread's opens");
+    assert_eq!(
+        counted, 1,
+        "mappings of a segment held while its handles dropped"
+    );
 }

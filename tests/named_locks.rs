@@ -927,24 +927,9 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
     }
 }
 
-/// Whether this process still maps the file at `path` (`/proc/self/maps`),
-/// recognised by its inode: a segment is built in an unnamed file and
-/// linked to its name afterwards, so its mapping does not show the name.
+/// Whether this process still maps the file at `path`.
 fn maps_file(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path).expect("the segment's file");
-    let device = format!(
-        "{:02x}:{:02x}",
-        libc::major(metadata.dev()),
-        libc::minor(metadata.dev())
-    );
-    let inode = metadata.ino().to_string();
-    let maps = std::fs::read_to_string("/proc/self/maps").expect("reading /proc/self/maps");
-    // Fields: address, permissions, offset, device, inode, path.
-    maps.lines().any(|line| {
-        let mut fields = line.split_ascii_whitespace().skip(3);
-        fields.next() == Some(device.as_str()) && fields.next() == Some(inode.as_str())
-    })
+    support::mappings_of(path) > 0
 }
 
 // A guard given up without unlocking (`mem::forget`, `RLockGuard::leak`)

@@ -32,7 +32,6 @@
 //! (or root) can do that; there is no cheap guard against it (sealing is only
 //! available to `memfd` files, which have no name).
 
-use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -49,6 +48,7 @@ pub mod header;
 mod info;
 #[cfg_attr(unix, path = "segment/unix.rs")]
 mod os;
+mod registry;
 mod trust;
 
 pub use info::{list, remove_stale, SegmentInfo, SegmentState};
@@ -383,7 +383,7 @@ impl LockPlan {
 /// in it is still held by a thread of this process (see the `Drop` impl).
 #[derive(Debug)]
 pub(crate) struct Segment {
-    map: ManuallyDrop<MmapRaw>,
+    map: std::sync::Arc<MmapRaw>,
     header: Header,
     name: String,
     path: PathBuf,
@@ -515,12 +515,14 @@ impl Segment {
                 io("reserving space for", source)
             }
         })?;
-        let map = MmapOptions::new()
-            .len(header.total_size as usize)
-            .map_raw(&file)
-            .map_err(|e| io("mapping", e))?;
+        let map = registry::shared(identity, header.total_size as usize, || {
+            MmapOptions::new()
+                .len(header.total_size as usize)
+                .map_raw(&file)
+                .map_err(|e| io("mapping", e))
+        })?;
         let segment = Segment {
-            map: ManuallyDrop::new(map),
+            map,
             header,
             name: name.to_owned(),
             path: path.clone(),
@@ -730,10 +732,12 @@ impl Segment {
             name: name.to_owned(),
             reason: format!("the file's size {size} is not addressable"),
         })?;
-        let map = MmapOptions::new()
-            .len(len)
-            .map_raw(file)
-            .map_err(|e| io("mapping", e))?;
+        let map = registry::shared(identity, len, || {
+            MmapOptions::new()
+                .len(len)
+                .map_raw(file)
+                .map_err(|e| io("mapping", e))
+        })?;
         // Acquire: pairs with the creator's Release store of READY, after
         // which the whole header, descriptor and lock area are written; the
         // header is read again below, after this load.
@@ -768,7 +772,7 @@ impl Segment {
             }
         }
         let mut segment = Segment {
-            map: ManuallyDrop::new(map),
+            map,
             header,
             name: name.to_owned(),
             path: path.to_owned(),
@@ -1120,14 +1124,12 @@ impl Drop for Segment {
         // glibc (the next lock's enqueue, the unlock's dequeue) and the
         // kernel (at thread exit) write through at the mutex's address in
         // this mapping. Unmapping it would send those writes to unmapped
-        // memory, or into whatever is mapped there next: leak the mapping
-        // instead, as a leaked guard leaks its lock.
+        // memory, or into whatever is mapped there next: keep the mapping
+        // instead, once per segment (every handle shares it), as a leaked
+        // guard leaks its lock.
         if self.holds_robust_mutex() {
-            return;
+            registry::keep(self.identity, self.map.clone());
         }
-        // SAFETY: `map` is dropped here, once, and `self` is never used
-        // again: this is its drop.
-        unsafe { ManuallyDrop::drop(&mut self.map) };
     }
 }
 

@@ -145,3 +145,25 @@ pub fn skipped(why: &str) {
     // print macros.
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
+
+/// How many mappings of the file at `path` this process has, recognised by
+/// device and inode: a segment is built in an unnamed file and linked to its
+/// name afterwards, so its mapping does not show the name.
+pub fn mappings_of(path: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).expect("the segment's file");
+    let device = format!(
+        "{:02x}:{:02x}",
+        libc::major(metadata.dev()),
+        libc::minor(metadata.dev())
+    );
+    let inode = metadata.ino().to_string();
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("reading /proc/self/maps");
+    // Fields: address, permissions, offset, device, inode, path.
+    maps.lines()
+        .filter(|line| {
+            let mut fields = line.split_ascii_whitespace().skip(3);
+            fields.next() == Some(device.as_str()) && fields.next() == Some(inode.as_str())
+        })
+        .count()
+}
