@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 use crate::bytes::ByteString;
 
+mod c_header;
 mod codec;
 mod diff;
 mod fingerprint;

@@ -622,7 +622,7 @@ impl<'a> Module<'a> {
 }
 
 /// Pushes every struct in `layout` onto `out` once, nested ones first.
-fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
+pub(super) fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
     match layout.kind() {
         Kind::Array { element, .. } => collect_structs(element, out),
         Kind::Struct { fields, .. } => {
@@ -638,7 +638,7 @@ fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
 }
 
 /// Where `layout` is in `structs`: the same descriptor, or an equal one.
-fn position(structs: &[&Layout], layout: &Layout) -> Option<usize> {
+pub(super) fn position(structs: &[&Layout], layout: &Layout) -> Option<usize> {
     structs
         .iter()
         .position(|s| std::ptr::eq(*s, layout))
@@ -664,7 +664,7 @@ fn used_ctypes_names(layout: &Layout, names: &mut BTreeSet<&'static str>) {
 }
 
 /// The alignment ctypes gives a struct from its fields alone (and `_pack_`).
-fn natural_align(layout: &Layout) -> usize {
+pub(super) fn natural_align(layout: &Layout) -> usize {
     let Kind::Struct { fields, packed, .. } = layout.kind() else {
         return layout.align();
     };
@@ -722,7 +722,7 @@ fn python_identifier(name: &str) -> String {
 }
 
 /// `base`, or `base_2`, `base_3`, ... whichever is not taken yet; takes it.
-fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String {
+pub(super) fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String {
     let mut name = base.clone();
     let mut n = 2;
     while !taken.insert(name.clone()) {
