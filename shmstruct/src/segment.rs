@@ -50,7 +50,7 @@ mod info;
 #[cfg_attr(unix, path = "segment/unix.rs")]
 mod os;
 
-pub use info::{list, remove_stale, SegmentInfo, SegmentState};
+pub use info::{list, remove_stale, SegmentInfo, SegmentKind, SegmentState};
 
 use header::{
     Header, Problem, SharedLockArea, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN,
