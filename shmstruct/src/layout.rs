@@ -16,12 +16,14 @@ use crate::bytes::ByteString;
 
 mod c_header;
 mod codec;
+mod data;
 mod diff;
 mod fingerprint;
 mod render;
 
 pub use codec::DecodeError;
 pub(crate) use codec::StoredRoot;
+pub use data::{python_bytes_repr, python_float_repr, DataTooShort, DataValue};
 pub use diff::{Difference, LayoutDiff, Placement};
 
 /// The layout of a type that can live in shared memory.

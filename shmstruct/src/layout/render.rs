@@ -335,7 +335,7 @@ fn ctypes_type(layout: &Layout, struct_name: &dyn Fn(&Layout) -> String) -> Stri
 
 /// A Python string literal (single-quoted) holding `text`, with everything
 /// outside printable ASCII escaped, so that any name is safe in source.
-fn python_str(text: &str) -> String {
+pub(super) fn python_str(text: &str) -> String {
     let mut literal = String::with_capacity(text.len() + 2);
     literal.push('\'');
     for c in text.chars() {
