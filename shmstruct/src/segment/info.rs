@@ -258,6 +258,13 @@ impl SegmentInfo {
         self.owner
     }
 
+    /// Whether the calling user owns it: its file's owner is this
+    /// process's effective uid. Only such stale segments are removed by
+    /// [`remove_stale`].
+    pub fn is_own(&self) -> bool {
+        self.owner == effective_uid()
+    }
+
     /// What kind of object it holds (`None` while initialising).
     ///
     /// # Examples
@@ -437,10 +444,9 @@ pub fn list(dir: impl AsRef<Path>) -> Result<Vec<SegmentInfo>> {
 /// [`Error::Io`] if `dir` cannot be read. Segments that cannot be removed
 /// are left and not returned.
 pub fn remove_stale(dir: impl AsRef<Path>) -> Result<Vec<String>> {
-    let me = effective_uid();
     Ok(list(dir)?
         .into_iter()
-        .filter(|info| info.is_stale() && info.owner == me && info.unlink().is_ok())
+        .filter(|info| info.is_stale() && info.is_own() && info.unlink().is_ok())
         .map(|info| info.name)
         .collect())
 }
@@ -453,7 +459,7 @@ fn file_owner(path: &Path) -> u32 {
 }
 
 /// This process's effective uid, which owns the files it creates.
-pub(crate) fn effective_uid() -> u32 {
+fn effective_uid() -> u32 {
     // SAFETY: `geteuid` takes no arguments, touches no memory of ours and
     // always succeeds (POSIX: "shall always be successful").
     unsafe { libc::geteuid() }
