@@ -85,20 +85,20 @@ pub fn entries(entries: &[Entry], colour: bool) -> String {
 pub fn shown(shown: &Shown, limit: usize) -> String {
     let info = &shown.info;
     let mut out = String::new();
-    let _ = writeln!(out, "segment   {}", info.path().display());
-    let _ = writeln!(out, "kind      {}", or_dash(info.kind()));
-    let _ = writeln!(out, "state     {}", shown.state);
-    let _ = writeln!(out, "creator   pid {}", info.creator_pid());
-    let _ = writeln!(out, "version   {}", or_dash(info.version()));
-    let _ = writeln!(out, "size      {} bytes", info.file_size());
+    let _ = writeln!(out, "segment      {}", info.path().display());
+    let _ = writeln!(out, "kind         {}", or_dash(info.kind()));
+    let _ = writeln!(out, "state        {}", shown.state);
+    let _ = writeln!(out, "creator      pid {}", info.creator_pid());
+    let _ = writeln!(out, "version      {}", or_dash(info.version()));
+    let _ = writeln!(out, "size         {} bytes", info.file_size());
     if let Some(fingerprint) = info.fingerprint() {
-        let _ = writeln!(out, "finger    {fingerprint:016x}");
+        let _ = writeln!(out, "fingerprint  {fingerprint:016x}");
     }
     if let Some((offset, size)) = info.data() {
-        let _ = writeln!(out, "data      {size} bytes at offset {offset}");
+        let _ = writeln!(out, "data         {size} bytes at offset {offset}");
     }
     if let Some(mode) = info.lock_mode() {
-        let _ = writeln!(out, "lock      {mode}: {}", shown.lock);
+        let _ = writeln!(out, "lock         {mode}: {}", shown.lock);
     }
     if let Some(layout) = info.layout() {
         let _ = writeln!(out, "\n{layout:#}");
