@@ -66,6 +66,12 @@ impl TempDir {
         command
     }
 
+    /// Runs the command, expects success and returns its standard output.
+    fn text(&self, args: &[&str]) -> String {
+        let output = self.cli(args).assert().success().get_output().clone();
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
     fn json(&self, args: &[&str]) -> Json {
         let output = self
             .cli(args)
@@ -106,6 +112,20 @@ fn run_role(test: &str, role: &str, dir: &Path) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// In a child, plays its role and returns `None`; in the test itself, a
+/// fresh directory, where a `maker` child has left a segment of every kind
+/// if `made` is set.
+fn setup(test: &str, made: bool) -> Option<TempDir> {
+    if play_role() {
+        return None;
+    }
+    let dir = TempDir::new(test);
+    if made {
+        run_role(test, "maker", &dir.0);
+    }
+    Some(dir)
 }
 
 /// In a child, does the part of `role`; returns whether this is a child.
@@ -150,15 +170,9 @@ fn entry<'a>(list: &'a Json, name: &str) -> &'a Json {
 
 #[test]
 fn list_shows_every_kind_state_and_foreign_file() {
-    if play_role() {
+    let Some(dir) = setup("list_shows_every_kind_state_and_foreign_file", true) else {
         return;
-    }
-    let dir = TempDir::new("list");
-    run_role(
-        "list_shows_every_kind_state_and_foreign_file",
-        "maker",
-        &dir.0,
-    );
+    };
     let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
     std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
     // A copy of a segment whose header says it is bigger than its file.
@@ -204,14 +218,7 @@ fn list_shows_every_kind_state_and_foreign_file() {
         .to_owned();
     assert!(corrupt.starts_with("corrupt: "), "{corrupt}");
 
-    let table = dir
-        .cli(&["list"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let table = String::from_utf8(table).expect("UTF-8");
+    let table = dir.text(&["list"]);
     let header = table.lines().next().expect("a header");
     assert!(
         header.starts_with("NAME  ") && header.ends_with("LOCK"),
@@ -232,10 +239,9 @@ fn list_shows_every_kind_state_and_foreign_file() {
 
 #[test]
 fn show_prints_values_another_process_wrote() {
-    if play_role() {
+    let Some(dir) = setup("show_prints_values_another_process_wrote", false) else {
         return;
-    }
-    let dir = TempDir::new("show");
+    };
     let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
     run_role(
         "show_prints_values_another_process_wrote",
@@ -252,14 +258,7 @@ fn show_prints_values_another_process_wrote() {
         json!({"n": 49, "x": 1.0 / 3.0, "s": "hello world",
                "a": [{"x": 1.875, "y": -6.25}, {"x": 1e16, "y": 0.1}]})
     );
-    let text = dir
-        .cli(&["show", "live"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(text).expect("UTF-8");
+    let text = dir.text(&["show", "live"]);
     assert!(text.contains("values (read without the lock):"), "{text}");
     assert!(
         text.contains("  n = 49\n  x = 0.3333333333333333\n  s = b'hello world'\n"),
@@ -272,19 +271,10 @@ fn show_prints_values_another_process_wrote() {
 
 #[test]
 fn show_truncates_arrays_and_encodes_bytes() {
-    if play_role() {
+    let Some(dir) = setup("show_truncates_arrays_and_encodes_bytes", true) else {
         return;
-    }
-    let dir = TempDir::new("arrays");
-    run_role("show_truncates_arrays_and_encodes_bytes", "maker", &dir.0);
-    let text = dir
-        .cli(&["show", "raw-array"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(text).expect("UTF-8");
+    };
+    let text = dir.text(&["show", "raw-array"]);
     assert!(text.contains("(4 more; --all shows them)"), "{text}");
     let all = dir.json(&["show", "raw-array", "--all"]);
     assert_eq!(all["value"], json!(vec![9; 20]));
@@ -297,33 +287,14 @@ fn show_truncates_arrays_and_encodes_bytes() {
 
 #[test]
 fn layout_exports_and_reads_descriptor_files() {
-    if play_role() {
+    let Some(dir) = setup("layout_exports_and_reads_descriptor_files", false) else {
         return;
-    }
-    let dir = TempDir::new("layout");
+    };
     let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
-    let c = dir
-        .cli(&["layout", "live", "--format", "c"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert_eq!(
-        String::from_utf8(c).expect("UTF-8"),
-        Demo::LAYOUT.to_c_header()
-    );
-    let py = dir
-        .cli(&["layout", "live"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert_eq!(
-        String::from_utf8(py).expect("UTF-8"),
-        Demo::LAYOUT.to_ctypes()
-    );
+    let c = dir.text(&["layout", "live", "--format", "c"]);
+    assert_eq!(c, Demo::LAYOUT.to_c_header());
+    let py = dir.text(&["layout", "live"]);
+    assert_eq!(py, Demo::LAYOUT.to_ctypes());
     let file = dir.0.join("descriptor.bin");
     std::fs::write(&file, Demo::LAYOUT.encode()).expect("write");
     let from_file = dir.json(&[
@@ -340,11 +311,9 @@ fn layout_exports_and_reads_descriptor_files() {
 
 #[test]
 fn rm_and_gc_clean_up() {
-    if play_role() {
+    let Some(dir) = setup("rm_and_gc_clean_up", true) else {
         return;
-    }
-    let dir = TempDir::new("clean");
-    run_role("rm_and_gc_clean_up", "maker", &dir.0);
+    };
     let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
     std::fs::write(dir.0.join("foreign"), b"x").expect("foreign");
 
@@ -377,10 +346,9 @@ fn rm_and_gc_clean_up() {
 
 #[test]
 fn usage_errors_exit_with_2() {
-    if play_role() {
+    let Some(dir) = setup("usage_errors_exit_with_2", false) else {
         return;
-    }
-    let dir = TempDir::new("usage");
+    };
     dir.cli(&["frobnicate"]).assert().code(2);
     dir.cli(&["layout", "x", "--format", "yaml"])
         .assert()
