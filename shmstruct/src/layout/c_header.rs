@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::render::{collect_structs, natural_align, position, unique_name};
+use super::render::{natural_align, position, unique_name, Names};
 use super::{Kind, Layout, Primitive};
 
 impl Layout {
@@ -173,46 +173,19 @@ struct Header<'a> {
 
 impl<'a> Header<'a> {
     fn new(root: &'a Layout) -> Header<'a> {
-        let mut structs = Vec::new();
-        collect_structs(root, &mut structs);
-        let mut taken: BTreeSet<String> = C_RESERVED.iter().map(|n| (*n).to_owned()).collect();
-        let mut names = vec![String::new(); structs.len()];
-        // The outermost struct (the last one) keeps its name if it can.
-        let root_is_struct = matches!(root.kind(), Kind::Struct { .. });
-        let order: Vec<usize> = match structs.len().checked_sub(1) {
-            Some(last) if root_is_struct => std::iter::once(last).chain(0..last).collect(),
-            _ => (0..structs.len()).collect(),
-        };
-        for i in order {
-            names[i] = unique_name(c_identifier(&structs[i].name()), &mut taken);
-        }
-        let mut header = Header {
+        let names = Names::new(root, C_RESERVED.iter(), c_identifier);
+        Header {
             root,
-            structs,
-            names,
-            alias: None,
-        };
-        if !root_is_struct {
-            let base = c_identifier(&header.alias_base(root));
-            header.alias = Some(unique_name(base, &mut taken));
+            structs: names.structs,
+            names: names.names,
+            alias: names.alias,
         }
-        header
     }
 
     /// The C name of a struct in `structs`.
     fn name_of(&self, layout: &Layout) -> &str {
         let i = position(&self.structs, layout).expect("every nested struct was collected");
         &self.names[i]
-    }
-
-    /// The typedef name of a non-struct type, before making it unique.
-    fn alias_base(&self, layout: &Layout) -> String {
-        match layout.kind() {
-            Kind::Primitive(_) | Kind::Atomic(_) => layout.name().into_owned(),
-            Kind::Bytes { capacity } => format!("ByteString_{capacity}"),
-            Kind::Array { element, len } => format!("{}_Array_{len}", self.alias_base(element)),
-            Kind::Struct { .. } => self.name_of(layout).to_owned(),
-        }
     }
 
     /// The C declaration of `declarator` with type `layout`: `double x`,

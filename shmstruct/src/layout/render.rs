@@ -443,51 +443,20 @@ struct Module<'a> {
 
 impl<'a> Module<'a> {
     fn new(root: &'a Layout) -> Module<'a> {
-        let mut structs = Vec::new();
-        collect_structs(root, &mut structs);
-        let mut taken: BTreeSet<String> = PYTHON_KEYWORDS
-            .iter()
-            .chain(&RESERVED_NAMES)
-            .map(|name| (*name).to_owned())
-            .collect();
-        let mut classes = vec![String::new(); structs.len()];
-        // The outermost struct (the last one) names itself first, so that it
-        // keeps its name; then the nested ones in order.
-        let root_is_struct = matches!(root.kind(), Kind::Struct { .. });
-        let order: Vec<usize> = match structs.len().checked_sub(1) {
-            Some(last) if root_is_struct => std::iter::once(last).chain(0..last).collect(),
-            _ => (0..structs.len()).collect(),
-        };
-        for i in order {
-            classes[i] = unique_name(python_identifier(&structs[i].name()), &mut taken);
-        }
-        let mut module = Module {
+        let taken = PYTHON_KEYWORDS.iter().chain(&RESERVED_NAMES);
+        let names = Names::new(root, taken, python_identifier);
+        Module {
             root,
-            structs,
-            classes,
-            alias: None,
-        };
-        if !root_is_struct {
-            let base = python_identifier(&module.alias_base(root));
-            module.alias = Some(unique_name(base, &mut taken));
+            structs: names.structs,
+            classes: names.names,
+            alias: names.alias,
         }
-        module
     }
 
     /// The class name of a struct in `structs`.
     fn class_of(&self, layout: &Layout) -> String {
         let i = position(&self.structs, layout).expect("every nested struct was collected");
         self.classes[i].clone()
-    }
-
-    /// The alias of a non-struct type, before making it unique.
-    fn alias_base(&self, layout: &Layout) -> String {
-        match layout.kind() {
-            Kind::Primitive(_) | Kind::Atomic(_) => layout.name().into_owned(),
-            Kind::Bytes { capacity } => format!("ByteString_{capacity}"),
-            Kind::Array { element, len } => format!("{}_Array_{len}", self.alias_base(element)),
-            Kind::Struct { .. } => self.class_of(layout),
-        }
     }
 
     fn ctypes_type(&self, layout: &Layout) -> String {
@@ -621,8 +590,66 @@ impl<'a> Module<'a> {
     }
 }
 
+/// The structs of a layout and the names generated code gives them.
+pub(super) struct Names<'a> {
+    /// Every struct in the layout, each once, nested ones first.
+    pub structs: Vec<&'a Layout>,
+    /// The name of `structs[i]`: unique, a legal identifier.
+    pub names: Vec<String>,
+    /// The name of a root that is not a struct: `f64`, `ByteString_16`,
+    /// `Point_Array_3`.
+    pub alias: Option<String>,
+}
+
+impl<'a> Names<'a> {
+    /// Names every struct in `root` with `identifier` applied to its name,
+    /// avoiding `reserved` and each other (`Inner`, `Inner_2`). The
+    /// outermost struct names itself first, so that it keeps its name.
+    pub(super) fn new<'r>(
+        root: &'a Layout,
+        reserved: impl Iterator<Item = &'r &'r str>,
+        identifier: fn(&str) -> String,
+    ) -> Names<'a> {
+        let mut structs = Vec::new();
+        collect_structs(root, &mut structs);
+        let mut taken: BTreeSet<String> = reserved.map(|name| (*name).to_owned()).collect();
+        let mut names = vec![String::new(); structs.len()];
+        let root_is_struct = matches!(root.kind(), Kind::Struct { .. });
+        let order: Vec<usize> = match structs.len().checked_sub(1) {
+            Some(last) if root_is_struct => std::iter::once(last).chain(0..last).collect(),
+            _ => (0..structs.len()).collect(),
+        };
+        for i in order {
+            names[i] = unique_name(identifier(&structs[i].name()), &mut taken);
+        }
+        let mut result = Names {
+            structs,
+            names,
+            alias: None,
+        };
+        if !root_is_struct {
+            let base = identifier(&result.alias_base(root));
+            result.alias = Some(unique_name(base, &mut taken));
+        }
+        result
+    }
+
+    /// The alias of a non-struct type, before making it unique.
+    fn alias_base(&self, layout: &Layout) -> String {
+        match layout.kind() {
+            Kind::Primitive(_) | Kind::Atomic(_) => layout.name().into_owned(),
+            Kind::Bytes { capacity } => format!("ByteString_{capacity}"),
+            Kind::Array { element, len } => format!("{}_Array_{len}", self.alias_base(element)),
+            Kind::Struct { .. } => {
+                let i = position(&self.structs, layout).expect("every struct was collected");
+                self.names[i].clone()
+            }
+        }
+    }
+}
+
 /// Pushes every struct in `layout` onto `out` once, nested ones first.
-pub(super) fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
+fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
     match layout.kind() {
         Kind::Array { element, .. } => collect_structs(element, out),
         Kind::Struct { fields, .. } => {
