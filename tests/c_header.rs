@@ -10,10 +10,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use shmstruct::{ByteString, Kind, Layout, SharedLayout};
+use shmstruct::{Kind, Layout, SharedLayout};
 
 #[path = "support/layouts.rs"]
 mod layouts;
@@ -196,13 +195,7 @@ fn empty_and_same_named_structs_match_c() {
 
 #[test]
 fn non_struct_layouts_get_a_typedef() {
-    let cases: [(&Layout, &str); 4] = [
-        (<[Point; 3]>::LAYOUT, "Point_Array_3"),
-        (<[[i32; 2]; 3]>::LAYOUT, "i32_Array_2_Array_3"),
-        (ByteString::<16>::LAYOUT, "ByteString_16"),
-        (AtomicU64::LAYOUT, "AtomicU64"),
-    ];
-    for (layout, alias) in cases {
+    for (layout, alias) in NON_STRUCTS {
         let header = layout.to_c_header();
         let rows = [];
         let printed = compile_and_run(alias, &header, alias, &rows)

@@ -156,3 +156,11 @@ pub struct Both {
     z: [one::Inner; 2],
     w: [two::Inner; 2],
 }
+
+/// Layouts that are not structs, with the name generated code gives them.
+pub const NON_STRUCTS: [(&shmstruct::Layout, &str); 4] = [
+    (<[Point; 3]>::LAYOUT, "Point_Array_3"),
+    (<[[i32; 2]; 3]>::LAYOUT, "i32_Array_2_Array_3"),
+    (ByteString::<16>::LAYOUT, "ByteString_16"),
+    (AtomicU64::LAYOUT, "AtomicU64"),
+];
