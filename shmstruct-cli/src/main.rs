@@ -49,7 +49,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// A segment's layout as Python ctypes classes, a C header or JSON.
+    /// A segment's layout as Python ctypes classes, a C header, Rust or JSON.
     Layout {
         /// The segment's name (or use --from-file).
         #[arg(required_unless_present = "from_file")]
@@ -91,6 +91,8 @@ enum Format {
     Ctypes,
     /// A C11 header with `_Static_assert`s.
     C,
+    /// A `#[repr(C)] #[derive(SharedLayout)]` Rust struct.
+    Rust,
     /// The descriptor as JSON.
     Json,
 }
@@ -162,6 +164,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 }
                 (Format::Ctypes, false) => print!("{}", layout.to_ctypes()),
                 (Format::C, false) => print!("{}", layout.to_c_header()),
+                (Format::Rust, false) => print!("{}", layout.to_rust()),
             }
         }
         Command::Rm {

@@ -295,6 +295,8 @@ fn layout_exports_and_reads_descriptor_files() {
     assert_eq!(c, Demo::LAYOUT.to_c_header());
     let py = dir.text(&["layout", "live"]);
     assert_eq!(py, Demo::LAYOUT.to_ctypes());
+    let rust = dir.text(&["layout", "live", "--format", "rust"]);
+    assert_eq!(rust, Demo::LAYOUT.to_rust());
     let file = dir.0.join("descriptor.bin");
     std::fs::write(&file, Demo::LAYOUT.encode()).expect("write");
     let from_file = dir.json(&[

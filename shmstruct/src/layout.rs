@@ -20,6 +20,7 @@ mod data;
 mod diff;
 mod fingerprint;
 mod render;
+mod rust_source;
 
 pub use codec::DecodeError;
 pub(crate) use codec::StoredRoot;
