@@ -8,161 +8,14 @@
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8};
 
 use serde_json::{Map, Value};
-use shmstruct::{ByteString, Kind, Layout, SharedLayout};
+use shmstruct::{Kind, Layout, SharedLayout};
 
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Point {
-    x: f64,
-    y: f64,
-}
+#[path = "support/layouts.rs"]
+mod layouts;
 
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Mixed {
-    a: u8,
-    b: u16,
-    c: u32,
-    d: u64,
-    e: f32,
-    f: f64,
-    g: u8,
-    h: i8,
-    i: i16,
-    j: i64,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Outer {
-    tag: u8,
-    p: Point,
-    m: Mixed,
-    q: Point,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Demo {
-    n: i32,
-    x: f64,
-    s: ByteString<16>,
-    a: [Point; 3],
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Grid {
-    cells: [[i32; 2]; 3],
-    corners: [[Point; 2]; 2],
-    names: [ByteString<5>; 3],
-    end: u8,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Counters {
-    hits: AtomicU64,
-    level: AtomicI32,
-    flag: AtomicU8,
-}
-
-#[derive(SharedLayout)]
-#[repr(C, align(16))]
-struct Aligned16 {
-    a: u8,
-    b: u32,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct HoldsAligned16 {
-    a: u8,
-    b: Aligned16,
-    c: [Aligned16; 2],
-    d: u8,
-}
-
-#[derive(SharedLayout)]
-#[repr(C, align(8))]
-struct Aligned8 {
-    a: u8,
-}
-
-#[derive(SharedLayout)]
-#[repr(C, align(64))]
-struct Aligned64 {
-    hits: AtomicU64,
-    flag: u8,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct HoldsAligned64 {
-    a: u8,
-    b: Aligned64,
-}
-
-#[derive(SharedLayout)]
-#[repr(C, packed)]
-struct Packed {
-    a: u8,
-    b: u32,
-    c: u16,
-    d: f64,
-}
-
-#[derive(SharedLayout)]
-#[repr(C, packed(2))]
-struct Packed2 {
-    a: u8,
-    b: u64,
-    p: Point,
-    c: [u32; 3],
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct HoldsPacked {
-    a: u8,
-    p: Packed2,
-    q: Packed,
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Empty {}
-
-mod one {
-    use super::*;
-    #[derive(SharedLayout)]
-    #[repr(C)]
-    pub(super) struct Inner {
-        a: u8,
-    }
-}
-
-mod two {
-    use super::*;
-    #[derive(SharedLayout)]
-    #[repr(C)]
-    pub(super) struct Inner {
-        a: u64,
-        b: [u8; 3],
-    }
-}
-
-#[derive(SharedLayout)]
-#[repr(C)]
-struct Both {
-    x: one::Inner,
-    y: two::Inner,
-    z: [one::Inner; 2],
-    w: [two::Inner; 2],
-}
+use layouts::*;
 
 /// Reads the generated module from stdin, runs it, and prints as JSON every
 /// type it defines: size, alignment, what it is, and each field's offset,
@@ -430,13 +283,7 @@ fn same_named_structs_stay_distinct() {
 
 #[test]
 fn non_struct_layouts_define_an_alias() {
-    let cases: [(&Layout, &str); 4] = [
-        (<[Point; 3]>::LAYOUT, "Point_Array_3"),
-        (<[[i32; 2]; 3]>::LAYOUT, "i32_Array_2_Array_3"),
-        (ByteString::<16>::LAYOUT, "ByteString_16"),
-        (AtomicU64::LAYOUT, "AtomicU64"),
-    ];
-    for (layout, alias) in cases {
+    for (layout, alias) in NON_STRUCTS {
         let oracle = run_oracle(layout);
         assert_eq!(oracle.import_error, None);
         let entry = &oracle.types[alias];

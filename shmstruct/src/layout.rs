@@ -14,13 +14,17 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 use crate::bytes::ByteString;
 
+mod c_header;
 mod codec;
+mod data;
 mod diff;
 mod fingerprint;
 mod render;
+mod rust_source;
 
 pub use codec::DecodeError;
 pub(crate) use codec::StoredRoot;
+pub use data::{python_bytes_repr, python_float_repr, DataTooShort, DataValue};
 pub use diff::{Difference, LayoutDiff, Placement};
 
 /// The layout of a type that can live in shared memory.

@@ -51,7 +51,7 @@ mod os;
 mod registry;
 mod trust;
 
-pub use info::{list, remove_stale, SegmentInfo, SegmentState};
+pub use info::{list, remove_stale, SegmentInfo, SegmentKind, SegmentState};
 
 use header::{
     Header, Problem, SharedLockArea, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN,

@@ -335,7 +335,7 @@ fn ctypes_type(layout: &Layout, struct_name: &dyn Fn(&Layout) -> String) -> Stri
 
 /// A Python string literal (single-quoted) holding `text`, with everything
 /// outside printable ASCII escaped, so that any name is safe in source.
-fn python_str(text: &str) -> String {
+pub(super) fn python_str(text: &str) -> String {
     let mut literal = String::with_capacity(text.len() + 2);
     literal.push('\'');
     for c in text.chars() {
@@ -443,51 +443,20 @@ struct Module<'a> {
 
 impl<'a> Module<'a> {
     fn new(root: &'a Layout) -> Module<'a> {
-        let mut structs = Vec::new();
-        collect_structs(root, &mut structs);
-        let mut taken: BTreeSet<String> = PYTHON_KEYWORDS
-            .iter()
-            .chain(&RESERVED_NAMES)
-            .map(|name| (*name).to_owned())
-            .collect();
-        let mut classes = vec![String::new(); structs.len()];
-        // The outermost struct (the last one) names itself first, so that it
-        // keeps its name; then the nested ones in order.
-        let root_is_struct = matches!(root.kind(), Kind::Struct { .. });
-        let order: Vec<usize> = match structs.len().checked_sub(1) {
-            Some(last) if root_is_struct => std::iter::once(last).chain(0..last).collect(),
-            _ => (0..structs.len()).collect(),
-        };
-        for i in order {
-            classes[i] = unique_name(python_identifier(&structs[i].name()), &mut taken);
-        }
-        let mut module = Module {
+        let taken = PYTHON_KEYWORDS.iter().chain(&RESERVED_NAMES);
+        let names = Names::new(root, taken, python_identifier);
+        Module {
             root,
-            structs,
-            classes,
-            alias: None,
-        };
-        if !root_is_struct {
-            let base = python_identifier(&module.alias_base(root));
-            module.alias = Some(unique_name(base, &mut taken));
+            structs: names.structs,
+            classes: names.names,
+            alias: names.alias,
         }
-        module
     }
 
     /// The class name of a struct in `structs`.
     fn class_of(&self, layout: &Layout) -> String {
         let i = position(&self.structs, layout).expect("every nested struct was collected");
         self.classes[i].clone()
-    }
-
-    /// The alias of a non-struct type, before making it unique.
-    fn alias_base(&self, layout: &Layout) -> String {
-        match layout.kind() {
-            Kind::Primitive(_) | Kind::Atomic(_) => layout.name().into_owned(),
-            Kind::Bytes { capacity } => format!("ByteString_{capacity}"),
-            Kind::Array { element, len } => format!("{}_Array_{len}", self.alias_base(element)),
-            Kind::Struct { .. } => self.class_of(layout),
-        }
     }
 
     fn ctypes_type(&self, layout: &Layout) -> String {
@@ -621,6 +590,64 @@ impl<'a> Module<'a> {
     }
 }
 
+/// The structs of a layout and the names generated code gives them.
+pub(super) struct Names<'a> {
+    /// Every struct in the layout, each once, nested ones first.
+    pub structs: Vec<&'a Layout>,
+    /// The name of `structs[i]`: unique, a legal identifier.
+    pub names: Vec<String>,
+    /// The name of a root that is not a struct: `f64`, `ByteString_16`,
+    /// `Point_Array_3`.
+    pub alias: Option<String>,
+}
+
+impl<'a> Names<'a> {
+    /// Names every struct in `root` with `identifier` applied to its name,
+    /// avoiding `reserved` and each other (`Inner`, `Inner_2`). The
+    /// outermost struct names itself first, so that it keeps its name.
+    pub(super) fn new<'r>(
+        root: &'a Layout,
+        reserved: impl Iterator<Item = &'r &'r str>,
+        identifier: fn(&str) -> String,
+    ) -> Names<'a> {
+        let mut structs = Vec::new();
+        collect_structs(root, &mut structs);
+        let mut taken: BTreeSet<String> = reserved.map(|name| (*name).to_owned()).collect();
+        let mut names = vec![String::new(); structs.len()];
+        let root_is_struct = matches!(root.kind(), Kind::Struct { .. });
+        let order: Vec<usize> = match structs.len().checked_sub(1) {
+            Some(last) if root_is_struct => std::iter::once(last).chain(0..last).collect(),
+            _ => (0..structs.len()).collect(),
+        };
+        for i in order {
+            names[i] = unique_name(identifier(&structs[i].name()), &mut taken);
+        }
+        let mut result = Names {
+            structs,
+            names,
+            alias: None,
+        };
+        if !root_is_struct {
+            let base = identifier(&result.alias_base(root));
+            result.alias = Some(unique_name(base, &mut taken));
+        }
+        result
+    }
+
+    /// The alias of a non-struct type, before making it unique.
+    fn alias_base(&self, layout: &Layout) -> String {
+        match layout.kind() {
+            Kind::Primitive(_) | Kind::Atomic(_) => layout.name().into_owned(),
+            Kind::Bytes { capacity } => format!("ByteString_{capacity}"),
+            Kind::Array { element, len } => format!("{}_Array_{len}", self.alias_base(element)),
+            Kind::Struct { .. } => {
+                let i = position(&self.structs, layout).expect("every struct was collected");
+                self.names[i].clone()
+            }
+        }
+    }
+}
+
 /// Pushes every struct in `layout` onto `out` once, nested ones first.
 fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
     match layout.kind() {
@@ -638,7 +665,7 @@ fn collect_structs<'a>(layout: &'a Layout, out: &mut Vec<&'a Layout>) {
 }
 
 /// Where `layout` is in `structs`: the same descriptor, or an equal one.
-fn position(structs: &[&Layout], layout: &Layout) -> Option<usize> {
+pub(super) fn position(structs: &[&Layout], layout: &Layout) -> Option<usize> {
     structs
         .iter()
         .position(|s| std::ptr::eq(*s, layout))
@@ -664,7 +691,7 @@ fn used_ctypes_names(layout: &Layout, names: &mut BTreeSet<&'static str>) {
 }
 
 /// The alignment ctypes gives a struct from its fields alone (and `_pack_`).
-fn natural_align(layout: &Layout) -> usize {
+pub(super) fn natural_align(layout: &Layout) -> usize {
     let Kind::Struct { fields, packed, .. } = layout.kind() else {
         return layout.align();
     };
@@ -722,7 +749,7 @@ fn python_identifier(name: &str) -> String {
 }
 
 /// `base`, or `base_2`, `base_3`, ... whichever is not taken yet; takes it.
-fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String {
+pub(super) fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String {
     let mut name = base.clone();
     let mut n = 2;
     while !taken.insert(name.clone()) {

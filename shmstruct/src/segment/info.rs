@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{check_name, os, LockMode, Probe, Segment, SegmentOptions};
 use crate::error::{Error, Result};
-use crate::layout::Layout;
+use crate::layout::{Kind, Layout, Primitive};
 
 /// Whether a segment's creator has finished writing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,103 @@ pub struct SegmentInfo {
     creator_pid: u32,
     creator_start_time: u64,
     identity: (u64, u64),
+    owner: u32,
     ready: Option<Ready>,
+}
+
+/// What kind of object a segment holds, as [`SegmentInfo::kind`] tells it
+/// from the stored descriptor and lock mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SegmentKind {
+    /// A [`Value`](crate::Value): one value with a lock (its own or shared).
+    Value,
+    /// A [`RawValue`](crate::RawValue): one value without a lock.
+    RawValue,
+    /// An [`Array`](crate::Array): elements with a lock.
+    Array,
+    /// A [`RawArray`](crate::RawArray): elements without a lock.
+    RawArray,
+    /// A byte string ([`SharedBytes`](crate::SharedBytes)).
+    Bytes,
+    /// A [`Lock`](crate::Lock).
+    Lock,
+    /// An [`RLock`](crate::RLock).
+    RLock,
+    /// A [`Semaphore`](crate::Semaphore).
+    Semaphore,
+    /// An [`Event`](crate::Event).
+    Event,
+    /// A [`Condition`](crate::Condition).
+    Condition,
+    /// A [`Barrier`](crate::Barrier).
+    Barrier,
+}
+
+impl SegmentKind {
+    /// The kind's name, as the type is named: `"RawArray"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SegmentKind::Value => "Value",
+            SegmentKind::RawValue => "RawValue",
+            SegmentKind::Array => "Array",
+            SegmentKind::RawArray => "RawArray",
+            SegmentKind::Bytes => "Bytes",
+            SegmentKind::Lock => "Lock",
+            SegmentKind::RLock => "RLock",
+            SegmentKind::Semaphore => "Semaphore",
+            SegmentKind::Event => "Event",
+            SegmentKind::Condition => "Condition",
+            SegmentKind::Barrier => "Barrier",
+        }
+    }
+
+    /// The kind of a segment holding `layout` guarded by `mode`.
+    ///
+    /// The primitives store a struct named after them: `Lock` and `RLock`
+    /// an empty one (their state is the lock area), the others one field
+    /// `state`, an opaque byte array. The header does not record whether a
+    /// value was made as a `Value` or an `Array`, so a `Value` of an array
+    /// type shows as an `Array`.
+    fn of(layout: &Layout, mode: &LockMode) -> SegmentKind {
+        let opaque = match layout.fields() {
+            [] => true,
+            [state] => {
+                state.name() == "state"
+                    && state.offset() == 0
+                    && matches!(state.ty().kind(), Kind::Array { element, .. }
+                        if *element.kind() == Kind::Primitive(Primitive::U8))
+            }
+            _ => false,
+        };
+        let is_struct = matches!(layout.kind(), Kind::Struct { .. });
+        let primitive = match (&*layout.name(), mode) {
+            _ if !is_struct || !opaque => None,
+            ("Lock", LockMode::Own) if layout.size() == 0 => Some(SegmentKind::Lock),
+            ("RLock", LockMode::OwnRecursive) if layout.size() == 0 => Some(SegmentKind::RLock),
+            ("Semaphore", LockMode::None) => Some(SegmentKind::Semaphore),
+            ("Event", LockMode::None) => Some(SegmentKind::Event),
+            ("Condition", LockMode::None) => Some(SegmentKind::Condition),
+            ("Barrier", LockMode::None) => Some(SegmentKind::Barrier),
+            _ => None,
+        };
+        if let Some(kind) = primitive {
+            return kind;
+        }
+        match (layout.kind(), mode) {
+            (Kind::Bytes { .. }, _) => SegmentKind::Bytes,
+            (Kind::Array { .. }, LockMode::None) => SegmentKind::RawArray,
+            (Kind::Array { .. }, _) => SegmentKind::Array,
+            (_, LockMode::None) => SegmentKind::RawValue,
+            _ => SegmentKind::Value,
+        }
+    }
+}
+
+impl std::fmt::Display for SegmentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What only a ready segment tells.
@@ -114,6 +210,7 @@ impl SegmentInfo {
                     creator_pid: header.creator_pid,
                     creator_start_time: header.creator_start_time,
                     identity: segment.identity,
+                    owner: file_owner(segment.path()),
                     ready: Some(Ready {
                         version: header.version,
                         total_size: header.total_size,
@@ -140,6 +237,7 @@ impl SegmentInfo {
                 creator_pid,
                 creator_start_time,
                 identity,
+                owner: file_owner(&options.get_dir().join(name)),
                 ready: None,
             }),
         }
@@ -153,6 +251,42 @@ impl SegmentInfo {
     /// Its file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The uid of its file's owner, as it was when this info was read
+    /// (`u32::MAX` if the file could not be examined).
+    pub fn owner(&self) -> u32 {
+        self.owner
+    }
+
+    /// Whether the calling user owns it: its file's owner is this
+    /// process's effective uid. Only such stale segments are removed by
+    /// [`remove_stale`].
+    pub fn is_own(&self) -> bool {
+        self.owner == effective_uid()
+    }
+
+    /// What kind of object it holds (`None` while initialising).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmstruct::segment::SegmentKind;
+    /// use shmstruct::{Lock, SegmentInfo, SegmentOptions};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-kind-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let lock = Lock::create_with("kind-demo", &options).unwrap();
+    /// let info = SegmentInfo::open_with("kind-demo", &options).unwrap();
+    /// assert_eq!(info.kind(), Some(SegmentKind::Lock));
+    /// # drop(lock);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// ```
+    pub fn kind(&self) -> Option<SegmentKind> {
+        self.ready
+            .as_ref()
+            .map(|ready| SegmentKind::of(&ready.layout, &ready.lock_mode))
     }
 
     /// The size of its file in bytes.
@@ -298,17 +432,36 @@ pub fn list(dir: impl AsRef<Path>) -> Result<Vec<SegmentInfo>> {
     Ok(segments)
 }
 
-/// Removes every [stale](SegmentInfo::is_stale) segment in `dir` and returns
-/// their names.
+/// Removes every [stale](SegmentInfo::is_stale) segment in `dir` that the
+/// calling user owns (its file's owner is this process's effective uid),
+/// and returns their names.
+///
+/// Other users' stale segments are left alone, even when this process could
+/// remove them (as root, or in a directory without the sticky bit): their
+/// creators may mean to come back to them.
 ///
 /// # Errors
 ///
 /// [`Error::Io`] if `dir` cannot be read. Segments that cannot be removed
-/// (another user's) are left and not returned.
+/// are left and not returned.
 pub fn remove_stale(dir: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(list(dir)?
         .into_iter()
-        .filter(|info| info.is_stale() && info.unlink().is_ok())
+        .filter(|info| info.is_stale() && info.is_own() && info.unlink().is_ok())
         .map(|info| info.name)
         .collect())
+}
+
+/// The uid that owns the file at `path`; `u32::MAX` (no user) if it cannot
+/// be examined.
+fn file_owner(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path).map_or(u32::MAX, |metadata| metadata.uid())
+}
+
+/// This process's effective uid, which owns the files it creates.
+fn effective_uid() -> u32 {
+    // SAFETY: `geteuid` takes no arguments, touches no memory of ours and
+    // always succeeds (POSIX: "shall always be successful").
+    unsafe { libc::geteuid() }
 }

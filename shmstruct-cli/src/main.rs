@@ -1,0 +1,209 @@
+//! `shmstruct`: list, show, export and clean shmstruct segments from the
+//! command line.
+//!
+//! Exit codes: 0 ok, 1 error (the library's message on stderr), 2 usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod entry;
+mod json;
+mod table;
+
+/// Inspect and clean up shmstruct shared-memory segments.
+#[derive(Parser)]
+#[command(name = "shmstruct", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(clap::Args)]
+struct Common {
+    /// The directory of the segments (default: $SHMSTRUCT_DIR, or /dev/shm).
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One row per file in the directory: name, kind, type, size, owner,
+    /// mode, creator pid, state and lock.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A segment's header, layout and current values (read without its lock).
+    Show {
+        /// The segment's name.
+        name: String,
+        /// Show every array element (default: at most 16).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A segment's layout as Python ctypes classes, a C header, Rust or JSON.
+    Layout {
+        /// The segment's name (or use --from-file).
+        #[arg(required_unless_present = "from_file")]
+        name: Option<String>,
+        /// Read the encoded descriptor from this file instead of a segment.
+        #[arg(long, conflicts_with = "name")]
+        from_file: Option<PathBuf>,
+        /// The output format.
+        #[arg(long, value_enum, default_value = "ctypes")]
+        format: Format,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Removes segments; files that are not segments only with --force.
+    Rm {
+        /// The segments' names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Also remove files that are not shmstruct segments.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Removes the stale segments (creator gone) that you own.
+    Gc {
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// The formats of `layout`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Python `ctypes.Structure` classes.
+    Ctypes,
+    /// A C11 header with `_Static_assert`s.
+    C,
+    /// A `#[repr(C)] #[derive(SharedLayout)]` Rust struct.
+    Rust,
+    /// The descriptor as JSON.
+    Json,
+}
+
+/// A failure, printed as `shmstruct: error: ...`.
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("shmstruct: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dir_of(common: &Common) -> PathBuf {
+    common
+        .dir
+        .clone()
+        .unwrap_or_else(shmstruct::segment::default_dir)
+}
+
+fn run(command: Command) -> Result<ExitCode, Failure> {
+    match command {
+        Command::List { common } => {
+            let entries = entry::list(&dir_of(&common))?;
+            if common.json {
+                let rows: Vec<_> = entries.iter().map(json::entry).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", table::entries(&entries, table::colour()));
+            }
+        }
+        Command::Show { name, all, common } => {
+            let shown = entry::Shown::read(&dir_of(&common), &name)?;
+            let limit = if all { usize::MAX } else { 16 };
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&json::shown(&shown))?);
+            } else {
+                print!("{}", table::shown(&shown, limit));
+            }
+        }
+        Command::Layout {
+            name,
+            from_file,
+            format,
+            common,
+        } => {
+            let layout = match (from_file, name) {
+                (Some(path), _) => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    shmstruct::Layout::decode(&bytes).map_err(|e| {
+                        format!("{} holds no layout descriptor: {e}", path.display())
+                    })?
+                }
+                (None, Some(name)) => entry::open(&dir_of(&common), &name)?
+                    .layout()
+                    .cloned()
+                    .ok_or("the segment is still initialising")?,
+                (None, None) => unreachable!("clap requires a name or --from-file"),
+            };
+            match (format, common.json) {
+                (Format::Json, _) | (_, true) => {
+                    println!("{}", serde_json::to_string_pretty(&json::layout(&layout))?);
+                }
+                (Format::Ctypes, false) => print!("{}", layout.to_ctypes()),
+                (Format::C, false) => print!("{}", layout.to_c_header()),
+                (Format::Rust, false) => print!("{}", layout.to_rust()),
+            }
+        }
+        Command::Rm {
+            names,
+            force,
+            common,
+        } => {
+            let dir = dir_of(&common);
+            let mut failed = false;
+            for name in &names {
+                if let Err(error) = entry::remove(&dir, name, force) {
+                    eprintln!("shmstruct: error: {error}");
+                    failed = true;
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Gc { dry_run, common } => {
+            let dir = dir_of(&common);
+            let removed = if dry_run {
+                shmstruct::segment::list(&dir)?
+                    .into_iter()
+                    .filter(|info| info.is_stale() && info.is_own())
+                    .map(|info| info.name().to_owned())
+                    .collect()
+            } else {
+                shmstruct::segment::remove_stale(&dir)?
+            };
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&removed)?);
+            } else {
+                let verb = if dry_run { "would remove" } else { "removed" };
+                for name in &removed {
+                    println!("{verb} {name}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

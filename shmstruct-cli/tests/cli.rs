@@ -1,0 +1,362 @@
+//! The `shmstruct` command against real segments: made by this test binary
+//! re-executed as another process (which then exits, leaving them stale),
+//! changed by another process, next to a foreign file and a corrupt header.
+
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::{json, Value as Json};
+use shmstruct::{Array, Barrier, ByteString, Condition, Event, Lock, RLock, RawArray, RawValue};
+use shmstruct::{SegmentOptions, Semaphore, SharedBytes, SharedLayout, Value};
+
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+struct Point {
+    x: f64,
+    y: f64,
+}
+
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+struct Demo {
+    n: i32,
+    x: f64,
+    s: ByteString<16>,
+    a: [Point; 2],
+}
+
+fn demo(n: i32) -> Demo {
+    Demo {
+        n,
+        x: 1.0 / 3.0,
+        s: ByteString::new(b"hello world").expect("fits"),
+        a: [Point { x: 1.875, y: -6.25 }, Point { x: 1e16, y: 0.1 }],
+    }
+}
+
+/// The environment variable that makes this binary play a role.
+const ROLE: &str = "SHMSTRUCT_CLI_TEST_ROLE";
+
+/// A directory of segments for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("shmstruct-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+        TempDir(dir)
+    }
+
+    fn options(&self) -> SegmentOptions {
+        SegmentOptions::new().dir(&self.0)
+    }
+
+    fn cli(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("shmstruct").expect("the shmstruct binary");
+        command
+            .args(args)
+            .arg("--dir")
+            .arg(&self.0)
+            .env("NO_COLOR", "1")
+            .timeout(Duration::from_secs(30));
+        command
+    }
+
+    /// Runs the command, expects success and returns its standard output.
+    fn text(&self, args: &[&str]) -> String {
+        let output = self.cli(args).assert().success().get_output().clone();
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    fn json(&self, args: &[&str]) -> Json {
+        let output = self
+            .cli(args)
+            .arg("--json")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        serde_json::from_slice(&output.stdout).expect("JSON output")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs this test binary as `role` for `test` with `dir`, and waits (at
+/// most a minute) for it to succeed; kills it on failure or timeout.
+fn run_role(test: &str, role: &str, dir: &Path) {
+    let mut child: Child = StdCommand::new(std::env::current_exe().expect("own path"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env("SHMSTRUCT_CLI_TEST_DIR", dir)
+        .spawn()
+        .expect("spawning a child");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting") {
+            assert!(status.success(), "role {role} failed: {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("role {role} took more than a minute");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// In a child, plays its role and returns `None`; in the test itself, a
+/// fresh directory, where a `maker` child has left a segment of every kind
+/// if `made` is set.
+fn setup(test: &str, made: bool) -> Option<TempDir> {
+    if play_role() {
+        return None;
+    }
+    let dir = TempDir::new(test);
+    if made {
+        run_role(test, "maker", &dir.0);
+    }
+    Some(dir)
+}
+
+/// In a child, does the part of `role`; returns whether this is a child.
+fn play_role() -> bool {
+    let Ok(role) = std::env::var(ROLE) else {
+        return false;
+    };
+    let dir = std::env::var("SHMSTRUCT_CLI_TEST_DIR").expect("the directory");
+    let options = SegmentOptions::new().dir(dir);
+    match role.as_str() {
+        // Makes a segment of every kind, then exits: they are left stale.
+        "maker" => {
+            Value::create_with("value", demo(7), &options).expect("value");
+            RawValue::create_with("raw-value", 2.5f32, &options).expect("raw value");
+            Array::create_with("array", &[1i16, -2, 3], &options).expect("array");
+            RawArray::create_with("raw-array", &[9u64; 20], &options).expect("raw array");
+            SharedBytes::create_with("bytes", b"hi\xff", &options).expect("bytes");
+            Lock::create_with("lock", &options).expect("lock");
+            RLock::create_with("rlock", &options).expect("rlock");
+            Semaphore::create_with("semaphore", 2, &options).expect("semaphore");
+            Event::create_with("event", &options).expect("event");
+            Condition::create_with("condition", &options).expect("condition");
+            Barrier::create_with("barrier", 2, &options).expect("barrier");
+        }
+        // Changes the live value that the parent made.
+        "changer" => {
+            let value = Value::<Demo>::open_with("live", &options).expect("open");
+            value.set(demo(49)).expect("set");
+        }
+        other => panic!("unknown role {other}"),
+    }
+    true
+}
+
+fn entry<'a>(list: &'a Json, name: &str) -> &'a Json {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .find(|entry| entry["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+#[test]
+fn list_shows_every_kind_state_and_foreign_file() {
+    let Some(dir) = setup("list_shows_every_kind_state_and_foreign_file", true) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
+    // A copy of a segment whose header says it is bigger than its file.
+    std::fs::copy(dir.0.join("value"), dir.0.join("corrupt")).expect("copy");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.0.join("corrupt"))
+        .expect("open");
+    file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
+        .expect("corrupting");
+
+    let list = dir.json(&["list"]);
+    let kinds = [
+        ("value", "Value"),
+        ("raw-value", "RawValue"),
+        ("array", "Array"),
+        ("raw-array", "RawArray"),
+        ("bytes", "Bytes"),
+        ("lock", "Lock"),
+        ("rlock", "RLock"),
+        ("semaphore", "Semaphore"),
+        ("event", "Event"),
+        ("condition", "Condition"),
+        ("barrier", "Barrier"),
+    ];
+    for (name, kind) in kinds {
+        let entry = entry(&list, name);
+        assert_eq!(entry["kind"], kind, "{entry}");
+        assert_eq!(entry["state"], "stale", "{entry}");
+        for key in ["type", "size", "owner", "mode", "creator_pid", "lock"] {
+            assert!(entry.get(key).is_some(), "{key} missing in {entry}");
+        }
+    }
+    assert_eq!(entry(&list, "value")["type"], "Demo");
+    assert_eq!(entry(&list, "value")["lock"], "free");
+    assert_eq!(entry(&list, "value")["mode"], "0600");
+    assert_eq!(entry(&list, "live")["state"], "alive");
+    assert_eq!(entry(&list, "live")["creator_pid"], std::process::id());
+    assert_eq!(entry(&list, "foreign")["state"], "not a shmstruct segment");
+    let corrupt = entry(&list, "corrupt")["state"]
+        .as_str()
+        .expect("a state")
+        .to_owned();
+    assert!(corrupt.starts_with("corrupt: "), "{corrupt}");
+
+    let table = dir.text(&["list"]);
+    let header = table.lines().next().expect("a header");
+    assert!(
+        header.starts_with("NAME  ") && header.ends_with("LOCK"),
+        "{table}"
+    );
+    assert!(
+        !table.contains('\x1b'),
+        "coloured despite NO_COLOR: {table}"
+    );
+    let state_column = header.find("STATE").expect("STATE column");
+    let foreign = table
+        .lines()
+        .find(|l| l.starts_with("foreign"))
+        .expect("foreign row");
+    assert_eq!(&foreign[state_column..state_column + 3], "not", "{table}");
+    drop(live);
+}
+
+#[test]
+fn show_prints_values_another_process_wrote() {
+    let Some(dir) = setup("show_prints_values_another_process_wrote", false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    run_role(
+        "show_prints_values_another_process_wrote",
+        "changer",
+        &dir.0,
+    );
+
+    let shown = dir.json(&["show", "live"]);
+    assert_eq!(shown["name"], "live");
+    assert_eq!(shown["kind"], "Value");
+    assert_eq!(shown["layout"]["name"], "Demo");
+    assert_eq!(
+        shown["value"],
+        json!({"n": 49, "x": 1.0 / 3.0, "s": "hello world",
+               "a": [{"x": 1.875, "y": -6.25}, {"x": 1e16, "y": 0.1}]})
+    );
+    let text = dir.text(&["show", "live"]);
+    assert!(text.contains("values (read without the lock):"), "{text}");
+    assert!(
+        text.contains("  n = 49\n  x = 0.3333333333333333\n  s = b'hello world'\n"),
+        "{text}"
+    );
+    assert!(text.contains("      x = 1e+16\n      y = 0.1\n"), "{text}");
+    assert!(text.contains("struct Demo {"), "{text}");
+    drop(live);
+}
+
+#[test]
+fn show_truncates_arrays_and_encodes_bytes() {
+    let Some(dir) = setup("show_truncates_arrays_and_encodes_bytes", true) else {
+        return;
+    };
+    let text = dir.text(&["show", "raw-array"]);
+    assert!(text.contains("(4 more; --all shows them)"), "{text}");
+    let all = dir.json(&["show", "raw-array", "--all"]);
+    assert_eq!(all["value"], json!(vec![9; 20]));
+    assert_eq!(
+        dir.json(&["show", "bytes"])["value"],
+        json!([104, 105, 255])
+    );
+    assert_eq!(dir.json(&["show", "raw-value"])["value"], json!(2.5));
+}
+
+#[test]
+fn layout_exports_and_reads_descriptor_files() {
+    let Some(dir) = setup("layout_exports_and_reads_descriptor_files", false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    let c = dir.text(&["layout", "live", "--format", "c"]);
+    assert_eq!(c, Demo::LAYOUT.to_c_header());
+    let py = dir.text(&["layout", "live"]);
+    assert_eq!(py, Demo::LAYOUT.to_ctypes());
+    let rust = dir.text(&["layout", "live", "--format", "rust"]);
+    assert_eq!(rust, Demo::LAYOUT.to_rust());
+    let file = dir.0.join("descriptor.bin");
+    std::fs::write(&file, Demo::LAYOUT.encode()).expect("write");
+    let from_file = dir.json(&[
+        "layout",
+        "--from-file",
+        file.to_str().expect("UTF-8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file, dir.json(&["layout", "live", "--format", "json"]));
+    assert_eq!(from_file["fields"][3]["type"]["len"], 2);
+    drop(live);
+}
+
+#[test]
+fn rm_and_gc_clean_up() {
+    let Some(dir) = setup("rm_and_gc_clean_up", true) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    std::fs::write(dir.0.join("foreign"), b"x").expect("foreign");
+
+    dir.cli(&["rm", "foreign"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--force"));
+    assert!(dir.0.join("foreign").exists());
+    dir.cli(&["rm", "foreign", "--force"]).assert().success();
+    assert!(!dir.0.join("foreign").exists());
+    dir.cli(&["rm", "missing"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("does not exist"));
+
+    let would = dir.json(&["gc", "--dry-run"]);
+    assert_eq!(would.as_array().expect("names").len(), 11, "{would}");
+    assert!(dir.0.join("lock").exists());
+    let removed = dir.json(&["gc"]);
+    assert_eq!(removed, would);
+    dir.cli(&["rm", "value"]).assert().code(1);
+    let left: Vec<String> = std::fs::read_dir(&dir.0)
+        .expect("read")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["live"]);
+    dir.cli(&["rm", "live"]).assert().success();
+    drop(live);
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let Some(dir) = setup("usage_errors_exit_with_2", false) else {
+        return;
+    };
+    dir.cli(&["frobnicate"]).assert().code(2);
+    dir.cli(&["layout", "x", "--format", "yaml"])
+        .assert()
+        .code(2);
+    dir.cli(&["show", "no-such"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::starts_with("shmstruct: error: "));
+}
