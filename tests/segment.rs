@@ -796,7 +796,8 @@ fn data_aligned_beyond_a_page_is_refused() {
     let error = Value::create_with("over", OverAligned { x: 1 }, &options)
         .map(|_| ())
         .expect_err("more than a page of alignment");
-    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+    assert!(error.is_invalid_input(), "{error:?}");
     assert!(error.to_string().contains("8192"), "{error}");
     let error = shmstruct::RawArray::create_with("over", &[OverAligned { x: 1 }], &options)
         .map(|_| ())

@@ -205,14 +205,13 @@ fn expected_array<T: SharedLayout>(stored: StoredRoot) -> (Layout, usize) {
 
 /// The error for an array too large to describe.
 fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
-    Error::Io {
-        context: format!(
+    Error::InvalidInput {
+        reason: format!(
             "segment \"{name}\" for {len} elements of `{}` ({} bytes each) would be larger \
              than this process can map",
             T::LAYOUT.name(),
             T::LAYOUT.size()
         ),
-        source: std::io::ErrorKind::InvalidInput.into(),
     }
 }
 

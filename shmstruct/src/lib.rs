@@ -72,7 +72,7 @@ mod value;
 
 pub use array::{Array, ArrayIter, RawArray};
 pub use bytes::ByteString;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 #[cfg(target_os = "linux")]
 pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};
