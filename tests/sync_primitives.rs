@@ -272,6 +272,71 @@ fn condition_timeouts_are_reported() {
     ));
 }
 
+/// Python's `action=`: over several rounds of three processes, exactly
+/// one party per round runs its action, before any party is released.
+#[test]
+fn barrier_action_runs_once_per_round() {
+    const TEST: &str = "barrier_action_runs_once_per_round";
+    const ROUNDS: u64 = 20;
+    let round = |shared: &Shared, n: u64| {
+        let count = counter(shared);
+        let index = barrier(shared)
+            .wait_timeout_with(Duration::from_secs(20), || {
+                count.fetch_add(1, Ordering::Relaxed);
+            })
+            .expect("round");
+        // Every party leaves after the round's action ran.
+        assert_eq!(count.load(Ordering::Relaxed), n + 1, "index {index}");
+    };
+    if support::role().is_some() {
+        let shared = Shared::open_from_arg();
+        for n in 0..ROUNDS {
+            round(&shared, n);
+        }
+        return;
+    }
+    let shared = Shared::create("ba");
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 3) }.expect("init");
+    let mut children = [
+        support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
+        support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
+    ];
+    for n in 0..ROUNDS {
+        round(&shared, n);
+    }
+    for child in &mut children {
+        assert!(child.wait_success());
+    }
+    assert_eq!(counter(&shared).load(Ordering::Relaxed), ROUNDS);
+}
+
+/// An action that panics breaks the barrier for the other parties.
+#[test]
+fn barrier_action_that_panics_breaks_it() {
+    let shared = Shared::create("bp");
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 2) }.expect("init");
+    let barrier = barrier(&shared);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| barrier.wait_timeout(Duration::from_secs(20)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while barrier.n_waiting().expect("n_waiting") != 1 {
+            assert!(Instant::now() < deadline, "the waiter never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            barrier.wait_with(|| panic!("the action fails"))
+        }));
+        assert!(panicked.is_err(), "the action's panic reaches its caller");
+        assert!(matches!(
+            other.join().expect("waiter"),
+            Err(Error::BrokenBarrier)
+        ));
+    });
+    assert!(barrier.is_broken().expect("is_broken"));
+}
+
 /// A process killed while waiting at a barrier has arrived: the others
 /// pass, and the barrier works for the next round.
 #[test]
