@@ -279,6 +279,21 @@ pub struct RawArray<T: SharedLayout> {
     _type: PhantomData<T>,
 }
 
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for RawArray<T> {
+    fn clone(&self) -> Self {
+        RawArray {
+            segment: Arc::clone(&self.segment),
+            len: self.len,
+            created: self.created,
+            _type: PhantomData,
+        }
+    }
+}
+
 impl<T: SharedLayout> RawArray<T> {
     /// Creates the segment `name` in the default directory (`/dev/shm`, or
     /// `$SHMSTRUCT_DIR`), with mode `0600`, holding a copy of `elements`.
@@ -691,6 +706,19 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 pub struct Array<T: SharedLayout> {
     raw: RawArray<T>,
     lock: Lock,
+}
+
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array {
+            raw: self.raw.clone(),
+            lock: self.lock.clone(),
+        }
+    }
 }
 
 impl<T: SharedLayout> Array<T> {

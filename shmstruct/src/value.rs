@@ -134,6 +134,21 @@ pub struct Value<T: SharedLayout> {
     _type: PhantomData<T>,
 }
 
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value {
+            segment: Arc::clone(&self.segment),
+            lock: self.lock.clone(),
+            created: self.created,
+            _type: PhantomData,
+        }
+    }
+}
+
 impl<T: SharedLayout> Value<T> {
     /// Creates the segment `name` in the default directory (`/dev/shm`, or
     /// `$SHMSTRUCT_DIR`), with mode `0600`, holding `init` and its own lock.
