@@ -52,8 +52,10 @@
 //! # Ok::<(), shmstruct::Error>(())
 //! ```
 //!
-//! See the README for the tour, the mapping from Python's API, and what
+//! The README follows: the tour, the mapping from Python's API, and what
 //! happens when a process dies holding a lock.
+//!
+#![doc = include_str!("../../README.md")]
 #![deny(missing_docs)]
 
 mod array;
