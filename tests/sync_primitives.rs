@@ -41,6 +41,14 @@ fn barrier(shared: &Shared) -> &RawBarrier {
     unsafe { RawBarrier::from_ptr(shared.at(PRIMITIVE)) }
 }
 
+/// A fresh mapping with a barrier of `parties` at `PRIMITIVE`.
+fn new_barrier(tag: &str, parties: u32) -> Shared {
+    let shared = Shared::create(tag);
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawBarrier::init(shared.at(PRIMITIVE), parties) }.expect("init");
+    shared
+}
+
 fn events(shared: &Shared) -> (&RawEvent, &RawEvent) {
     // SAFETY: as in `semaphore`, for two RawEvents.
     let first = unsafe { RawEvent::from_ptr(shared.at(PRIMITIVE)) };
@@ -295,9 +303,7 @@ fn barrier_action_runs_once_per_round() {
         }
         return;
     }
-    let shared = Shared::create("ba");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 3) }.expect("init");
+    let shared = new_barrier("ba", 3);
     let mut children = [
         support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
         support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
@@ -314,9 +320,7 @@ fn barrier_action_runs_once_per_round() {
 /// An action that panics breaks the barrier for the other parties.
 #[test]
 fn barrier_action_that_panics_breaks_it() {
-    let shared = Shared::create("bp");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 2) }.expect("init");
+    let shared = new_barrier("bp", 2);
     let barrier = barrier(&shared);
     std::thread::scope(|scope| {
         let other = scope.spawn(|| barrier.wait_timeout(Duration::from_secs(20)));
@@ -355,9 +359,7 @@ fn barrier_waiter_killed_leaves_others_able_to_pass() {
         }
         _ => {}
     }
-    let shared = Shared::create("bk");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 2) }.expect("init");
+    let shared = new_barrier("bk", 2);
     let barrier = barrier(&shared);
     let mut victim = support::spawn_role(TEST, "victim", &[("PATH", shared.path())]);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -381,9 +383,7 @@ fn barrier_waiter_killed_leaves_others_able_to_pass() {
 
 #[test]
 fn barrier_timeout_breaks_it_for_everyone() {
-    let shared = Shared::create("bt");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 3) }.expect("init");
+    let shared = new_barrier("bt", 3);
     let barrier = barrier(&shared);
     std::thread::scope(|scope| {
         let other = scope.spawn(|| barrier.wait());
