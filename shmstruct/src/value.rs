@@ -288,6 +288,11 @@ impl<T: SharedLayout> Value<T> {
     /// data guard when the previous holder died holding the lock (repair,
     /// then [`mark_consistent`](DataGuard::mark_consistent)).
     ///
+    /// Unlike [`std::sync::Mutex`], there is no poisoning: a thread that
+    /// panics while holding the guard releases the lock normally, and the
+    /// next `lock()` succeeds even if the panic left the data half-written.
+    /// Only a holder that dies with its process is reported.
+    ///
     /// # Examples
     ///
     /// ```
