@@ -10,11 +10,12 @@ use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::atomic_copy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, SharedLayout, StoredRoot};
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
@@ -26,18 +27,20 @@ use crate::value::{open_lock, read_shared, shared_lock_plan, write_shared};
 /// and out of them: the one place that touches an array's data.
 ///
 /// Other processes may write these elements at any moment, so they are only
-/// reached through raw pointers, copied with `ptr::copy_nonoverlapping`
-/// (`memcpy`) between compiler fences as [`read_shared`] and
-/// [`write_shared`] do; no `&T` or `&[T]` into them is ever made.
+/// reached through raw pointers, copied word by word with relaxed atomic
+/// loads and stores (`atomic_copy`, so a racing copy is no data race)
+/// between compiler fences, as [`read_shared`] and [`write_shared`] do; no
+/// `&T` or `&[T]` into them is ever made outside a held lock.
 ///
 /// # Races
 ///
 /// Two copies of the same element at the same time — from two processes,
 /// or two threads with two handles — are not prevented here: a read racing
 /// a write may see a mix of the old and new bytes, and two racing writes may
-/// leave a mix of both. Every mix is still a valid `T` (`T: SharedLayout`
-/// promises that every bit pattern is), so a race tears values but never
-/// makes an invalid one. Keeping writers apart is the lock's business
+/// leave a mix of both, at word boundaries. Every mix is still a valid `T`
+/// (`T: SharedLayout` promises that every bit pattern is), and the atomic
+/// copies make the race defined, so a race tears values but never makes an
+/// invalid one. Keeping writers apart is the lock's business
 /// ([`Array`]'s, once it has one); [`RawArray`] has none, like Python's.
 #[derive(Clone, Copy)]
 pub(crate) struct Elements<'a, T> {
@@ -137,7 +140,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // `T: SharedLayout` has no drop glue, so overwriting without
         // dropping and duplicating `source`'s bytes are both fine. Racing
         // writers tear values but make no invalid one: see the type.
-        unsafe { ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len()) };
+        unsafe { atomic_copy::store(source.as_ptr(), destination, source.len()) };
         // Keeps the compiler from sinking the copy past later code or
         // dropping it as unobserved, as `write_shared` does.
         compiler_fence(Ordering::SeqCst);
@@ -155,7 +158,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // `destination` is a Rust slice, which cannot overlap them (see
         // `write`). Any bytes found are valid `T`s
         // (`T: SharedLayout`), and the overwritten ones need no drop.
-        unsafe { ptr::copy_nonoverlapping(source, destination.as_mut_ptr(), destination.len()) };
+        unsafe { atomic_copy::load(source, destination.as_mut_ptr(), destination.len()) };
         Ok(())
     }
 
@@ -166,7 +169,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // SAFETY: the `len` elements are valid for reads and aligned (see
         // `get`); `copy` is a fresh allocation with room for `len` of them,
         // so it is valid for writes and cannot overlap the segment.
-        unsafe { ptr::copy_nonoverlapping(self.first.as_ptr(), copy.as_mut_ptr(), self.len) };
+        unsafe { atomic_copy::load(self.first.as_ptr(), copy.as_mut_ptr(), self.len) };
         // SAFETY: the first `len` elements of `copy` were written just
         // above, and any bytes are a valid `T` (`T: SharedLayout`).
         unsafe { copy.set_len(self.len) };

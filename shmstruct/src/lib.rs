@@ -60,6 +60,7 @@
 
 mod array;
 mod asserts;
+mod atomic_copy;
 mod bytes;
 mod error;
 pub mod layout;
