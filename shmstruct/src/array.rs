@@ -234,7 +234,8 @@ fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
 /// [`set`](RawArray::set) one element, [`iter`](RawArray::iter) copies,
 /// [`copy_from_slice`](RawArray::copy_from_slice),
 /// [`copy_to_slice`](RawArray::copy_to_slice) and
-/// [`to_vec`](RawArray::to_vec) all of them at `memcpy` speed. Other
+/// [`to_vec`](RawArray::to_vec) all of them, word by word with relaxed
+/// atomic loads and stores (close to `memcpy` speed). Other
 /// processes may write the elements at any moment, so no `&T` or `&[T]`
 /// into the segment is ever handed out.
 ///
@@ -242,7 +243,8 @@ fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
 ///
 /// Nothing keeps two processes from copying the same element at once: a
 /// read racing a write can see a mix of the old and the new value (always
-/// a valid `T`, never undefined). Use [`Array`] when that matters.
+/// a valid `T`; the copies are atomic word by word, so the race is not
+/// undefined behaviour). Use [`Array`] when that matters.
 ///
 /// # Lifetime
 ///
@@ -559,12 +561,12 @@ impl<T: SharedLayout> RawArray<T> {
         ArrayIter::new(self.elements())
     }
 
-    /// A copy of every element, in one `memcpy`.
+    /// A copy of every element, in one word-wise atomic copy.
     pub fn to_vec(&self) -> Vec<T> {
         self.elements().to_vec()
     }
 
-    /// Replaces every element with `source`'s, in one `memcpy`.
+    /// Replaces every element with `source`'s, in one word-wise atomic copy.
     ///
     /// # Errors
     ///
@@ -575,7 +577,7 @@ impl<T: SharedLayout> RawArray<T> {
         self.elements().write(0, source)
     }
 
-    /// Copies every element into `destination`, in one `memcpy`.
+    /// Copies every element into `destination`, in one word-wise atomic copy.
     ///
     /// # Errors
     ///
@@ -657,7 +659,7 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// Every operation takes the lock: [`get`](Array::get), [`set`](Array::set),
 /// [`to_vec`](Array::to_vec), [`iter`](Array::iter) (a copy taken under
 /// one acquisition) and the bulk [`copy_from_slice`](Array::copy_from_slice)
-/// and [`copy_to_slice`](Array::copy_to_slice) at `memcpy` speed.
+/// and [`copy_to_slice`](Array::copy_to_slice) close to `memcpy` speed.
 /// [`lock`](Array::lock) returns a guard through which the elements are
 /// read and written in place as a `[T]` until it drops. Under a shared lock
 /// the caller already holds, the `_locked` forms check the guard and copy,
@@ -990,7 +992,7 @@ impl<T: SharedLayout> Array<T> {
         Ok(self.to_vec()?.into_iter())
     }
 
-    /// A copy of every element, in one `memcpy` under the lock.
+    /// A copy of every element, in one word-wise copy under the lock.
     ///
     /// # Errors
     ///
@@ -999,7 +1001,7 @@ impl<T: SharedLayout> Array<T> {
         self.locked(|elements| Ok(elements.to_vec()))
     }
 
-    /// Replaces every element with `source`'s, in one `memcpy` under the
+    /// Replaces every element with `source`'s, in one word-wise copy under the
     /// lock.
     ///
     /// # Errors
@@ -1011,7 +1013,7 @@ impl<T: SharedLayout> Array<T> {
         self.locked(|elements| elements.write(0, source))
     }
 
-    /// Copies every element into `destination`, in one `memcpy` under the
+    /// Copies every element into `destination`, in one word-wise copy under the
     /// lock.
     ///
     /// # Errors

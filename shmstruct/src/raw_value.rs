@@ -22,7 +22,8 @@ use crate::value::{create_segment, read_shared, write_shared};
 /// a `Value`, is an [`Error::LockModeMismatch`](crate::Error::LockModeMismatch)
 /// (copies that ignore the lock would break what the value's lock guard
 /// promises). A `get` racing a `set` in another process can see a mix
-/// of the old and new value (always a valid `T`, never undefined); use
+/// of the old and new value at word boundaries (always a valid `T`; the
+/// copies are relaxed atomic word copies, so the race is defined); use
 /// `Atomic*` fields or a locked `Value` when that matters.
 ///
 /// # Examples
