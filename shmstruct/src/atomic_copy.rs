@@ -74,44 +74,67 @@ const fn word_size<T>() -> usize {
     word
 }
 
-/// Copies `count` `T`s from shared `source` into private `destination`,
-/// word by word with `W`.
+/// Which side of a copy is shared memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shared {
+    /// Loading out of shared memory.
+    Source,
+    /// Storing into shared memory.
+    Destination,
+}
+
+/// Copies `count` `T`s word by word with `W`, accessing the `shared` side
+/// atomically.
 ///
 /// # Safety
 ///
-/// As [`load`], with `W` of [`word_size::<T>()`](word_size) bytes.
+/// As [`load`] or [`store`] (by `shared`), with `W` of
+/// [`word_size::<T>()`](word_size) bytes.
 #[inline(always)]
-unsafe fn load_words<T, W: Word>(source: *const T, destination: *mut T, count: usize) {
+unsafe fn copy_words<T, W: Word>(
+    source: *const T,
+    destination: *mut T,
+    count: usize,
+    shared: Shared,
+) {
     let words = count * (size_of::<T>() / size_of::<W>());
     let (from, to) = (source.cast::<W>(), destination.cast::<W>());
     for i in 0..words {
-        // SAFETY: word `i` lies inside the `count` `T`s at `source` (the
-        // words tile them exactly), aligned since `T`'s alignment is at
-        // least `W`'s; shared memory is only accessed atomically (caller).
-        let word = unsafe { W::load(from.wrapping_add(i)) };
-        // SAFETY: likewise inside `destination`, private memory that
-        // nothing else accesses during the call.
-        unsafe { to.wrapping_add(i).write(word) };
+        // Word `i` lies inside the `count` `T`s on both sides (the words
+        // tile them exactly), aligned since `T`'s alignment is at least
+        // `W`'s; the shared side is only accessed atomically (caller), the
+        // private side by nothing else during the call.
+        if shared == Shared::Source {
+            // SAFETY: see above; `from` is the shared side.
+            let word = unsafe { W::load(from.wrapping_add(i)) };
+            // SAFETY: see above; `to` is private.
+            unsafe { to.wrapping_add(i).write(word) };
+        } else {
+            // SAFETY: see above; `from` is private.
+            let word = unsafe { from.wrapping_add(i).read() };
+            // SAFETY: see above; `to` is the shared side.
+            unsafe { W::store(to.wrapping_add(i), word) };
+        }
     }
 }
 
-/// Copies `count` `T`s from private `source` into shared `destination`,
-/// word by word with `W`.
+/// Copies `count` `T`s with the words [`word_size`] chooses for `T`.
 ///
 /// # Safety
 ///
-/// As [`store`], with `W` of [`word_size::<T>()`](word_size) bytes.
+/// As [`copy_words`].
 #[inline(always)]
-unsafe fn store_words<T, W: Word>(source: *const T, destination: *mut T, count: usize) {
-    let words = count * (size_of::<T>() / size_of::<W>());
-    let (from, to) = (source.cast::<W>(), destination.cast::<W>());
-    for i in 0..words {
-        // SAFETY: word `i` lies inside the private `count` `T`s at `source`,
-        // aligned for `W` (see `load_words`).
-        let word = unsafe { from.wrapping_add(i).read() };
-        // SAFETY: likewise inside the shared `destination`, which is only
-        // accessed atomically (caller).
-        unsafe { W::store(to.wrapping_add(i), word) };
+unsafe fn copy<T>(source: *const T, destination: *mut T, count: usize, shared: Shared) {
+    match word_size::<T>() {
+        // SAFETY: forwarded from the caller, with `word_size`'s choice of
+        // word (as in every arm).
+        8 => unsafe { copy_words::<T, u64>(source, destination, count, shared) },
+        // SAFETY: as above.
+        4 => unsafe { copy_words::<T, u32>(source, destination, count, shared) },
+        // SAFETY: as above.
+        2 => unsafe { copy_words::<T, u16>(source, destination, count, shared) },
+        // SAFETY: as above.
+        _ => unsafe { copy_words::<T, u8>(source, destination, count, shared) },
     }
 }
 
@@ -125,17 +148,8 @@ unsafe fn store_words<T, W: Word>(source: *const T, destination: *mut T, count: 
 /// through this module, with the same `T`.
 #[inline]
 pub(crate) unsafe fn load<T>(source: *const T, destination: *mut T, count: usize) {
-    match word_size::<T>() {
-        // SAFETY: forwarded from the caller, with `word_size`'s choice of
-        // word (as in every arm).
-        8 => unsafe { load_words::<T, u64>(source, destination, count) },
-        // SAFETY: as above.
-        4 => unsafe { load_words::<T, u32>(source, destination, count) },
-        // SAFETY: as above.
-        2 => unsafe { load_words::<T, u16>(source, destination, count) },
-        // SAFETY: as above.
-        _ => unsafe { load_words::<T, u8>(source, destination, count) },
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { copy(source, destination, count, Shared::Source) }
 }
 
 /// Copies `count` `T`s from `source` into shared memory at `destination`.
@@ -146,17 +160,8 @@ pub(crate) unsafe fn load<T>(source: *const T, destination: *mut T, count: usize
 /// call, and `destination` is the shared side.
 #[inline]
 pub(crate) unsafe fn store<T>(source: *const T, destination: *mut T, count: usize) {
-    match word_size::<T>() {
-        // SAFETY: forwarded from the caller, with `word_size`'s choice of
-        // word (as in every arm).
-        8 => unsafe { store_words::<T, u64>(source, destination, count) },
-        // SAFETY: as above.
-        4 => unsafe { store_words::<T, u32>(source, destination, count) },
-        // SAFETY: as above.
-        2 => unsafe { store_words::<T, u16>(source, destination, count) },
-        // SAFETY: as above.
-        _ => unsafe { store_words::<T, u8>(source, destination, count) },
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { copy(source, destination, count, Shared::Destination) }
 }
 
 #[cfg(test)]
