@@ -465,7 +465,7 @@ fn bulk_copy() -> Result<(), BoxError> {
             "memcpy (Vec::copy_from_slice) of 64 MiB",
             memcpy,
             rate / memcpy,
-            "(target >= 0.9x)",
+            "(target >= 0.95x)",
         );
     }
     Ok(())

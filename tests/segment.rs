@@ -796,7 +796,8 @@ fn data_aligned_beyond_a_page_is_refused() {
     let error = Value::create_with("over", OverAligned { x: 1 }, &options)
         .map(|_| ())
         .expect_err("more than a page of alignment");
-    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+    assert!(error.is_invalid_input(), "{error:?}");
     assert!(error.to_string().contains("8192"), "{error}");
     let error = shmstruct::RawArray::create_with("over", &[OverAligned { x: 1 }], &options)
         .map(|_| ())
@@ -815,4 +816,52 @@ fn data_aligned_beyond_a_page_is_refused() {
 #[repr(C, align(4096))]
 struct Paged {
     x: u64,
+}
+
+/// A cloned handle shares the mapping; a creator's `unlink_on_drop` takes
+/// effect when the last clone drops, for every object type.
+#[test]
+fn clones_share_the_mapping_and_the_last_one_unlinks() {
+    use shmstruct::{Array, RawArray, RawValue, SharedBytes};
+    let dir = TempDir::new("clone");
+    let options = dir.options().unlink_on_drop(true);
+    let exists = |name: &str| dir.0.join(name).exists();
+
+    let value = Value::create_with("v", 1u32, &options).expect("value");
+    let clone = value.clone();
+    drop(value);
+    assert!(exists("v"), "a clone still holds the segment");
+    clone.set(2).expect("set through the clone");
+    assert_eq!(clone.get().expect("get"), 2);
+    assert!(clone.is_creator());
+    drop(clone);
+    assert!(!exists("v"), "the last clone unlinked it");
+
+    let raw = RawValue::create_with("rv", 3u64, &options).expect("raw value");
+    let raw_clone = raw.clone();
+    drop(raw);
+    assert_eq!(raw_clone.get(), 3);
+    drop(raw_clone);
+    assert!(!exists("rv"));
+
+    let array = Array::create_with("a", &[1u8, 2], &options).expect("array");
+    let array_clone = array.clone();
+    drop(array);
+    assert_eq!(array_clone.to_vec().expect("to_vec"), [1, 2]);
+    drop(array_clone);
+    assert!(!exists("a"));
+
+    let raw_array = RawArray::create_with("ra", &[4u16], &options).expect("raw array");
+    let raw_array_clone = raw_array.clone();
+    drop(raw_array);
+    assert_eq!(raw_array_clone.to_vec(), [4]);
+    drop(raw_array_clone);
+    assert!(!exists("ra"));
+
+    let bytes = SharedBytes::create_with("b", b"hi", &options).expect("bytes");
+    let bytes_clone = bytes.clone();
+    drop(bytes);
+    assert_eq!(bytes_clone.value().expect("value"), b"hi");
+    drop(bytes_clone);
+    assert!(!exists("b"));
 }

@@ -100,7 +100,18 @@ fn crash_loop(test: &str, recursive: bool) {
         set_flag(shared.flag(FLAG), 0);
         let mut child = support::spawn_role(test, "holder", &[("PATH", shared.path())]);
         wait_for_flag(shared.flag(FLAG), 1);
+        // `locked()` (Python's) sees another process's hold, and a holder
+        // that died no longer holds it.
+        let held = |shared: &Shared| {
+            if recursive {
+                rlock_in(shared).locked()
+            } else {
+                lock_in(shared).locked()
+            }
+        };
+        assert!(held(&shared), "round {round}: the child holds the lock");
         child.kill();
+        assert!(!held(&shared), "round {round}: a dead holder holds nothing");
         if recursive {
             let lock = rlock_in(&shared);
             let died = match lock.lock() {
@@ -128,6 +139,9 @@ fn crash_loop(test: &str, recursive: bool) {
             drop(guard);
             let again = lock.lock().expect("the lock works again");
             assert!(again.is_consistent());
+            assert!(lock.locked(), "this thread holds it");
+            drop(again);
+            assert!(!lock.locked(), "released");
         }
         let (a, b) = data(&shared);
         assert_eq!(a.load(Ordering::Relaxed), round as u64 + 1);

@@ -41,6 +41,14 @@ fn barrier(shared: &Shared) -> &RawBarrier {
     unsafe { RawBarrier::from_ptr(shared.at(PRIMITIVE)) }
 }
 
+/// A fresh mapping with a barrier of `parties` at `PRIMITIVE`.
+fn new_barrier(tag: &str, parties: u32) -> Shared {
+    let shared = Shared::create(tag);
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawBarrier::init(shared.at(PRIMITIVE), parties) }.expect("init");
+    shared
+}
+
 fn events(shared: &Shared) -> (&RawEvent, &RawEvent) {
     // SAFETY: as in `semaphore`, for two RawEvents.
     let first = unsafe { RawEvent::from_ptr(shared.at(PRIMITIVE)) };
@@ -272,6 +280,67 @@ fn condition_timeouts_are_reported() {
     ));
 }
 
+/// Python's `action=`: over several rounds of three processes, exactly
+/// one party per round runs its action, before any party is released.
+#[test]
+fn barrier_action_runs_once_per_round() {
+    const TEST: &str = "barrier_action_runs_once_per_round";
+    const ROUNDS: u64 = 20;
+    let round = |shared: &Shared, n: u64| {
+        let count = counter(shared);
+        let index = barrier(shared)
+            .wait_timeout_with(Duration::from_secs(20), || {
+                count.fetch_add(1, Ordering::Relaxed);
+            })
+            .expect("round");
+        // Every party leaves after the round's action ran.
+        assert_eq!(count.load(Ordering::Relaxed), n + 1, "index {index}");
+    };
+    if support::role().is_some() {
+        let shared = Shared::open_from_arg();
+        for n in 0..ROUNDS {
+            round(&shared, n);
+        }
+        return;
+    }
+    let shared = new_barrier("ba", 3);
+    let mut children = [
+        support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
+        support::spawn_role(TEST, "party", &[("PATH", shared.path())]),
+    ];
+    for n in 0..ROUNDS {
+        round(&shared, n);
+    }
+    for child in &mut children {
+        assert!(child.wait_success());
+    }
+    assert_eq!(counter(&shared).load(Ordering::Relaxed), ROUNDS);
+}
+
+/// An action that panics breaks the barrier for the other parties.
+#[test]
+fn barrier_action_that_panics_breaks_it() {
+    let shared = new_barrier("bp", 2);
+    let barrier = barrier(&shared);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| barrier.wait_timeout(Duration::from_secs(20)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while barrier.n_waiting().expect("n_waiting") != 1 {
+            assert!(Instant::now() < deadline, "the waiter never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            barrier.wait_with(|| panic!("the action fails"))
+        }));
+        assert!(panicked.is_err(), "the action's panic reaches its caller");
+        assert!(matches!(
+            other.join().expect("waiter"),
+            Err(Error::BrokenBarrier)
+        ));
+    });
+    assert!(barrier.is_broken().expect("is_broken"));
+}
+
 /// A process killed while waiting at a barrier has arrived: the others
 /// pass, and the barrier works for the next round.
 #[test]
@@ -290,9 +359,7 @@ fn barrier_waiter_killed_leaves_others_able_to_pass() {
         }
         _ => {}
     }
-    let shared = Shared::create("bk");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 2) }.expect("init");
+    let shared = new_barrier("bk", 2);
     let barrier = barrier(&shared);
     let mut victim = support::spawn_role(TEST, "victim", &[("PATH", shared.path())]);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -316,9 +383,7 @@ fn barrier_waiter_killed_leaves_others_able_to_pass() {
 
 #[test]
 fn barrier_timeout_breaks_it_for_everyone() {
-    let shared = Shared::create("bt");
-    // SAFETY: fresh mapping, aligned, nobody else has it yet.
-    unsafe { RawBarrier::init(shared.at(PRIMITIVE), 3) }.expect("init");
+    let shared = new_barrier("bt", 3);
     let barrier = barrier(&shared);
     std::thread::scope(|scope| {
         let other = scope.spawn(|| barrier.wait());

@@ -10,11 +10,12 @@ use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::atomic_copy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, SharedLayout, StoredRoot};
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
@@ -26,18 +27,20 @@ use crate::value::{open_lock, read_shared, shared_lock_plan, write_shared};
 /// and out of them: the one place that touches an array's data.
 ///
 /// Other processes may write these elements at any moment, so they are only
-/// reached through raw pointers, copied with `ptr::copy_nonoverlapping`
-/// (`memcpy`) between compiler fences as [`read_shared`] and
-/// [`write_shared`] do; no `&T` or `&[T]` into them is ever made.
+/// reached through raw pointers, copied word by word with relaxed atomic
+/// loads and stores (`atomic_copy`, so a racing copy is no data race)
+/// between compiler fences, as [`read_shared`] and [`write_shared`] do; no
+/// `&T` or `&[T]` into them is ever made outside a held lock.
 ///
 /// # Races
 ///
 /// Two copies of the same element at the same time — from two processes,
 /// or two threads with two handles — are not prevented here: a read racing
 /// a write may see a mix of the old and new bytes, and two racing writes may
-/// leave a mix of both. Every mix is still a valid `T` (`T: SharedLayout`
-/// promises that every bit pattern is), so a race tears values but never
-/// makes an invalid one. Keeping writers apart is the lock's business
+/// leave a mix of both, at word boundaries. Every mix is still a valid `T`
+/// (`T: SharedLayout` promises that every bit pattern is), and the atomic
+/// copies make the race defined, so a race tears values but never makes an
+/// invalid one. Keeping writers apart is the lock's business
 /// ([`Array`]'s, once it has one); [`RawArray`] has none, like Python's.
 #[derive(Clone, Copy)]
 pub(crate) struct Elements<'a, T> {
@@ -137,7 +140,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // `T: SharedLayout` has no drop glue, so overwriting without
         // dropping and duplicating `source`'s bytes are both fine. Racing
         // writers tear values but make no invalid one: see the type.
-        unsafe { ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len()) };
+        unsafe { atomic_copy::store(source.as_ptr(), destination, source.len()) };
         // Keeps the compiler from sinking the copy past later code or
         // dropping it as unobserved, as `write_shared` does.
         compiler_fence(Ordering::SeqCst);
@@ -155,7 +158,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // `destination` is a Rust slice, which cannot overlap them (see
         // `write`). Any bytes found are valid `T`s
         // (`T: SharedLayout`), and the overwritten ones need no drop.
-        unsafe { ptr::copy_nonoverlapping(source, destination.as_mut_ptr(), destination.len()) };
+        unsafe { atomic_copy::load(source, destination.as_mut_ptr(), destination.len()) };
         Ok(())
     }
 
@@ -166,7 +169,7 @@ impl<'a, T: SharedLayout> Elements<'a, T> {
         // SAFETY: the `len` elements are valid for reads and aligned (see
         // `get`); `copy` is a fresh allocation with room for `len` of them,
         // so it is valid for writes and cannot overlap the segment.
-        unsafe { ptr::copy_nonoverlapping(self.first.as_ptr(), copy.as_mut_ptr(), self.len) };
+        unsafe { atomic_copy::load(self.first.as_ptr(), copy.as_mut_ptr(), self.len) };
         // SAFETY: the first `len` elements of `copy` were written just
         // above, and any bytes are a valid `T` (`T: SharedLayout`).
         unsafe { copy.set_len(self.len) };
@@ -205,14 +208,13 @@ fn expected_array<T: SharedLayout>(stored: StoredRoot) -> (Layout, usize) {
 
 /// The error for an array too large to describe.
 fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
-    Error::Io {
-        context: format!(
+    Error::InvalidInput {
+        reason: format!(
             "segment \"{name}\" for {len} elements of `{}` ({} bytes each) would be larger \
              than this process can map",
             T::LAYOUT.name(),
             T::LAYOUT.size()
         ),
-        source: std::io::ErrorKind::InvalidInput.into(),
     }
 }
 
@@ -232,7 +234,8 @@ fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
 /// [`set`](RawArray::set) one element, [`iter`](RawArray::iter) copies,
 /// [`copy_from_slice`](RawArray::copy_from_slice),
 /// [`copy_to_slice`](RawArray::copy_to_slice) and
-/// [`to_vec`](RawArray::to_vec) all of them at `memcpy` speed. Other
+/// [`to_vec`](RawArray::to_vec) all of them, word by word with relaxed
+/// atomic loads and stores (close to `memcpy` speed). Other
 /// processes may write the elements at any moment, so no `&T` or `&[T]`
 /// into the segment is ever handed out.
 ///
@@ -240,7 +243,8 @@ fn too_large<T: SharedLayout>(name: &str, len: usize) -> Error {
 ///
 /// Nothing keeps two processes from copying the same element at once: a
 /// read racing a write can see a mix of the old and the new value (always
-/// a valid `T`, never undefined). Use [`Array`] when that matters.
+/// a valid `T`; the copies are atomic word by word, so the race is not
+/// undefined behaviour). Use [`Array`] when that matters.
 ///
 /// # Lifetime
 ///
@@ -278,6 +282,21 @@ pub struct RawArray<T: SharedLayout> {
     len: usize,
     created: bool,
     _type: PhantomData<T>,
+}
+
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for RawArray<T> {
+    fn clone(&self) -> Self {
+        RawArray {
+            segment: Arc::clone(&self.segment),
+            len: self.len,
+            created: self.created,
+            _type: PhantomData,
+        }
+    }
 }
 
 impl<T: SharedLayout> RawArray<T> {
@@ -542,12 +561,12 @@ impl<T: SharedLayout> RawArray<T> {
         ArrayIter::new(self.elements())
     }
 
-    /// A copy of every element, in one `memcpy`.
+    /// A copy of every element, in one word-wise atomic copy.
     pub fn to_vec(&self) -> Vec<T> {
         self.elements().to_vec()
     }
 
-    /// Replaces every element with `source`'s, in one `memcpy`.
+    /// Replaces every element with `source`'s, in one word-wise atomic copy.
     ///
     /// # Errors
     ///
@@ -558,7 +577,7 @@ impl<T: SharedLayout> RawArray<T> {
         self.elements().write(0, source)
     }
 
-    /// Copies every element into `destination`, in one `memcpy`.
+    /// Copies every element into `destination`, in one word-wise atomic copy.
     ///
     /// # Errors
     ///
@@ -640,7 +659,7 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// Every operation takes the lock: [`get`](Array::get), [`set`](Array::set),
 /// [`to_vec`](Array::to_vec), [`iter`](Array::iter) (a copy taken under
 /// one acquisition) and the bulk [`copy_from_slice`](Array::copy_from_slice)
-/// and [`copy_to_slice`](Array::copy_to_slice) at `memcpy` speed.
+/// and [`copy_to_slice`](Array::copy_to_slice) close to `memcpy` speed.
 /// [`lock`](Array::lock) returns a guard through which the elements are
 /// read and written in place as a `[T]` until it drops. Under a shared lock
 /// the caller already holds, the `_locked` forms check the guard and copy,
@@ -692,6 +711,19 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 pub struct Array<T: SharedLayout> {
     raw: RawArray<T>,
     lock: Lock,
+}
+
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array {
+            raw: self.raw.clone(),
+            lock: self.lock.clone(),
+        }
+    }
 }
 
 impl<T: SharedLayout> Array<T> {
@@ -960,7 +992,7 @@ impl<T: SharedLayout> Array<T> {
         Ok(self.to_vec()?.into_iter())
     }
 
-    /// A copy of every element, in one `memcpy` under the lock.
+    /// A copy of every element, in one word-wise copy under the lock.
     ///
     /// # Errors
     ///
@@ -969,7 +1001,7 @@ impl<T: SharedLayout> Array<T> {
         self.locked(|elements| Ok(elements.to_vec()))
     }
 
-    /// Replaces every element with `source`'s, in one `memcpy` under the
+    /// Replaces every element with `source`'s, in one word-wise copy under the
     /// lock.
     ///
     /// # Errors
@@ -981,7 +1013,7 @@ impl<T: SharedLayout> Array<T> {
         self.locked(|elements| elements.write(0, source))
     }
 
-    /// Copies every element into `destination`, in one `memcpy` under the
+    /// Copies every element into `destination`, in one word-wise copy under the
     /// lock.
     ///
     /// # Errors

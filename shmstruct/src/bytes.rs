@@ -56,6 +56,25 @@ impl<const N: usize> ByteString<N> {
         &self.0[..end]
     }
 
+    /// The value as text, if it is UTF-8.
+    ///
+    /// ```
+    /// use shmstruct::ByteString;
+    ///
+    /// let s = ByteString::<8>::try_from("héllo")?;
+    /// assert_eq!(s.to_str(), Ok("héllo"));
+    /// assert_eq!(s.to_string(), "héllo");
+    /// assert!(ByteString::<2>::from_raw([0xff, 0]).to_str().is_err());
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Utf8Error`](std::str::Utf8Error) of a value that is not UTF-8.
+    pub fn to_str(&self) -> std::result::Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(self.value())
+    }
+
     /// The whole buffer.
     pub fn raw(&self) -> &[u8; N] {
         &self.0
@@ -87,6 +106,38 @@ impl<const N: usize> ByteString<N> {
 impl<const N: usize> Default for ByteString<N> {
     fn default() -> Self {
         Self::zeroed()
+    }
+}
+
+impl<const N: usize> TryFrom<&[u8]> for ByteString<N> {
+    type Error = Error;
+
+    /// As [`ByteString::new`]: [`Error::TooLong`] past the capacity.
+    fn try_from(value: &[u8]) -> Result<Self> {
+        Self::new(value)
+    }
+}
+
+impl<const N: usize> TryFrom<&str> for ByteString<N> {
+    type Error = Error;
+
+    /// The UTF-8 bytes of `value`; [`Error::TooLong`] past the capacity.
+    fn try_from(value: &str) -> Result<Self> {
+        Self::new(value.as_bytes())
+    }
+}
+
+impl<const N: usize> fmt::Display for ByteString<N> {
+    /// The value as text, with each byte that is not UTF-8 shown as U+FFFD
+    /// (as [`String::from_utf8_lossy`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.value().utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -138,6 +189,22 @@ mod tests {
             }
         ));
         assert_eq!(s.raw(), b"ab\0");
+    }
+
+    #[test]
+    fn text_conversions() {
+        let s = ByteString::<4>::try_from(&b"ab"[..]).unwrap();
+        assert_eq!(s.to_str(), Ok("ab"));
+        assert!(matches!(
+            ByteString::<2>::try_from("abc"),
+            Err(Error::TooLong {
+                len: 3,
+                capacity: 2
+            })
+        ));
+        let invalid = ByteString::from_raw(*b"a\xffb\0");
+        assert!(invalid.to_str().is_err());
+        assert_eq!(invalid.to_string(), "a\u{FFFD}b");
     }
 
     #[test]

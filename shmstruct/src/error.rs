@@ -100,7 +100,7 @@ pub enum Error {
         /// The uid that owns the file.
         uid: u32,
         /// Why it is refused.
-        reason: String,
+        reason: Box<str>,
     },
 
     /// The segment's file has holes: touching them could raise `SIGBUS`
@@ -279,6 +279,14 @@ pub enum Error {
         source: DecodeError,
     },
 
+    /// An argument this crate cannot work with: a layout aligned beyond a
+    /// page, an object too large to map, ... Nothing was created or changed.
+    #[error("{reason}")]
+    InvalidInput {
+        /// What is wrong with the input, naming the segment it was for.
+        reason: String,
+    },
+
     /// Any other operating-system error.
     #[error("{context}")]
     Io {
@@ -358,5 +366,173 @@ pub enum Error {
     },
 }
 
+/// The domain an [`Error`] belongs to, for callers that react to a group of
+/// cases rather than to each one ([`Error::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Opening or creating a segment: it is missing, taken, forbidden,
+    /// damaged, of another version, or the name is not allowed.
+    Segment,
+    /// The segment exists but holds another layout or lock arrangement than
+    /// the one it was opened as.
+    Layout,
+    /// Acquiring, waiting on or releasing a synchronisation primitive.
+    Lock,
+    /// Reading or writing the data: an index, length or capacity that does
+    /// not fit.
+    Access,
+    /// An argument that cannot work, whatever the state of the system.
+    InvalidInput,
+    /// Any other operating-system error.
+    Os,
+}
+
+impl Error {
+    /// The domain of this error.
+    ///
+    /// ```
+    /// use shmstruct::{ErrorKind, Value};
+    ///
+    /// let error = Value::<u32>::open("shmstruct-doc-no-such-value").unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::Segment);
+    /// assert!(error.is_not_found());
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::TooLong { .. }
+            | Error::IndexOutOfRange { .. }
+            | Error::LengthMismatch { .. } => ErrorKind::Access,
+            Error::NotFound { .. }
+            | Error::AlreadyExists { .. }
+            | Error::PermissionDenied { .. }
+            | Error::NoSpace { .. }
+            | Error::InvalidName { .. }
+            | Error::NotASegment { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Truncated { .. }
+            | Error::CorruptHeader { .. }
+            | Error::StillInitialising { .. }
+            | Error::CorruptDescriptor { .. }
+            | Error::Untrusted { .. }
+            | Error::Sparse { .. }
+            | Error::CorruptLock { .. } => ErrorKind::Segment,
+            Error::LayoutMismatch { .. } | Error::LockModeMismatch { .. } => ErrorKind::Layout,
+            Error::WrongLock { .. }
+            | Error::TimedOut { .. }
+            | Error::WouldBlock { .. }
+            | Error::NotRecoverable
+            | Error::OwnerDied
+            | Error::NotOwner { .. }
+            | Error::WouldDeadlock
+            | Error::BrokenBarrier
+            | Error::OverRelease { .. } => ErrorKind::Lock,
+            Error::InvalidInput { .. } | Error::InvalidSyncParameter { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::Io { .. } | Error::SyncOs { .. } => ErrorKind::Os,
+        }
+    }
+
+    /// Whether this error is about opening or creating a segment.
+    pub fn is_segment(&self) -> bool {
+        self.kind() == ErrorKind::Segment
+    }
+
+    /// Whether the segment holds another layout or lock arrangement.
+    pub fn is_layout(&self) -> bool {
+        self.kind() == ErrorKind::Layout
+    }
+
+    /// Whether this error comes from a synchronisation primitive.
+    pub fn is_lock(&self) -> bool {
+        self.kind() == ErrorKind::Lock
+    }
+
+    /// Whether an index, length or capacity did not fit the data.
+    pub fn is_access(&self) -> bool {
+        self.kind() == ErrorKind::Access
+    }
+
+    /// Whether an argument could not work.
+    pub fn is_invalid_input(&self) -> bool {
+        self.kind() == ErrorKind::InvalidInput
+    }
+
+    /// Whether no segment of that name exists ([`Error::NotFound`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether the name is taken ([`Error::AlreadyExists`]).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::AlreadyExists { .. })
+    }
+
+    /// Whether a timeout ran out ([`Error::TimedOut`]).
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, Error::TimedOut { .. })
+    }
+
+    /// Whether a previous holder of a lock died holding it
+    /// ([`Error::OwnerDied`], [`Error::NotRecoverable`]).
+    pub fn is_owner_died(&self) -> bool {
+        matches!(self, Error::OwnerDied | Error::NotRecoverable)
+    }
+}
+
+// `?` may carry an `Error` into `Box<dyn Error + Send + Sync>` and
+// `anyhow::Error`. It is 80 bytes on 64-bit targets (its largest case holds
+// a name, a directory, a size and an OS error); keep it from growing, since
+// every `Result` of the crate is at least that large.
+static_assertions::assert_impl_all!(Error: std::error::Error, Send, Sync);
+static_assertions::const_assert!(std::mem::size_of::<Error>() <= 80);
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ErrorKind};
+    use crate::sync::DataGuard;
+
+    #[test]
+    fn a_guard_result_is_no_larger_than_the_error() {
+        assert_eq!(
+            std::mem::size_of::<Result<DataGuard<'static, u64>, Error>>(),
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn each_case_has_its_domain() {
+        let cases = [
+            (
+                Error::IndexOutOfRange { index: 3, len: 2 },
+                ErrorKind::Access,
+            ),
+            (Error::TimedOut { primitive: "lock" }, ErrorKind::Lock),
+            (Error::NotRecoverable, ErrorKind::Lock),
+            (
+                Error::InvalidInput {
+                    reason: "too large".into(),
+                },
+                ErrorKind::InvalidInput,
+            ),
+            (
+                Error::InvalidName {
+                    name: "a/b".into(),
+                    reason: "a slash".into(),
+                },
+                ErrorKind::Segment,
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error:?}");
+        }
+        assert!(Error::NotRecoverable.is_owner_died());
+        assert!(Error::TimedOut { primitive: "lock" }.is_timed_out());
+        assert!(Error::TimedOut { primitive: "lock" }.is_lock());
+        assert!(!Error::WouldDeadlock.is_access());
+    }
+}

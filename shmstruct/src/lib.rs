@@ -52,12 +52,15 @@
 //! # Ok::<(), shmstruct::Error>(())
 //! ```
 //!
-//! See the README for the tour, the mapping from Python's API, and what
+//! The README follows: the tour, the mapping from Python's API, and what
 //! happens when a process dies holding a lock.
+//!
+#![doc = include_str!("../../README.md")]
 #![deny(missing_docs)]
 
 mod array;
 mod asserts;
+mod atomic_copy;
 mod bytes;
 mod error;
 pub mod layout;
@@ -72,7 +75,7 @@ mod value;
 
 pub use array::{Array, ArrayIter, RawArray};
 pub use bytes::ByteString;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 #[cfg(target_os = "linux")]
 pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};

@@ -251,6 +251,12 @@ impl Lock {
         self.named(self.raw().lock())
     }
 
+    /// Whether any thread of any process holds the lock (Python's
+    /// `locked()`); see [`RawLock::locked`].
+    pub fn locked(&self) -> bool {
+        self.raw().locked()
+    }
+
     /// Takes the lock if nobody holds it (Python's `acquire(False)`).
     ///
     /// # Errors

@@ -4,10 +4,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::layout::SharedLayout;
 use crate::named::expect_lock_mode;
+
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::value::{create_segment, read_shared, write_shared};
 
@@ -20,7 +22,8 @@ use crate::value::{create_segment, read_shared, write_shared};
 /// a `Value`, is an [`Error::LockModeMismatch`](crate::Error::LockModeMismatch)
 /// (copies that ignore the lock would break what the value's lock guard
 /// promises). A `get` racing a `set` in another process can see a mix
-/// of the old and new value (always a valid `T`, never undefined); use
+/// of the old and new value at word boundaries (always a valid `T`; the
+/// copies are relaxed atomic word copies, so the race is defined); use
 /// `Atomic*` fields or a locked `Value` when that matters.
 ///
 /// # Examples
@@ -41,9 +44,23 @@ use crate::value::{create_segment, read_shared, write_shared};
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
 pub struct RawValue<T: SharedLayout> {
-    segment: Segment,
+    segment: Arc<Segment>,
     created: bool,
     _type: PhantomData<T>,
+}
+
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for RawValue<T> {
+    fn clone(&self) -> Self {
+        RawValue {
+            segment: Arc::clone(&self.segment),
+            created: self.created,
+            _type: PhantomData,
+        }
+    }
 }
 
 impl<T: SharedLayout> RawValue<T> {
@@ -64,7 +81,7 @@ impl<T: SharedLayout> RawValue<T> {
     pub fn create_with(name: &str, init: T, options: &SegmentOptions) -> Result<RawValue<T>> {
         let segment = create_segment(name, init, options, LockPlan::None)?;
         Ok(RawValue {
-            segment,
+            segment: Arc::new(segment),
             created: true,
             _type: PhantomData,
         })
@@ -95,7 +112,7 @@ impl<T: SharedLayout> RawValue<T> {
             "a `RawValue` (which has no lock)",
         )?;
         Ok(RawValue {
-            segment,
+            segment: Arc::new(segment),
             created: false,
             _type: PhantomData,
         })

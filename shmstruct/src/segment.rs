@@ -447,13 +447,12 @@ impl Segment {
             creator_pid,
             os::own_start_time(creator_pid).unwrap_or(0),
         )
-        .ok_or_else(|| Error::Io {
-            context: format!(
+        .ok_or_else(|| Error::InvalidInput {
+            reason: format!(
                 "segment \"{name}\" for `{}` ({} bytes) would be larger than this process can map",
                 layout.name(),
                 layout.size()
             ),
-            source: std::io::ErrorKind::InvalidInput.into(),
         })?;
         header.lock_mode = lock_plan.code();
         let (lock_mode, shared_lock_identity) = lock_plan.split();
@@ -639,7 +638,7 @@ impl Segment {
                     name: name.to_owned(),
                     path,
                     uid: ownership.uid,
-                    reason,
+                    reason: reason.into(),
                 });
             }
             let identity = os::identity(&metadata);
@@ -1135,14 +1134,13 @@ impl Drop for Segment {
 
 /// The error for a layout aligned beyond [`MAX_DATA_ALIGN`].
 fn too_aligned(name: &str, layout: &Layout) -> Error {
-    Error::Io {
-        context: format!(
+    Error::InvalidInput {
+        reason: format!(
             "segment \"{name}\" cannot hold `{}`: it is aligned to {} bytes, more than the \
              {MAX_DATA_ALIGN} a shared mapping guarantees in every process",
             layout.name(),
             layout.align()
         ),
-        source: std::io::ErrorKind::InvalidInput.into(),
     }
 }
 

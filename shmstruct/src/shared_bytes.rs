@@ -65,6 +65,7 @@ use crate::value::{open_lock, shared_lock_plan};
 /// # std::fs::remove_dir(&dir).unwrap();
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct SharedBytes {
     raw: RawArray<u8>,
     lock: Option<Lock>,

@@ -5,11 +5,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::path::Path;
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::atomic_copy;
 use crate::error::{Error, Result};
 use crate::layout::SharedLayout;
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
@@ -132,6 +133,21 @@ pub struct Value<T: SharedLayout> {
     lock: Lock,
     created: bool,
     _type: PhantomData<T>,
+}
+
+/// Another handle to the same mapping (no new mapping, no system call).
+/// It counts as the creator if this one does; a segment created with
+/// [`SegmentOptions::unlink_on_drop`](crate::SegmentOptions::unlink_on_drop)
+/// is removed when the last of the clones drops.
+impl<T: SharedLayout> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value {
+            segment: Arc::clone(&self.segment),
+            lock: self.lock.clone(),
+            created: self.created,
+            _type: PhantomData,
+        }
+    }
 }
 
 impl<T: SharedLayout> Value<T> {
@@ -272,6 +288,11 @@ impl<T: SharedLayout> Value<T> {
     /// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carries the
     /// data guard when the previous holder died holding the lock (repair,
     /// then [`mark_consistent`](DataGuard::mark_consistent)).
+    ///
+    /// Unlike [`std::sync::Mutex`], there is no poisoning: a thread that
+    /// panics while holding the guard releases the lock normally, and the
+    /// next `lock()` succeeds even if the panic left the data half-written.
+    /// Only a holder that dies with its process is reported.
     ///
     /// # Examples
     ///
@@ -606,44 +627,48 @@ pub(crate) fn open_lock(
 
 /// Copies a `T` out of shared memory.
 ///
-/// A plain copy (`memcpy`) after a compiler fence: the fence stops the
-/// compiler from reusing what an earlier copy read, since another process
-/// may have changed the memory since. (Not a volatile access: a volatile
-/// load of a large aggregate compiles to a long run of loads and stores, and
-/// of a very large one crashes LLVM.)
+/// A word-wise copy with relaxed atomic loads (`atomic_copy`: a copy that
+/// races a writer is no data race) after a compiler fence: the fence stops
+/// the compiler from reusing what an earlier copy read, since another
+/// process may have changed the memory since.
 ///
 /// # Safety
 ///
 /// `source` must be valid for reads of `size_of::<T>()` bytes and aligned
-/// for `T`. Any bytes found there make a valid `T` (`T: SharedLayout`).
+/// for `T`, and every access to those bytes that may run concurrently must
+/// go through `atomic_copy` with the same `T` (as these functions and the
+/// array copies do) or be kept apart by a lock. Any bytes found there make
+/// a valid `T` (`T: SharedLayout`).
 pub(crate) unsafe fn read_shared<T: SharedLayout>(source: *const T) -> T {
     debug_assert!(source.is_aligned());
     let mut value = MaybeUninit::<T>::uninit();
     compiler_fence(Ordering::SeqCst);
-    // SAFETY: `source` is valid for `size_of::<T>()` bytes (the caller) and
+    // SAFETY: `source` is valid for `size_of::<T>()` bytes and every
+    // concurrent access to it goes through `atomic_copy` (the caller); it
     // cannot overlap `value`, a local; both are aligned for `T`.
-    unsafe { ptr::copy_nonoverlapping(source, value.as_mut_ptr(), 1) };
+    unsafe { atomic_copy::load(source, value.as_mut_ptr(), 1) };
     // SAFETY: every byte of `value` was written above, and any bytes are a
     // valid `T` (`T: SharedLayout`).
     unsafe { value.assume_init() }
 }
 
-/// Copies a `T` into shared memory: a plain copy (`memcpy`) followed by a
-/// compiler fence, so that the compiler neither drops it as unobserved nor
-/// moves it past later code.
+/// Copies a `T` into shared memory: a word-wise copy with relaxed atomic
+/// stores (see [`read_shared`]) followed by a compiler fence, so that the
+/// compiler neither drops it as unobserved nor moves it past later code.
 ///
 /// # Safety
 ///
 /// `destination` must be valid for writes of `size_of::<T>()` bytes and
-/// aligned for `T`. The old value is overwritten without being dropped
+/// aligned for `T`, with concurrent accesses as for [`read_shared`]. The old value is overwritten without being dropped
 /// (`T: SharedLayout` has no drop glue).
 pub(crate) unsafe fn write_shared<T: SharedLayout>(destination: *mut T, value: T) {
     debug_assert!(destination.is_aligned());
     let value = std::mem::ManuallyDrop::new(value);
-    // SAFETY: `destination` is valid for `size_of::<T>()` bytes (the
-    // caller) and cannot overlap `value`, a local; both are aligned for `T`
+    // SAFETY: `destination` is valid for `size_of::<T>()` bytes and every
+    // concurrent access to it goes through `atomic_copy` (the caller); it
+    // cannot overlap `value`, a local; both are aligned for `T`
     // (`ManuallyDrop<T>` has `T`'s layout).
-    unsafe { ptr::copy_nonoverlapping(&*value, destination, 1) };
+    unsafe { atomic_copy::store(&*value, destination, 1) };
     compiler_fence(Ordering::SeqCst);
 }
 

@@ -179,7 +179,23 @@ impl RawBarrier {
     ///
     /// [`Error::BrokenBarrier`] if the barrier is or becomes broken.
     pub fn wait(&self) -> Result<u32> {
-        self.wait_until(None)
+        self.wait_until(None, || {})
+    }
+
+    /// As [`RawBarrier::wait`], with Python's `action=`: the last party to
+    /// arrive runs its `action` once, before any party of the round is
+    /// released, so exactly one action runs per round. Every party passes
+    /// its own action, since a closure cannot live in shared memory; only
+    /// the last arrival's runs, and the others' are dropped unused.
+    ///
+    /// If the action panics, the barrier is broken (the others get
+    /// [`Error::BrokenBarrier`]) and the panic continues in the caller.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawBarrier::wait`].
+    pub fn wait_with(&self, action: impl FnOnce()) -> Result<u32> {
+        self.wait_until(None, action)
     }
 
     /// As [`RawBarrier::wait`], at most `timeout` (monotonic clock).
@@ -190,10 +206,19 @@ impl RawBarrier {
     /// barrier is then broken for everyone), and
     /// [`Error::BrokenBarrier`] as for [`RawBarrier::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32> {
-        self.wait_until(Some(Deadline::after(timeout)))
+        self.wait_until(Some(Deadline::after(timeout)), || {})
     }
 
-    fn wait_until(&self, deadline: Option<Deadline>) -> Result<u32> {
+    /// [`RawBarrier::wait_with`] with at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawBarrier::wait_timeout`].
+    pub fn wait_timeout_with(&self, timeout: Duration, action: impl FnOnce()) -> Result<u32> {
+        self.wait_until(Some(Deadline::after(timeout)), action)
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>, action: impl FnOnce()) -> Result<u32> {
         let enter = || {
             self.enter_by(deadline.as_ref())
                 .map_err(|error| match error {
@@ -219,6 +244,14 @@ impl RawBarrier {
         }
         // Cannot overflow: `index < parties <= u32::MAX`.
         if index + 1 == parties {
+            // Run under the internal mutex, as Python runs it under the
+            // barrier's condition: nobody of this round is released, and no
+            // other round starts, before it has finished.
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action)) {
+                self.set_broken();
+                drop(held);
+                std::panic::resume_unwind(panic);
+            }
             self.count.store(0, Ordering::Relaxed);
             self.passed.store(generation, Ordering::Relaxed);
             self.generation

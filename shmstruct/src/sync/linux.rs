@@ -326,6 +326,21 @@ impl RobustMutex {
         }
     }
 
+    /// Whether some thread, in any process, holds the mutex right now
+    /// (Python's `locked()`): its futex word holds an owner's thread id.
+    /// A mutex whose holder died, and that nobody has locked since, is not
+    /// held. The answer may be stale as soon as it is returned.
+    pub(crate) fn is_locked(&self) -> bool {
+        // SAFETY: the futex word is the first, 4-aligned u32 of an
+        // initialised glibc mutex (`__data.__lock`, see
+        // `robust_mutex_held_in_this_process`), inside `self`, which lives
+        // for this borrow; glibc and the kernel only ever change it with
+        // atomic instructions, so an atomic load races with nothing.
+        let word = unsafe { AtomicU32::from_ptr(self.raw().cast::<u32>()) };
+        // Relaxed: a snapshot with no data to publish.
+        word.load(std::sync::atomic::Ordering::Relaxed) & FUTEX_TID_MASK != 0
+    }
+
     /// Marks a mutex acquired with [`Acquired::OwnerDied`] consistent again.
     pub(crate) fn mark_consistent(&self) -> Result<()> {
         // SAFETY: the mutex was initialised (type invariant); on a mutex

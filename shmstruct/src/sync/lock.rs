@@ -121,6 +121,27 @@ impl RawLock {
         self.guard(self.mutex.lock())
     }
 
+    /// Whether any thread of any process holds the lock (Python's
+    /// `Lock.locked()`). Only a snapshot: it may change right after.
+    ///
+    /// ```
+    /// # use shmstruct::RawLock;
+    /// # let mut place = std::mem::MaybeUninit::<RawLock>::uninit();
+    /// # // SAFETY: `place` is writable, aligned and unused.
+    /// # unsafe { RawLock::init(place.as_mut_ptr()) }?;
+    /// # // SAFETY: initialised above, lives for the example.
+    /// # let lock = unsafe { RawLock::from_ptr(place.as_ptr()) };
+    /// assert!(!lock.locked());
+    /// let guard = lock.lock()?;
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// assert!(!lock.locked());
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.mutex.is_locked()
+    }
+
     /// Takes the lock if nobody holds it.
     ///
     /// # Errors

@@ -117,6 +117,13 @@ impl RawRLock {
         self.guard(self.mutex.lock())
     }
 
+    /// Whether any thread of any process holds the lock, at any depth
+    /// (Python's `RLock.locked()`). Only a snapshot: it may change right
+    /// after.
+    pub fn locked(&self) -> bool {
+        self.mutex.is_locked()
+    }
+
     /// Takes the lock if nobody else holds it.
     ///
     /// # Errors
