@@ -56,6 +56,12 @@
 //! happens when a process dies holding a lock.
 #![deny(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "shmstruct supports Linux with glibc: it relies on robust process-shared \
+     pthread mutexes, futexes, /dev/shm and /proc/<pid>/stat"
+);
+
 mod array;
 mod asserts;
 mod bytes;
@@ -63,6 +69,8 @@ mod error;
 pub mod layout;
 #[cfg(target_os = "linux")]
 mod named;
+#[cfg(target_os = "linux")]
+mod os;
 mod raw_value;
 pub mod segment;
 mod shared_bytes;
