@@ -531,3 +531,203 @@ fn opening_and_dropping_while_holding_keeps_one_mapping() {
         "mappings of a segment held while its handles dropped"
     );
 }
+
+/// The header's fields (see `shmstruct::segment::header`): name, offset and
+/// width in bytes. `magic` is tried byte by byte below.
+const HEADER_FIELDS: [(&str, u64, u8); 17] = [
+    ("version", 8, 4),
+    ("state", 12, 4),
+    ("creator_pid", 16, 4),
+    ("header_size", 20, 4),
+    ("creator_start_time", 24, 8),
+    ("total_size", 32, 8),
+    ("fingerprint", 40, 8),
+    ("descriptor_offset", 48, 8),
+    ("descriptor_len", 56, 8),
+    ("lock_offset", 64, 8),
+    ("lock_size", 72, 8),
+    ("data_offset", 80, 8),
+    ("data_size", 88, 8),
+    ("data_align", 96, 8),
+    ("lock_mode", 104, 4),
+    ("reserved_word", 108, 4),
+    ("reserved", 112, 8),
+];
+
+/// The value the `Value` template holds, and the `Array` template's items.
+const TEMPLATE_VALUE: u64 = 0x1122_3344_5566_7788;
+const TEMPLATE_ITEMS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/// One damaged header: a template file with `width` bytes at `offset` set to
+/// `value`.
+struct HeaderCase {
+    template: &'static str,
+    field: &'static str,
+    offset: u64,
+    width: u8,
+    value: u64,
+}
+
+impl std::fmt::Display for HeaderCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} template, {} (offset {}, {} bytes) = {:#x}",
+            self.template, self.field, self.offset, self.width, self.value
+        )
+    }
+}
+
+/// Boundary values for every header field of `template` (a segment file of
+/// `file_len` bytes): 0, 1, the extremes, the original value and its
+/// neighbours (misaligned offsets), sizes around the file's end, lengths
+/// past 64 KiB, and the values of the other offset fields (overlapping
+/// areas).
+fn header_cases(template: &'static str, header: &[u8], file_len: u64) -> Vec<HeaderCase> {
+    let read = |offset: u64, width: u8| {
+        let mut bytes = [0u8; 8];
+        let at = offset as usize;
+        bytes[..usize::from(width)].copy_from_slice(&header[at..at + usize::from(width)]);
+        u64::from_ne_bytes(bytes)
+    };
+    let offsets: Vec<u64> = [48, 64, 80].iter().map(|&at| read(at, 8)).collect();
+    let mut cases = Vec::new();
+    for (field, offset, width) in HEADER_FIELDS {
+        let max = if width == 4 {
+            u64::from(u32::MAX)
+        } else {
+            u64::MAX
+        };
+        let original = read(offset, width);
+        let mut values = vec![
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            max - 1,
+            max,
+            max / 2 + 1,
+            original.wrapping_add(1) & max,
+            original.wrapping_sub(1) & max,
+            original.wrapping_add(8) & max,
+            original.wrapping_add(64) & max,
+            file_len - 1,
+            file_len,
+            file_len + 1,
+            file_len + 4096,
+            0xffff,
+            0x1_0000,
+            0x1_0001,
+            1 << 31,
+        ];
+        if width == 8 {
+            values.extend([1 << 32, 1 << 40, 1 << 62]);
+            values.extend(&offsets);
+        }
+        values.sort_unstable();
+        values.dedup();
+        for value in values.into_iter().filter(|&value| value != original) {
+            cases.push(HeaderCase {
+                template,
+                field,
+                offset,
+                width,
+                value,
+            });
+        }
+    }
+    for byte in 0..8u64 {
+        cases.push(HeaderCase {
+            template,
+            field: "magic",
+            offset: byte,
+            width: 1,
+            value: u64::from(header[byte as usize] ^ 0x20),
+        });
+    }
+    cases
+}
+
+/// Opens the damaged segment `name` every way a process can meet it and
+/// says what happened, or panics on an inconsistent success.
+fn meet_damaged(name: &str, template: &str, options: &SegmentOptions, dir: &Path) -> String {
+    let value = Value::<u64>::open_with(name, options).map(|value| value.get());
+    if let Ok(read) = &value {
+        assert!(
+            template != "value" || matches!(read, Ok(TEMPLATE_VALUE)),
+            "Value::open succeeded but read {read:?}"
+        );
+    }
+    let array = Array::<u64>::open_with(name, options).map(|array| array.to_vec());
+    if let Ok(read) = &array {
+        assert!(
+            template != "array" || matches!(read, Ok(items) if items[..] == TEMPLATE_ITEMS),
+            "Array::open succeeded but read {read:?}"
+        );
+    }
+    let info = SegmentInfo::open_with(name, options).map(|info| info.is_stale());
+    let listed = shmstruct::segment::list(dir).map(|infos| infos.len());
+    format!(
+        "Value::open {value:?}, Array::open {array:?}, SegmentInfo::open {info:?}, list {listed:?}"
+    )
+}
+
+// Hundreds of boundary-value headers, met in a child process so that a
+// signal or a hang is caught and reported with the case that caused it.
+// The child writes each case to a progress file before trying it.
+#[test]
+fn boundary_value_headers_give_clean_errors_or_consistent_successes() {
+    if support::role().is_some() {
+        let dir = PathBuf::from(support::arg("DIR"));
+        let progress = dir.join("progress");
+        let options = SegmentOptions::new()
+            .dir(&dir)
+            .open_timeout(Duration::from_millis(1));
+        let mut count = 0;
+        for template in ["value", "array"] {
+            let bytes = std::fs::read(dir.join(template)).expect("reading the template");
+            for case in header_cases(template, &bytes[..128], bytes.len() as u64) {
+                std::fs::write(&progress, case.to_string()).expect("writing progress");
+                let path = dir.join("case");
+                std::fs::copy(dir.join(template), &path).expect("copying the template");
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .expect("opening the case");
+                let width = usize::from(case.width);
+                file.write_all_at(&case.value.to_ne_bytes()[..width], case.offset)
+                    .expect("damaging the header");
+                drop(file);
+                let outcome = meet_damaged("case", template, &options, &dir);
+                std::fs::write(&progress, format!("{case}: {outcome}")).expect("writing progress");
+                std::fs::remove_file(&path).expect("removing the case");
+                count += 1;
+            }
+        }
+        std::fs::write(dir.join("done"), count.to_string()).expect("writing the count");
+        return;
+    }
+    let dir = WorldWritableDir::new("bounds");
+    let options = SegmentOptions::new().dir(dir.path());
+    drop(Value::create_with("value", TEMPLATE_VALUE, &options).expect("creating"));
+    drop(Array::create_with("array", &TEMPLATE_ITEMS, &options).expect("creating"));
+    let mut child = support::spawn_role(
+        "boundary_value_headers_give_clean_errors_or_consistent_successes",
+        "meeter",
+        &[("DIR", dir.path().to_str().unwrap())],
+    );
+    let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        child.wait_timeout(Duration::from_secs(60))
+    }));
+    let last = std::fs::read_to_string(dir.path().join("progress")).unwrap_or_default();
+    let status = match status {
+        Ok(status) => status.to_string(),
+        Err(_) => "a hang (killed after 60 s)".to_string(),
+    };
+    let done = std::fs::read_to_string(dir.path().join("done"))
+        .unwrap_or_else(|_| panic!("case {last}: the child ended with {status}"));
+    let count: usize = done.parse().expect("a count");
+    assert!(count >= 300, "only {count} cases ran");
+}
