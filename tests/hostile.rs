@@ -731,3 +731,141 @@ fn boundary_value_headers_give_clean_errors_or_consistent_successes() {
     let count: usize = done.parse().expect("a count");
     assert!(count >= 300, "only {count} cases ran");
 }
+
+/// Sends `signal` to `pid`.
+fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: `kill` sends a signal to our own child; it touches no memory.
+    let status = unsafe { libc::kill(pid, signal) };
+    assert_eq!(status, 0, "kill({pid}, {signal})");
+}
+
+/// Whether `pid` is stopped (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_ascii_whitespace()
+                .next()
+                .map(|state| state == "T")
+        })
+        .unwrap_or(false)
+}
+
+/// A stopped child, continued when dropped (and by a watchdog thread after
+/// `STOP`), so that neither a failing assertion nor an unbounded call
+/// leaves it stopped.
+struct Stopped {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long a stop lasts at most: far longer than the bound asserted.
+const STOP: Duration = Duration::from_secs(3);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        signal(pid, libc::SIGSTOP);
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = wait.recv_timeout(STOP);
+            signal(pid, libc::SIGCONT);
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !is_stopped(pid) {
+            assert!(std::time::Instant::now() < deadline, "{pid} did not stop");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Stopped {
+            done: Some(done),
+            watchdog: Some(watchdog),
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(watchdog) = self.watchdog.take() {
+            let _ = watchdog.join();
+        }
+    }
+}
+
+// A user of the semaphore stopped (SIGSTOP) at a moment it holds the
+// semaphore's internal mutex, for up to 3 s: the bounded calls of another
+// process return within 1 s, a bound far above 20 ms plus scheduling
+// noise and far below the stop.
+#[test]
+fn bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped() {
+    if support::role().is_some() {
+        let options = SegmentOptions::new().dir(support::arg("DIR"));
+        let semaphore = Semaphore::open_with(&support::arg("NAME"), &options).expect("opening");
+        loop {
+            if let Ok(permit) = semaphore.try_acquire() {
+                drop(permit);
+            }
+        }
+    }
+    let dir = WorldWritableDir::new("stopped");
+    let options = SegmentOptions::new().dir(dir.path());
+    let name = support::unique_name("sem");
+    let semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
+    let file = std::fs::File::open(dir.path().join(&name)).expect("opening the file");
+    let mut offset = [0u8; 8];
+    file.read_exact_at(&mut offset, DATA_OFFSET).unwrap();
+    // The internal mutex is the semaphore's first field; its futex word
+    // (the owner's thread id) is the mutex's first.
+    let owner_word = u64::from_ne_bytes(offset);
+    let mut user = support::spawn_role(
+        "bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped",
+        "user",
+        &[("DIR", dir.path().to_str().unwrap()), ("NAME", &name)],
+    );
+    let mut measured = 0;
+    for attempt in 0..2000 {
+        if measured == 5 {
+            break;
+        }
+        let stopped = Stopped::stop(user.pid());
+        let mut owner = [0u8; 4];
+        file.read_exact_at(&mut owner, owner_word).unwrap();
+        if u32::from_ne_bytes(owner) & 0x3fff_ffff == 0 {
+            drop(stopped);
+            continue; // stopped outside the internal mutex: try again
+        }
+        let started = std::time::Instant::now();
+        let tried = semaphore.try_acquire().map(drop);
+        let try_took = started.elapsed();
+        let started = std::time::Instant::now();
+        let timed = semaphore
+            .acquire_timeout(Duration::from_millis(20))
+            .map(drop);
+        let timed_took = started.elapsed();
+        drop(stopped);
+        for (how, outcome, took) in [
+            ("try_acquire", tried, try_took),
+            ("acquire_timeout(20 ms)", timed, timed_took),
+        ] {
+            assert!(
+                took < Duration::from_secs(1),
+                "case attempt {attempt}, {how} with the internal mutex's holder stopped: \
+                 took {took:?} ({outcome:?})"
+            );
+            assert!(
+                matches!(
+                    outcome,
+                    Ok(()) | Err(Error::WouldBlock { .. } | Error::TimedOut { .. })
+                ),
+                "case attempt {attempt}, {how}: unexpected {outcome:?}"
+            );
+        }
+        measured += 1;
+    }
+    user.kill();
+    assert_eq!(
+        measured, 5,
+        "the user was never stopped inside the internal mutex"
+    );
+}
