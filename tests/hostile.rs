@@ -531,3 +531,341 @@ fn opening_and_dropping_while_holding_keeps_one_mapping() {
         "mappings of a segment held while its handles dropped"
     );
 }
+
+/// The header's fields (see `shmstruct::segment::header`): name, offset and
+/// width in bytes. `magic` is tried byte by byte below.
+const HEADER_FIELDS: [(&str, u64, u8); 17] = [
+    ("version", 8, 4),
+    ("state", 12, 4),
+    ("creator_pid", 16, 4),
+    ("header_size", 20, 4),
+    ("creator_start_time", 24, 8),
+    ("total_size", 32, 8),
+    ("fingerprint", 40, 8),
+    ("descriptor_offset", 48, 8),
+    ("descriptor_len", 56, 8),
+    ("lock_offset", 64, 8),
+    ("lock_size", 72, 8),
+    ("data_offset", 80, 8),
+    ("data_size", 88, 8),
+    ("data_align", 96, 8),
+    ("lock_mode", 104, 4),
+    ("reserved_word", 108, 4),
+    ("reserved", 112, 8),
+];
+
+/// The value the `Value` template holds, and the `Array` template's items.
+const TEMPLATE_VALUE: u64 = 0x1122_3344_5566_7788;
+const TEMPLATE_ITEMS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/// One damaged header: a template file with `width` bytes at `offset` set to
+/// `value`.
+struct HeaderCase {
+    template: &'static str,
+    field: &'static str,
+    offset: u64,
+    width: u8,
+    value: u64,
+}
+
+impl std::fmt::Display for HeaderCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} template, {} (offset {}, {} bytes) = {:#x}",
+            self.template, self.field, self.offset, self.width, self.value
+        )
+    }
+}
+
+/// Boundary values for every header field of `template` (a segment file of
+/// `file_len` bytes): 0, 1, the extremes, the original value and its
+/// neighbours (misaligned offsets), sizes around the file's end, lengths
+/// past 64 KiB, and the values of the other offset fields (overlapping
+/// areas).
+fn header_cases(template: &'static str, header: &[u8], file_len: u64) -> Vec<HeaderCase> {
+    let read = |offset: u64, width: u8| {
+        let mut bytes = [0u8; 8];
+        let at = offset as usize;
+        bytes[..usize::from(width)].copy_from_slice(&header[at..at + usize::from(width)]);
+        u64::from_ne_bytes(bytes)
+    };
+    let offsets: Vec<u64> = [48, 64, 80].iter().map(|&at| read(at, 8)).collect();
+    let mut cases = Vec::new();
+    for (field, offset, width) in HEADER_FIELDS {
+        let max = if width == 4 {
+            u64::from(u32::MAX)
+        } else {
+            u64::MAX
+        };
+        let original = read(offset, width);
+        let mut values = vec![
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            max - 1,
+            max,
+            max / 2 + 1,
+            original.wrapping_add(1) & max,
+            original.wrapping_sub(1) & max,
+            original.wrapping_add(8) & max,
+            original.wrapping_add(64) & max,
+            file_len - 1,
+            file_len,
+            file_len + 1,
+            file_len + 4096,
+            0xffff,
+            0x1_0000,
+            0x1_0001,
+            1 << 31,
+        ];
+        if width == 8 {
+            values.extend([1 << 32, 1 << 40, 1 << 62]);
+            values.extend(&offsets);
+        }
+        values.sort_unstable();
+        values.dedup();
+        for value in values.into_iter().filter(|&value| value != original) {
+            cases.push(HeaderCase {
+                template,
+                field,
+                offset,
+                width,
+                value,
+            });
+        }
+    }
+    for byte in 0..8u64 {
+        cases.push(HeaderCase {
+            template,
+            field: "magic",
+            offset: byte,
+            width: 1,
+            value: u64::from(header[byte as usize] ^ 0x20),
+        });
+    }
+    cases
+}
+
+/// Opens the damaged segment `name` every way a process can meet it and
+/// says what happened, or panics on an inconsistent success.
+fn meet_damaged(name: &str, template: &str, options: &SegmentOptions, dir: &Path) -> String {
+    let value = Value::<u64>::open_with(name, options).map(|value| value.get());
+    if let Ok(read) = &value {
+        assert!(
+            template != "value" || matches!(read, Ok(TEMPLATE_VALUE)),
+            "Value::open succeeded but read {read:?}"
+        );
+    }
+    let array = Array::<u64>::open_with(name, options).map(|array| array.to_vec());
+    if let Ok(read) = &array {
+        assert!(
+            template != "array" || matches!(read, Ok(items) if items[..] == TEMPLATE_ITEMS),
+            "Array::open succeeded but read {read:?}"
+        );
+    }
+    let info = SegmentInfo::open_with(name, options).map(|info| info.is_stale());
+    let listed = shmstruct::segment::list(dir).map(|infos| infos.len());
+    format!(
+        "Value::open {value:?}, Array::open {array:?}, SegmentInfo::open {info:?}, list {listed:?}"
+    )
+}
+
+// Hundreds of boundary-value headers, met in a child process so that a
+// signal or a hang is caught and reported with the case that caused it.
+// The child writes each case to a progress file before trying it.
+#[test]
+fn boundary_value_headers_give_clean_errors_or_consistent_successes() {
+    if support::role().is_some() {
+        let dir = PathBuf::from(support::arg("DIR"));
+        let progress = dir.join("progress");
+        let options = SegmentOptions::new()
+            .dir(&dir)
+            .open_timeout(Duration::from_millis(1));
+        let mut count = 0;
+        for template in ["value", "array"] {
+            let bytes = std::fs::read(dir.join(template)).expect("reading the template");
+            for case in header_cases(template, &bytes[..128], bytes.len() as u64) {
+                std::fs::write(&progress, case.to_string()).expect("writing progress");
+                let path = dir.join("case");
+                std::fs::copy(dir.join(template), &path).expect("copying the template");
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .expect("opening the case");
+                let width = usize::from(case.width);
+                file.write_all_at(&case.value.to_ne_bytes()[..width], case.offset)
+                    .expect("damaging the header");
+                drop(file);
+                let outcome = meet_damaged("case", template, &options, &dir);
+                std::fs::write(&progress, format!("{case}: {outcome}")).expect("writing progress");
+                std::fs::remove_file(&path).expect("removing the case");
+                count += 1;
+            }
+        }
+        std::fs::write(dir.join("done"), count.to_string()).expect("writing the count");
+        return;
+    }
+    let dir = WorldWritableDir::new("bounds");
+    let options = SegmentOptions::new().dir(dir.path());
+    drop(Value::create_with("value", TEMPLATE_VALUE, &options).expect("creating"));
+    drop(Array::create_with("array", &TEMPLATE_ITEMS, &options).expect("creating"));
+    let mut child = support::spawn_role(
+        "boundary_value_headers_give_clean_errors_or_consistent_successes",
+        "meeter",
+        &[("DIR", dir.path().to_str().unwrap())],
+    );
+    let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        child.wait_timeout(Duration::from_secs(60))
+    }));
+    let last = std::fs::read_to_string(dir.path().join("progress")).unwrap_or_default();
+    let status = match status {
+        Ok(status) => status.to_string(),
+        Err(_) => "a hang (killed after 60 s)".to_string(),
+    };
+    let done = std::fs::read_to_string(dir.path().join("done"))
+        .unwrap_or_else(|_| panic!("case {last}: the child ended with {status}"));
+    let count: usize = done.parse().expect("a count");
+    assert!(count >= 300, "only {count} cases ran");
+}
+
+/// Sends `signal` to `pid`.
+fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: `kill` sends a signal to our own child; it touches no memory.
+    let status = unsafe { libc::kill(pid, signal) };
+    assert_eq!(status, 0, "kill({pid}, {signal})");
+}
+
+/// Whether `pid` is stopped (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_ascii_whitespace()
+                .next()
+                .map(|state| state == "T")
+        })
+        .unwrap_or(false)
+}
+
+/// A stopped child, continued when dropped (and by a watchdog thread after
+/// `STOP`), so that neither a failing assertion nor an unbounded call
+/// leaves it stopped.
+struct Stopped {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long a stop lasts at most: far longer than the bound asserted.
+const STOP: Duration = Duration::from_secs(3);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        signal(pid, libc::SIGSTOP);
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = wait.recv_timeout(STOP);
+            signal(pid, libc::SIGCONT);
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !is_stopped(pid) {
+            assert!(std::time::Instant::now() < deadline, "{pid} did not stop");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Stopped {
+            done: Some(done),
+            watchdog: Some(watchdog),
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(watchdog) = self.watchdog.take() {
+            let _ = watchdog.join();
+        }
+    }
+}
+
+// A user of the semaphore stopped (SIGSTOP) at a moment it holds the
+// semaphore's internal mutex, for up to 3 s: the bounded calls of another
+// process return within 1 s, a bound far above 20 ms plus scheduling
+// noise and far below the stop.
+#[test]
+fn bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped() {
+    if support::role().is_some() {
+        let options = SegmentOptions::new().dir(support::arg("DIR"));
+        let semaphore = Semaphore::open_with(&support::arg("NAME"), &options).expect("opening");
+        loop {
+            if let Ok(permit) = semaphore.try_acquire() {
+                drop(permit);
+            }
+        }
+    }
+    let dir = WorldWritableDir::new("stopped");
+    let options = SegmentOptions::new().dir(dir.path());
+    let name = support::unique_name("sem");
+    let semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
+    let file = std::fs::File::open(dir.path().join(&name)).expect("opening the file");
+    let mut offset = [0u8; 8];
+    file.read_exact_at(&mut offset, DATA_OFFSET).unwrap();
+    // The internal mutex is the semaphore's first field; its futex word
+    // (the owner's thread id) is the mutex's first.
+    let owner_word = u64::from_ne_bytes(offset);
+    let mut user = support::spawn_role(
+        "bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped",
+        "user",
+        &[("DIR", dir.path().to_str().unwrap()), ("NAME", &name)],
+    );
+    let mut measured = 0;
+    for attempt in 0..2000 {
+        if measured == 5 {
+            break;
+        }
+        let stopped = Stopped::stop(user.pid());
+        let mut owner = [0u8; 4];
+        file.read_exact_at(&mut owner, owner_word).unwrap();
+        if u32::from_ne_bytes(owner) & 0x3fff_ffff == 0 {
+            drop(stopped);
+            continue; // stopped outside the internal mutex: try again
+        }
+        let started = std::time::Instant::now();
+        let tried = semaphore.try_acquire().map(drop);
+        let try_took = started.elapsed();
+        let started = std::time::Instant::now();
+        let timed = semaphore
+            .acquire_timeout(Duration::from_millis(20))
+            .map(drop);
+        let timed_took = started.elapsed();
+        drop(stopped);
+        for (how, outcome, took) in [
+            ("try_acquire", tried, try_took),
+            ("acquire_timeout(20 ms)", timed, timed_took),
+        ] {
+            assert!(
+                took < Duration::from_secs(1),
+                "case attempt {attempt}, {how} with the internal mutex's holder stopped: \
+                 took {took:?} ({outcome:?})"
+            );
+            assert!(
+                matches!(
+                    outcome,
+                    Ok(()) | Err(Error::WouldBlock { .. } | Error::TimedOut { .. })
+                ),
+                "case attempt {attempt}, {how}: unexpected {outcome:?}"
+            );
+        }
+        measured += 1;
+    }
+    user.kill();
+    assert_eq!(
+        measured, 5,
+        "the user was never stopped inside the internal mutex"
+    );
+}

@@ -58,6 +58,12 @@
 #![doc = include_str!("../../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "shmstruct supports Linux with glibc: it relies on robust process-shared \
+     pthread mutexes, futexes, /dev/shm and /proc/<pid>/stat"
+);
+
 mod array;
 mod asserts;
 mod atomic_copy;
@@ -66,6 +72,8 @@ mod error;
 pub mod layout;
 #[cfg(target_os = "linux")]
 mod named;
+#[cfg(target_os = "linux")]
+mod os;
 mod raw_value;
 pub mod segment;
 mod shared_bytes;

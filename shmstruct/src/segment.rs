@@ -438,14 +438,14 @@ impl Segment {
         let dir = options.get_dir();
         let path = dir.join(name);
         let descriptor = layout.encode();
-        let creator_pid = os::current_pid();
+        let creator = crate::os::ProcessId::current();
         let mut header = Header::plan(
             descriptor.len(),
             layout.size(),
             layout.align(),
             layout.fingerprint(),
-            creator_pid,
-            os::own_start_time(creator_pid).unwrap_or(0),
+            creator.pid,
+            creator.start,
         )
         .ok_or_else(|| Error::InvalidInput {
             reason: format!(

@@ -357,8 +357,9 @@ impl SegmentInfo {
         self.ready.as_ref().map(|ready| &ready.lock_mode)
     }
 
-    /// Whether its creator is gone: no process has its pid, or the process
-    /// that has it started at another time (the pid was reused).
+    /// Whether its creator is gone: no process has its pid, the process
+    /// that has it started at another time (the pid was reused), or it has
+    /// exited and is a zombie waiting to be reaped.
     ///
     /// A segment its creator deliberately left behind is stale too once the
     /// creator has exited. An initialising segment whose creator is not
@@ -369,13 +370,11 @@ impl SegmentInfo {
         if self.creator_pid == 0 {
             return false;
         }
-        if !os::process_exists(self.creator_pid) {
-            return true;
-        }
-        match os::process_start_time(self.creator_pid) {
-            Some(start) => self.creator_start_time != 0 && start != self.creator_start_time,
-            None => false,
-        }
+        let creator = crate::os::ProcessId {
+            pid: self.creator_pid,
+            start: self.creator_start_time,
+        };
+        !creator.is_alive()
     }
 
     /// Removes this segment's name if it still names the file this info was

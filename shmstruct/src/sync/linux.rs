@@ -1,5 +1,5 @@
 //! The platform seam of [`crate::sync`] on Linux: robust process-shared
-//! pthread mutexes, futexes, the monotonic clock and process identity.
+//! pthread mutexes, futexes, the monotonic clock.
 //!
 //! Everything the portable primitives need from the operating system goes
 //! through this file, so they read without `libc` or `cfg` noise.
@@ -437,61 +437,4 @@ pub(crate) fn futex_wake(word: &AtomicU32, count: i32) {
 /// Wakes every thread sleeping on `word`.
 pub(crate) fn futex_wake_all(word: &AtomicU32) {
     futex_wake(word, i32::MAX);
-}
-
-/// A process, told apart from a later process that reuses its pid by its
-/// start time (clock ticks after boot, `/proc/<pid>/stat` field 22).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProcessId {
-    pub(crate) pid: u32,
-    pub(crate) start: u64,
-}
-
-impl ProcessId {
-    /// The calling process.
-    pub(crate) fn current() -> ProcessId {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        // Cached per pid, so a forked child computes its own. Relaxed: the
-        // two words are only a cache; a torn pair fails the pid check and
-        // is recomputed.
-        static CACHED_PID: AtomicU32 = AtomicU32::new(0);
-        static CACHED_START: AtomicU64 = AtomicU64::new(0);
-        let pid = std::process::id();
-        if CACHED_PID.load(Ordering::Relaxed) == pid {
-            return ProcessId {
-                pid,
-                start: CACHED_START.load(Ordering::Relaxed),
-            };
-        }
-        let start = start_time(pid).unwrap_or(0);
-        CACHED_START.store(start, Ordering::Relaxed);
-        CACHED_PID.store(pid, Ordering::Relaxed);
-        ProcessId { pid, start }
-    }
-
-    /// Whether this process is still running: it exists, is not a zombie,
-    /// and its pid was not reused by a later process.
-    pub(crate) fn is_alive(&self) -> bool {
-        match read_stat(self.pid) {
-            Some((state, start)) => !matches!(state, b'Z' | b'X' | b'x') && start == self.start,
-            None => false,
-        }
-    }
-}
-
-fn start_time(pid: u32) -> Option<u64> {
-    read_stat(pid).map(|(_, start)| start)
-}
-
-/// The state letter and start time of `pid`, from `/proc/<pid>/stat`.
-fn read_stat(pid: u32) -> Option<(u8, u64)> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain anything, so parse after its
-    // closing parenthesis: field 3 (state) then field 22 (start time).
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = *fields.next()?.as_bytes().first()?;
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
 }

@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::os::{self, Deadline, ProcessId, RobustMutex};
+use super::os::{self, Deadline, RobustMutex};
 use super::Held;
+use crate::os::ProcessId;
 use crate::{Error, Result};
 
 /// How many processes can hold tracked permits at once. Permits acquired
