@@ -66,6 +66,7 @@ mod barrier;
 mod condition;
 mod event;
 mod lock;
+pub(crate) mod poison;
 mod rlock;
 mod semaphore;
 
