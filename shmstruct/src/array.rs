@@ -1096,9 +1096,9 @@ impl<T: SharedLayout> Array<T> {
     /// are reached one after the other (see
     /// [`NamedLockGuard`](NamedLockGuard#in-place-access) for why that
     /// makes it sound, and [`Value::get_mut_locked`](crate::Value::get_mut_locked)).
-    /// A guard taken after the previous holder died is accepted, to repair
-    /// the elements before
-    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    /// A guard of poisoned data ([`Lock::lock_poisoned`](crate::Lock::lock_poisoned))
+    /// is accepted, to repair the elements before
+    /// [`clear_poison`](NamedLockGuard::clear_poison).
     ///
     /// # Errors
     ///

@@ -312,16 +312,21 @@ pub enum Error {
     /// The holder of a lock died and the next holder released it without
     /// marking it consistent: the lock is permanently unusable
     /// (`ENOTRECOVERABLE`). Only re-initialising the memory (the creator,
-    /// when nobody uses it) or a new segment brings it back.
+    /// when nobody uses it) or a new segment brings it back. The named
+    /// objects never leave their lock so (they report [`Error::Poisoned`]);
+    /// this is for locks left so by the in-place API ([`crate::RawLock`]),
+    /// older versions of this crate, or other programs.
     #[error(
         "the lock is not recoverable: a holder died and the lock was later released \
          without being marked consistent; re-create it"
     )]
     NotRecoverable,
-    /// The holder of a lock died; the guard that let the caller repair the
-    /// data was dropped without being marked consistent, so the lock is now
-    /// not recoverable (see [`Error::NotRecoverable`]). Produced when a
-    /// `LockError::OwnerDied` is converted into an [`Error`].
+    /// The holder of an in-place lock ([`crate::RawLock`],
+    /// [`crate::RawRLock`], a condition's) died; the guard that let the
+    /// caller repair the data was dropped without being marked consistent,
+    /// so the lock is now not recoverable (see [`Error::NotRecoverable`]).
+    /// Produced when a `LockError::OwnerDied` is converted into an
+    /// [`Error`]; the named objects report [`Error::Poisoned`] instead.
     #[error(
         "the previous holder of the lock died while holding it; the lock was released \
          without being marked consistent and is now not recoverable"

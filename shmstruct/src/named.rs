@@ -421,10 +421,9 @@ impl fmt::Debug for Lock {
 /// - The memory stays mapped: the object is borrowed too.
 ///
 /// As everywhere, this holds only if every process follows the lock; a
-/// program that writes the data without taking it breaks it. A guard taken
-/// after the previous holder died (not [consistent](Self::is_consistent))
-/// is accepted: repair the data in place, drop the reference, then
-/// [`mark_consistent`](Self::mark_consistent).
+/// program that writes the data without taking it breaks it. A guard of
+/// poisoned data ([`Lock::lock_poisoned`]) is accepted: repair the data in
+/// place, drop the reference, then [`clear_poison`](Self::clear_poison).
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct NamedLockGuard<'a> {
     guard: LockGuard<'a>,

@@ -58,15 +58,24 @@ use crate::sync::DataGuard;
 ///
 /// # When a lock holder dies
 ///
-/// [`lock`](Value::lock) returns
-/// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carrying the data
-/// guard: repair the value through it, then
-/// [`mark_consistent`](DataGuard::mark_consistent). [`get`](Value::get) and
-/// [`set`](Value::set) cannot repair anything: they return
-/// [`Error::OwnerDied`] and release the lock unrepaired, which makes it
-/// [not recoverable](Error::NotRecoverable) for everyone, as `?` on a lock
-/// result does (nobody repaired the data, so nobody may trust it again).
-/// Use `lock()` wherever a crashed holder must be survived.
+/// A holder that dies with its process, or a thread that panics while
+/// holding the guard, *poisons* the value, as [`std::sync::Mutex`] does,
+/// but in the segment's lock area, so every process sees it, and it
+/// outlives the process that caused it. From then on [`lock`](Value::lock),
+/// [`get`](Value::get) and [`set`](Value::set) report [`Error::Poisoned`]
+/// ([`Error::is_poisoned`]) in every process, and change nothing. The lock
+/// itself stays usable: the library marks the robust mutex consistent as
+/// soon as it finds the owner dead, so no call can leave it not
+/// recoverable. Whoever can repair the value takes
+/// [`lock_poisoned`](Value::lock_poisoned), repairs it through the guard
+/// and calls [`clear_poison`](DataGuard::clear_poison) (std's
+/// `PoisonError::into_inner` and `Mutex::clear_poison`). With a shared
+/// lock, the poison is the lock's: every object it guards is poisoned.
+///
+/// [`Error::NotRecoverable`] remains only for a lock that something else
+/// left in that state: an older version of this crate, another program, or
+/// an owner-died guard of the in-place [`RawLock`](crate::RawLock) dropped
+/// unrepaired.
 ///
 /// # Lifetime
 ///
@@ -464,11 +473,9 @@ impl<T: SharedLayout> Value<T> {
     /// Copies that need the guard ([`get_locked`](Value::get_locked),
     /// [`set_locked`](Value::set_locked)) wait until it is dropped too.
     ///
-    /// A guard taken after the previous holder died
-    /// ([`LockError::OwnerDied`](crate::LockError::OwnerDied), then
-    /// [`OwnerDied::into_guard`](crate::OwnerDied::into_guard)) is accepted:
+    /// A guard of poisoned data ([`Lock::lock_poisoned`]) is accepted:
     /// this is how the data is repaired before
-    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    /// [`clear_poison`](NamedLockGuard::clear_poison).
     ///
     /// # Errors
     ///

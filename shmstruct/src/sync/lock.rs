@@ -35,6 +35,11 @@ use crate::Result;
 /// dropped without that leaves the lock permanently unusable: every later
 /// attempt fails with [`Error::NotRecoverable`](crate::Error::NotRecoverable).
 ///
+/// A lock in place has no poison flag: a thread that panics holding its
+/// guard releases it normally. The named [`Lock`](crate::Lock) and the
+/// locks of `Value`, `Array` and `SharedBytes` poison instead (see
+/// [`Value`](crate::Value#when-a-lock-holder-dies)).
+///
 /// # Examples
 ///
 /// ```

@@ -109,9 +109,10 @@ impl RawLock {
         if acquired == Acquired::OwnerDied {
             set(word);
             if let Err(error) = self.mutex.mark_consistent() {
-                // Not expected (the mutex is held and inconsistent); the
-                // guard's drop would make it not recoverable, so report
-                // this instead of handing anything out.
+                // Not expected: the mutex is held, robust and inconsistent.
+                // Unlocking it unrepaired makes it not recoverable, which
+                // every later locker is told; holding it forever would hang
+                // them instead.
                 drop(LockGuard::new(self, true, Some(word)));
                 return Err(error);
             }
