@@ -200,16 +200,10 @@ fn increment_raw(control: &MappedFile) {
     }
 }
 
-/// The guard of a lock taken, or the lock's error as a message (it holds
-/// the guard, which borrows the lock).
-fn held<G>(locked: shmstruct::LockResult<G>) -> Result<G, BoxError> {
-    locked.map_err(|error| error.to_string().into())
-}
-
 /// INCREMENTS increments of the value through `value.lock()`.
 fn increment_value(value: &Value<i32>) -> Result<(), BoxError> {
     for _ in 0..INCREMENTS {
-        let mut guard = held(value.lock())?;
+        let mut guard = value.lock()?;
         *guard += 1;
     }
     Ok(())
@@ -249,7 +243,7 @@ impl Drop for ChildGuard {
 fn two_processes(control: &MappedFile, value: Option<&Value<i32>>) -> Result<f64, BoxError> {
     control.reset();
     if let Some(value) = value {
-        *held(value.lock())? = 0;
+        *value.lock()? = 0;
     }
     let mode = if value.is_some() {
         "incr-value"
@@ -343,7 +337,7 @@ fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), Box
 
         let start = Instant::now();
         for _ in 0..POINT_PASSES {
-            let mut guard = held(points.lock())?;
+            let mut guard = points.lock()?;
             for (i, slot) in guard.iter_mut().enumerate() {
                 *slot = point(i);
             }

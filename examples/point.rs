@@ -75,10 +75,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         [] => parent(false),
         [flag] if flag == "--child-panics" => parent(true),
-        [role, prefix] if role == "child" => modify(prefix, false).map_err(Into::into),
-        [role, prefix, flag] if role == "child" && flag == "--panic" => {
-            modify(prefix, true).map_err(Into::into)
-        }
+        [role, prefix] if role == "child" => modify(prefix, false),
+        [role, prefix, flag] if role == "child" && flag == "--panic" => modify(prefix, true),
         _ => Err("usage: point [--child-panics]".into()),
     };
     match result {
@@ -150,7 +148,7 @@ fn parent(child_panics: bool) -> Result<(), Box<dyn Error>> {
 }
 
 /// The child: `modify(n, x, s, A)`, on objects opened by name.
-fn modify(prefix: &str, panic: bool) -> shmstruct::Result<()> {
+fn modify(prefix: &str, panic: bool) -> Result<(), Box<dyn Error>> {
     let name = |object: &str| format!("{prefix}-{object}");
 
     // Opening checks each segment's type: `Value::<f64>::open` on `n`, say,

@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
         [] => consumer(),
-        [role, prefix] if role == "producer" => produce(prefix).map_err(Into::into),
+        [role, prefix] if role == "producer" => produce(prefix),
         _ => Err("usage: ring".into()),
     };
     match result {
@@ -133,7 +133,7 @@ fn consume(
 }
 
 /// The child: puts `COUNT` points into the ring, in order.
-fn produce(prefix: &str) -> shmstruct::Result<()> {
+fn produce(prefix: &str) -> Result<(), Box<dyn Error>> {
     let name = |object: &str| format!("{prefix}-{object}");
     let slots = RawArray::<Point>::open(&name("slots"))?;
     let empty = Semaphore::open(&name("empty"))?;

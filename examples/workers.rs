@@ -102,9 +102,7 @@ fn work(name: &str, first: &str, last: &str) -> Result<(), Box<dyn Error>> {
     for k in first..=last {
         let k = k as f64;
         // The guard is the three totals, as a `[f64]`, in place.
-        // (`?` needs the lock error turned into an owned error first: the
-        // guard it may carry borrows `totals`.)
-        let mut guard = totals.lock().map_err(shmstruct::Error::from)?;
+        let mut guard = totals.lock()?;
         guard[0] += 1.0;
         guard[1] += k;
         guard[2] += k * k;

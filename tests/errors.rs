@@ -1,5 +1,6 @@
 //! `?` carries the crate's errors into the error types programs return:
-//! `anyhow::Result`, `Box<dyn Error>` and `Box<dyn Error + Send + Sync>`.
+//! `anyhow::Result`, `Box<dyn Error>` and `Box<dyn Error + Send + Sync>`,
+//! `lock()`'s included (its error does not carry the guard).
 //! That these functions compile is most of the test; running them checks
 //! that the values come through and that the error keeps its message.
 
@@ -11,7 +12,8 @@ use shmstruct::{Array, ErrorKind, Value};
 
 /// Creates, opens and reads a value and an array, returning anyhow's error.
 fn with_anyhow(name: &str) -> anyhow::Result<(u64, Vec<u32>)> {
-    let value = Value::create(name, 7u64)?;
+    let value = Value::create(name, 6u64)?;
+    *value.lock()? += 1;
     let array = Array::create(&format!("{name}a"), &[1u32, 2, 3])?;
     let read = Value::<u64>::open(name)?.get()?;
     let elements = array.to_vec()?;
@@ -23,7 +25,8 @@ fn with_anyhow(name: &str) -> anyhow::Result<(u64, Vec<u32>)> {
 /// The same, returning `Box<dyn Error>`.
 fn with_box(name: &str) -> Result<(u64, Vec<u32>), Box<dyn StdError>> {
     let value = Value::create(name, 8u64)?;
-    let array = Array::create(&format!("{name}a"), &[4u32, 5])?;
+    let array = Array::create(&format!("{name}a"), &[3u32, 5])?;
+    array.lock()?[0] += 1;
     let read = Value::<u64>::open(name)?.get()?;
     let elements = array.to_vec()?;
     value.unlink()?;
@@ -34,7 +37,10 @@ fn with_box(name: &str) -> Result<(u64, Vec<u32>), Box<dyn StdError>> {
 /// The same, returning `Box<dyn Error + Send + Sync>`.
 fn with_box_send_sync(name: &str) -> Result<u64, Box<dyn StdError + Send + Sync>> {
     let value = Value::create(name, 9u64)?;
-    let read = Value::<u64>::open(name)?.get()?;
+    let guard = value.lock()?;
+    let read = *guard;
+    drop(guard);
+    assert_eq!(Value::<u64>::open(name)?.get()?, read);
     value.unlink()?;
     Ok(read)
 }
@@ -64,6 +70,32 @@ fn an_error_through_anyhow_keeps_its_case_and_message() {
     assert_eq!(error.kind(), ErrorKind::Segment);
     assert!(error.is_not_found(), "{error:?}");
     assert!(error.to_string().contains(&name), "{error}");
+}
+
+/// A poisoned value's error goes through `?` into anyhow, and says so.
+fn poisoned_through_anyhow(value: &Value<u64>) -> anyhow::Result<u64> {
+    let guard = value.lock()?;
+    Ok(*guard)
+}
+
+#[test]
+fn a_poisoned_lock_error_carries_through_question_mark() {
+    let name = support::unique_name("qm-poison");
+    let _value = support::RemoveOnDrop::shm(&name);
+    let value = Value::create(&name, 1u64).expect("creating");
+    let panicked = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let _guard = value.lock().expect("locking");
+                panic!("poisoning on purpose (this panic is expected)");
+            })
+            .join()
+    });
+    assert!(panicked.is_err());
+    let error = poisoned_through_anyhow(&value).expect_err("poisoned");
+    let error = error.downcast::<shmstruct::Error>().expect("ours");
+    assert!(error.is_poisoned(), "{error:?}");
+    assert!(error.is_lock());
 }
 
 /// Every test file at the top level has its `[[test]]` entry, since the

@@ -391,14 +391,16 @@ fn a_value_whose_lock_holder_was_killed_is_repaired() {
         );
         held.wait_timeout(WAIT).expect("the child holds the lock");
         child.kill();
-        let mut guard = match pair.lock() {
-            Err(LockError::OwnerDied(died)) => died.into_guard(),
-            other => panic!("round {round}: expected owner died, got {other:?}"),
-        };
-        assert!(!guard.is_consistent());
+        let error = pair.lock().expect_err("poisoned");
+        assert!(error.is_poisoned(), "round {round}: {error:?}");
+        let mut guard = pair
+            .lock_poisoned_timeout(WAIT)
+            .expect("the guard of the poisoned value");
+        assert!(guard.is_poisoned());
+        assert!(guard.is_consistent(), "the library marked it consistent");
         assert_eq!(*guard, [round, round - 1], "the half update");
         guard[1] = guard[0];
-        guard.mark_consistent().expect("marking consistent");
+        guard.clear_poison();
         drop(guard);
         assert_eq!(pair.get().expect("usable again"), [round, round]);
     }
@@ -406,8 +408,11 @@ fn a_value_whose_lock_holder_was_killed_is_repaired() {
     held.unlink().expect("unlinking");
 }
 
+/// A lock left not recoverable through the in-place API (as an older
+/// version of this crate or another program may leave it) is reported as
+/// such by the poison-aware API, which cannot repair it.
 #[test]
-fn get_after_an_owner_death_reports_it_and_leaves_the_lock_unrecoverable() {
+fn a_lock_left_not_recoverable_is_reported_as_such() {
     if let Some(role) = support::role() {
         assert_eq!(role, "holder");
         let value = Value::<i64>::open(&support::arg("NAME")).expect("opening");
@@ -422,15 +427,26 @@ fn get_after_an_owner_death_reports_it_and_leaves_the_lock_unrecoverable() {
     let value = Value::create(&name, 5i64).expect("creating");
     let held = Event::create(&held_name).expect("creating");
     let mut child = support::spawn_role(
-        "get_after_an_owner_death_reports_it_and_leaves_the_lock_unrecoverable",
+        "a_lock_left_not_recoverable_is_reported_as_such",
         "holder",
         &[("NAME", &name), ("HELD", &held_name)],
     );
     held.wait_timeout(WAIT).expect("the child holds the lock");
     child.kill();
-    let error = value.get().expect_err("the owner died");
-    assert!(matches!(error, Error::OwnerDied), "{error:?}");
-    let error = value.set(6).expect_err("nobody repaired it");
+    let lock = value.get_lock();
+    match lock.raw().lock_timeout(WAIT) {
+        // Dropped without `mark_consistent`: not recoverable from now on.
+        Err(LockError::OwnerDied(died)) => drop(died.into_guard()),
+        other => panic!("expected owner died, got {other:?}"),
+    }
+    for attempt in [value.get().map(drop), value.set(6), value.lock().map(drop)] {
+        let error = attempt.expect_err("not recoverable");
+        assert!(matches!(error, Error::NotRecoverable), "{error:?}");
+        assert!(error.is_poisoned());
+    }
+    let error = value
+        .lock_poisoned_timeout(WAIT)
+        .expect_err("not even for repair");
     assert!(matches!(error, Error::NotRecoverable), "{error:?}");
     value.unlink().expect("unlinking");
     held.unlink().expect("unlinking");
@@ -837,10 +853,10 @@ fn objects_and_handles_under_one_guard_are_reached_in_turn() {
         let error = value.get().expect_err("already held");
         assert!(matches!(error, Error::WouldDeadlock), "{error:?}");
         let error = array2.lock().expect_err("already held");
-        assert!(matches!(Error::from(error), Error::WouldDeadlock));
+        assert!(matches!(error, Error::WouldDeadlock));
         let reopened = Lock::open(&lock_name).expect("opening the lock again");
         let error = reopened.lock().expect_err("already held");
-        assert!(matches!(Error::from(error), Error::WouldDeadlock));
+        assert!(matches!(error, Error::WouldDeadlock));
     }
     assert_eq!(array.to_vec().expect("array"), [10, 2, 30]);
 
@@ -905,12 +921,14 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
     held.wait_timeout(WAIT).expect("the child holds the lock");
     child.kill();
 
-    let mut guard = match lock.lock() {
-        Err(LockError::OwnerDied(died)) => died.into_guard(),
-        other => panic!("expected owner died, got {other:?}"),
-    };
-    assert!(!guard.is_consistent());
-    // Repair in place under the inconsistent guard: recompute the total.
+    let error = lock.lock().expect_err("poisoned");
+    assert!(matches!(error, Error::Poisoned { .. }), "{error:?}");
+    assert!(cells.get(0).expect_err("poisoned too").is_poisoned());
+    let mut guard = lock
+        .lock_poisoned_timeout(WAIT)
+        .expect("the guard to repair with");
+    assert!(guard.is_poisoned());
+    // Repair in place under the poisoned guard: recompute the total.
     let sum: i64 = cells
         .as_mut_slice_locked(&mut guard)
         .expect("cells")
@@ -918,7 +936,7 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
         .sum();
     assert_eq!(sum, 8, "the child's half update");
     *total.get_mut_locked(&mut guard).expect("total") = sum;
-    guard.mark_consistent().expect("marking consistent");
+    guard.clear_poison();
     drop(guard);
     assert_eq!(total.get().expect("usable again"), 8);
     assert_eq!(cells.to_vec().expect("usable again"), [6, 2]);

@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::layout::{Layout, SharedLayout, StoredRoot};
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
-use crate::sync::{DataGuard, LockGuard, LockResult};
+use crate::sync::poison::{Poisoned, Wait};
+use crate::sync::DataGuard;
 use crate::value::{open_lock, read_shared, shared_lock_plan, write_shared};
 
 /// `len` elements of `T` side by side in shared memory, and every copy in
@@ -668,10 +669,10 @@ impl<'a, T: SharedLayout> IntoIterator for &'a RawArray<T> {
 /// Out-of-range indices and slices of another length are errors that name
 /// the index (or slice length) and the array's length.
 ///
-/// When a lock holder dies, see [`Value`](crate::Value#when-a-lock-holder-dies):
-/// [`lock`](Array::lock) hands over the guard to repair with; the copying
-/// operations return [`Error::OwnerDied`] and leave the lock not
-/// recoverable.
+/// When a lock holder dies or panics, see
+/// [`Value`](crate::Value#when-a-lock-holder-dies): every operation that
+/// takes the lock reports [`Error::Poisoned`] until the elements are
+/// repaired through [`lock_poisoned`](Array::lock_poisoned).
 ///
 /// # Examples
 ///
@@ -871,24 +872,18 @@ impl<T: SharedLayout> Array<T> {
         Ok(Array { raw, lock })
     }
 
-    /// Wraps a guard of this array's lock into a guard of its elements.
-    fn guard_data<'a>(
-        &'a self,
-        locked: LockResult<LockGuard<'a>>,
-    ) -> LockResult<DataGuard<'a, [T]>> {
-        let elements = self.raw.data();
-        let wrap = |guard: LockGuard<'a>| {
-            // SAFETY: `elements` is the segment's data area: `len` `T`s,
-            // aligned (checked on open, planned on create), mapped while
-            // `self` lives, which outlives 'a; any bytes there are valid
-            // `T`s (`T: SharedLayout`); and the guard holds this array's
-            // lock, which every access to the data takes: this type copies
-            // only under the lock or with a guard checked to be of it, and
-            // its segment records the lock mode, so no lock-free handle
-            // opens it.
-            unsafe { guard.guarding(elements) }
-        };
-        locked.map(wrap).map_err(|error| error.map(wrap))
+    /// Locks this array's lock and wraps the guard into a guard of its
+    /// elements.
+    fn guard_data(&self, wait: Wait, poisoned: Poisoned) -> Result<DataGuard<'_, [T]>> {
+        let guard = self.lock.acquire(wait, poisoned)?;
+        // SAFETY: `raw.data()` is the segment's data area: `len` `T`s,
+        // aligned (checked on open, planned on create), mapped while `self`
+        // lives, which outlives the guard; any bytes there are valid `T`s
+        // (`T: SharedLayout`); and the guard holds this array's lock, which
+        // every access to the data takes: this type copies only under the
+        // lock or with a guard checked to be of it, and its segment records
+        // the lock mode, so no lock-free handle opens it.
+        Ok(unsafe { guard.guarding(self.raw.data()) })
     }
 
     /// Blocks until this thread holds the array's lock; the guard reads and
@@ -896,9 +891,11 @@ impl<T: SharedLayout> Array<T> {
     ///
     /// # Errors
     ///
-    /// As [`Value::lock`](crate::Value::lock).
-    pub fn lock(&self) -> LockResult<DataGuard<'_, [T]>> {
-        self.guard_data(self.lock.raw().lock())
+    /// As [`Value::lock`](crate::Value::lock): [`Error::Poisoned`] after a
+    /// holder died or panicked, until repaired through
+    /// [`lock_poisoned`](Array::lock_poisoned).
+    pub fn lock(&self) -> Result<DataGuard<'_, [T]>> {
+        self.guard_data(Wait::Block, Poisoned::Refuse)
     }
 
     /// Takes the array's lock if nobody holds it.
@@ -906,8 +903,8 @@ impl<T: SharedLayout> Array<T> {
     /// # Errors
     ///
     /// As [`Value::try_lock`](crate::Value::try_lock).
-    pub fn try_lock(&self) -> LockResult<DataGuard<'_, [T]>> {
-        self.guard_data(self.lock.raw().try_lock())
+    pub fn try_lock(&self) -> Result<DataGuard<'_, [T]>> {
+        self.guard_data(Wait::Try, Poisoned::Refuse)
     }
 
     /// Blocks until this thread holds the array's lock or `timeout` passes.
@@ -915,8 +912,30 @@ impl<T: SharedLayout> Array<T> {
     /// # Errors
     ///
     /// As [`Value::lock_timeout`](crate::Value::lock_timeout).
-    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<DataGuard<'_, [T]>> {
-        self.guard_data(self.lock.raw().lock_timeout(timeout))
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<DataGuard<'_, [T]>> {
+        self.guard_data(Wait::Timeout(timeout), Poisoned::Refuse)
+    }
+
+    /// Blocks until this thread holds the array's lock, poisoned or not, to
+    /// repair the elements and then
+    /// [`clear_poison`](DataGuard::clear_poison) (see
+    /// [`Value::lock_poisoned`](crate::Value::lock_poisoned)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Array::lock`], without [`Error::Poisoned`].
+    pub fn lock_poisoned(&self) -> Result<DataGuard<'_, [T]>> {
+        self.guard_data(Wait::Block, Poisoned::Accept)
+    }
+
+    /// [`Array::lock_poisoned`], giving up with [`Error::TimedOut`] after
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Array::lock_timeout`], without [`Error::Poisoned`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<DataGuard<'_, [T]>> {
+        self.guard_data(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// Runs `copy` on the elements with the lock held.
@@ -1077,9 +1096,9 @@ impl<T: SharedLayout> Array<T> {
     /// are reached one after the other (see
     /// [`NamedLockGuard`](NamedLockGuard#in-place-access) for why that
     /// makes it sound, and [`Value::get_mut_locked`](crate::Value::get_mut_locked)).
-    /// A guard taken after the previous holder died is accepted, to repair
-    /// the elements before
-    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    /// A guard of poisoned data ([`Lock::lock_poisoned`](crate::Lock::lock_poisoned))
+    /// is accepted, to repair the elements before
+    /// [`clear_poison`](NamedLockGuard::clear_poison).
     ///
     /// # Errors
     ///

@@ -312,21 +312,42 @@ pub enum Error {
     /// The holder of a lock died and the next holder released it without
     /// marking it consistent: the lock is permanently unusable
     /// (`ENOTRECOVERABLE`). Only re-initialising the memory (the creator,
-    /// when nobody uses it) or a new segment brings it back.
+    /// when nobody uses it) or a new segment brings it back. The named
+    /// objects never leave their lock so (they report [`Error::Poisoned`]);
+    /// this is for locks left so by the in-place API ([`crate::RawLock`]),
+    /// older versions of this crate, or other programs.
     #[error(
         "the lock is not recoverable: a holder died and the lock was later released \
          without being marked consistent; re-create it"
     )]
     NotRecoverable,
-    /// The holder of a lock died; the guard that let the caller repair the
-    /// data was dropped without being marked consistent, so the lock is now
-    /// not recoverable (see [`Error::NotRecoverable`]). Produced when a
-    /// `LockError::OwnerDied` is converted into an [`Error`].
+    /// The holder of an in-place lock ([`crate::RawLock`],
+    /// [`crate::RawRLock`], a condition's) died; the guard that let the
+    /// caller repair the data was dropped without being marked consistent,
+    /// so the lock is now not recoverable (see [`Error::NotRecoverable`]).
+    /// Produced when a `LockError::OwnerDied` is converted into an
+    /// [`Error`]; the named objects report [`Error::Poisoned`] instead.
     #[error(
         "the previous holder of the lock died while holding it; the lock was released \
          without being marked consistent and is now not recoverable"
     )]
     OwnerDied,
+    /// The data a lock guards is poisoned: a holder of the lock died or
+    /// panicked while holding it, so the data may be half-written. Every
+    /// `lock()`, `get()` and `set()` reports this, in every process, until
+    /// someone repairs the data through `lock_poisoned()` and calls the
+    /// guard's `clear_poison()` (as [`std::sync::PoisonError`]). The lock
+    /// itself stays usable.
+    #[error(
+        "the data guarded by lock \"{lock}\" is poisoned: a holder died or panicked \
+         while holding the lock; repair it through `lock_poisoned()`, then call \
+         `clear_poison()` on the guard"
+    )]
+    Poisoned {
+        /// The name of the lock's segment (the object's own, or a shared
+        /// lock's).
+        lock: String,
+    },
     /// The calling thread does not hold the lock it tried to release.
     #[error("this thread does not hold the {primitive} it tried to release")]
     NotOwner {
@@ -423,6 +444,7 @@ impl Error {
             | Error::WouldBlock { .. }
             | Error::NotRecoverable
             | Error::OwnerDied
+            | Error::Poisoned { .. }
             | Error::NotOwner { .. }
             | Error::WouldDeadlock
             | Error::BrokenBarrier
@@ -479,6 +501,17 @@ impl Error {
     pub fn is_owner_died(&self) -> bool {
         matches!(self, Error::OwnerDied | Error::NotRecoverable)
     }
+
+    /// Whether the data a lock guards may be half-written because a holder
+    /// died or panicked holding the lock: [`Error::Poisoned`] (repairable
+    /// through `lock_poisoned()`), and the in-place locks' unrepaired
+    /// [`Error::OwnerDied`] and [`Error::NotRecoverable`].
+    pub fn is_poisoned(&self) -> bool {
+        matches!(
+            self,
+            Error::Poisoned { .. } | Error::OwnerDied | Error::NotRecoverable
+        )
+    }
 }
 
 // `?` may carry an `Error` into `Box<dyn Error + Send + Sync>` and
@@ -495,13 +528,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::{Error, ErrorKind};
     use crate::sync::DataGuard;
+    use crate::NamedLockGuard;
 
     #[test]
     fn a_guard_result_is_no_larger_than_the_error() {
-        assert_eq!(
-            std::mem::size_of::<Result<DataGuard<'static, u64>, Error>>(),
-            std::mem::size_of::<Error>()
-        );
+        use std::mem::size_of;
+        let error = size_of::<Error>();
+        assert_eq!(size_of::<Result<DataGuard<'static, u64>, Error>>(), error);
+        assert_eq!(size_of::<Result<DataGuard<'static, [u64]>, Error>>(), error);
+        assert_eq!(size_of::<Result<NamedLockGuard<'static>, Error>>(), error);
     }
 
     #[test]

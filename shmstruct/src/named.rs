@@ -43,8 +43,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::layout::construct::{field, structure};
 use crate::layout::{Field, Layout, SharedLayout};
-use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE};
+use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
+use crate::sync::poison::{self, Poisoned, Wait};
 use crate::sync::{
     LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
     WaitTimeoutResult,
@@ -54,6 +55,10 @@ use crate::sync::{
 // and aligned enough, on every target this builds for.
 const _: () = assert!(RawLock::SIZE <= LOCK_AREA_SIZE && AREA_ALIGN % RawLock::ALIGN == 0);
 const _: () = assert!(RawRLock::SIZE <= LOCK_AREA_SIZE && AREA_ALIGN % RawRLock::ALIGN == 0);
+// The poison word sits after the lock, 4-aligned, inside the area.
+const _: () = assert!(
+    RawLock::SIZE <= POISON_OFFSET && POISON_OFFSET % 4 == 0 && POISON_OFFSET + 4 <= LOCK_AREA_SIZE
+);
 
 /// The descriptor of a primitive's segment: an empty struct for the locks,
 /// which live in the lock area, or an opaque byte array of the in-place
@@ -199,7 +204,7 @@ impl Lock {
     /// As [`Lock::open`].
     pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
         let segment = open_checked(name, options, LOCK_LAYOUT, LockMode::Own, "a `Lock`")?;
-        Ok(Lock { segment })
+        Lock { segment }.check_poison_word()
     }
 
     /// Opens the segment `name` as the lock of another object: any segment
@@ -212,15 +217,22 @@ impl Lock {
             |mode| *mode == LockMode::Own,
             "the lock of another object",
         )?;
-        Ok(Lock {
+        Lock {
             segment: Arc::new(segment),
-        })
+        }
+        .check_poison_word()
     }
 
     /// The own lock of `segment`, whose lock mode is [`LockMode::Own`].
     pub(crate) fn of_segment(segment: Arc<Segment>) -> Lock {
         assert_eq!(*segment.lock_mode(), LockMode::Own);
         Lock { segment }
+    }
+
+    /// The own lock of an opened `segment`, whose lock mode is
+    /// [`LockMode::Own`], after checking its poison word.
+    pub(crate) fn of_opened_segment(segment: Arc<Segment>) -> Result<Lock> {
+        Lock::of_segment(segment).check_poison_word()
     }
 
     /// The lock in place, for the operations this handle does not repeat.
@@ -235,20 +247,81 @@ impl Lock {
         unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
     }
 
-    #[inline]
-    fn named<'a>(&self, result: LockResult<LockGuard<'a>>) -> LockResult<NamedLockGuard<'a>> {
-        named_guard(self.segment.identity(), result)
+    /// The poison word of the lock area (see [`crate::sync::poison`]).
+    fn poison_word(&self) -> &std::sync::atomic::AtomicU32 {
+        let word = self
+            .segment
+            .lock_area()
+            .as_ptr()
+            .wrapping_add(POISON_OFFSET);
+        // SAFETY: the word is inside the lock area (const-asserted above),
+        // 4-aligned (the area is 64-aligned), zeroed by the creator and
+        // mapped while `self.segment` lives, which outlives the borrow;
+        // every process accesses it only atomically (`sync::poison`).
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) }
+    }
+
+    /// Checks, on open, that the poison word is one this crate writes.
+    fn check_poison_word(self) -> Result<Lock> {
+        match poison::check_word(self.poison_word()) {
+            Ok(()) => Ok(self),
+            Err(found) => Err(Error::CorruptLock {
+                name: self.name().to_owned(),
+                reason: format!("its poison word is {found}, neither 0 nor 1"),
+            }),
+        }
+    }
+
+    /// Locks with poisoning: the building block of every `lock()` of this
+    /// lock and of the objects it guards.
+    pub(crate) fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<LockGuard<'_>> {
+        self.raw()
+            .lock_poisoning(self.poison_word(), self.name(), wait, poisoned)
+    }
+
+    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+        let guard = self.acquire(wait, poisoned)?;
+        Ok(NamedLockGuard {
+            guard,
+            identity: self.segment.identity(),
+        })
     }
 
     /// Blocks until this thread holds the lock (Python's `acquire()`).
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock`]: [`LockError::OwnerDied`](crate::LockError::OwnerDied)
-    /// carries the guard when the previous holder died holding it.
+    /// - [`Error::Poisoned`] if a holder died or panicked holding the lock
+    ///   and nobody has cleared that since (the lock is released again; see
+    ///   [`Lock::lock_poisoned`]);
+    /// - [`Error::WouldDeadlock`] if this thread holds it already;
+    /// - [`Error::NotRecoverable`] only for a lock an older version of this
+    ///   crate, or another program, left in that state.
     #[inline]
-    pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
-        self.named(self.raw().lock())
+    pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
+        self.named(Wait::Block, Poisoned::Refuse)
+    }
+
+    /// Blocks until this thread holds the lock, poisoned or not: the way to
+    /// repair the data after [`Error::Poisoned`], then
+    /// [`clear_poison`](NamedLockGuard::clear_poison) (as
+    /// [`std::sync::PoisonError::into_inner`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock`], without [`Error::Poisoned`].
+    pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
+        self.named(Wait::Block, Poisoned::Accept)
+    }
+
+    /// [`Lock::lock_poisoned`], giving up with [`Error::TimedOut`] after
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock_timeout`], without [`Error::Poisoned`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+        self.named(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// Whether any thread of any process holds the lock (Python's
@@ -261,9 +334,9 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// As [`RawLock::try_lock`].
-    pub fn try_lock(&self) -> LockResult<NamedLockGuard<'_>> {
-        self.named(self.raw().try_lock())
+    /// [`Error::WouldBlock`] if another thread holds it; as [`Lock::lock`].
+    pub fn try_lock(&self) -> Result<NamedLockGuard<'_>> {
+        self.named(Wait::Try, Poisoned::Refuse)
     }
 
     /// Blocks until this thread holds the lock or `timeout` passes
@@ -271,9 +344,9 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock_timeout`].
-    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<NamedLockGuard<'_>> {
-        self.named(self.raw().lock_timeout(timeout))
+    /// [`Error::TimedOut`] past the timeout; as [`Lock::lock`].
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+        self.named(Wait::Timeout(timeout), Poisoned::Refuse)
     }
 
     /// The name of the segment the lock lives in (for a value's own lock,
@@ -348,10 +421,9 @@ impl fmt::Debug for Lock {
 /// - The memory stays mapped: the object is borrowed too.
 ///
 /// As everywhere, this holds only if every process follows the lock; a
-/// program that writes the data without taking it breaks it. A guard taken
-/// after the previous holder died (not [consistent](Self::is_consistent))
-/// is accepted: repair the data in place, drop the reference, then
-/// [`mark_consistent`](Self::mark_consistent).
+/// program that writes the data without taking it breaks it. A guard of
+/// poisoned data ([`Lock::lock_poisoned`]) is accepted: repair the data in
+/// place, drop the reference, then [`clear_poison`](Self::clear_poison).
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct NamedLockGuard<'a> {
     guard: LockGuard<'a>,
@@ -377,6 +449,16 @@ impl<'a> NamedLockGuard<'a> {
     /// As [`LockGuard::mark_consistent`].
     pub fn mark_consistent(&mut self) -> Result<()> {
         self.guard.mark_consistent()
+    }
+
+    /// See [`LockGuard::is_poisoned`].
+    pub fn is_poisoned(&self) -> bool {
+        self.guard.is_poisoned()
+    }
+
+    /// See [`LockGuard::clear_poison`].
+    pub fn clear_poison(&mut self) {
+        self.guard.clear_poison();
     }
 
     /// Whether this guard holds the lock of segment `identity`.

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::layout::{Layout, StoredRoot};
 use crate::named::{Lock, NamedLockGuard};
 use crate::segment::{LockPlan, SegmentOptions};
+use crate::sync::poison::{Poisoned, Wait};
 use crate::value::{open_lock, shared_lock_plan};
 
 /// A byte string of fixed capacity in a named shared-memory segment:
@@ -40,9 +41,10 @@ use crate::value::{open_lock, shared_lock_plan};
 /// ([`SharedBytes::create_raw`], Python's `RawArray('c', ...)`, opened with
 /// [`SharedBytes::open_raw`]), where a read racing a write in another
 /// process can see a mix of both. Opening a segment with the wrong kind of
-/// `open` is an [`Error::LockModeMismatch`]. When a lock holder dies, the
-/// copies return [`Error::OwnerDied`] as [`Value::get`](crate::Value::get)
-/// does.
+/// `open` is an [`Error::LockModeMismatch`]. When a lock holder dies or
+/// panics, the copies return [`Error::Poisoned`] as
+/// [`Value::get`](crate::Value::get) does, until someone repairs the bytes
+/// under [`Lock::lock_poisoned`] (of [`get_lock`](SharedBytes::get_lock)).
 ///
 /// # Examples
 ///
@@ -244,7 +246,7 @@ impl SharedBytes {
     fn locked<R>(&self, copy: impl FnOnce(Elements<'_, u8>) -> Result<R>) -> Result<R> {
         match &self.lock {
             Some(lock) => {
-                let guard = lock.raw().lock()?;
+                let guard = lock.acquire(Wait::Block, Poisoned::Refuse)?;
                 let result = copy(self.raw.elements());
                 drop(guard);
                 result

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::layout::SharedLayout;
 use crate::named::{expect_lock_mode, Lock, NamedLockGuard};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
-use crate::sync::{DataGuard, LockGuard, LockResult};
+use crate::sync::poison::{Poisoned, Wait};
+use crate::sync::DataGuard;
 
 /// One `T` — a number or a `#[derive(SharedLayout)]` struct — in a named
 /// shared-memory segment that other processes open by name, guarded by a
@@ -57,15 +58,24 @@ use crate::sync::{DataGuard, LockGuard, LockResult};
 ///
 /// # When a lock holder dies
 ///
-/// [`lock`](Value::lock) returns
-/// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carrying the data
-/// guard: repair the value through it, then
-/// [`mark_consistent`](DataGuard::mark_consistent). [`get`](Value::get) and
-/// [`set`](Value::set) cannot repair anything: they return
-/// [`Error::OwnerDied`] and release the lock unrepaired, which makes it
-/// [not recoverable](Error::NotRecoverable) for everyone, as `?` on a lock
-/// result does (nobody repaired the data, so nobody may trust it again).
-/// Use `lock()` wherever a crashed holder must be survived.
+/// A holder that dies with its process, or a thread that panics while
+/// holding the guard, *poisons* the value, as [`std::sync::Mutex`] does,
+/// but in the segment's lock area, so every process sees it, and it
+/// outlives the process that caused it. From then on [`lock`](Value::lock),
+/// [`get`](Value::get) and [`set`](Value::set) report [`Error::Poisoned`]
+/// ([`Error::is_poisoned`]) in every process, and change nothing. The lock
+/// itself stays usable: the library marks the robust mutex consistent as
+/// soon as it finds the owner dead, so no call can leave it not
+/// recoverable. Whoever can repair the value takes
+/// [`lock_poisoned`](Value::lock_poisoned), repairs it through the guard
+/// and calls [`clear_poison`](DataGuard::clear_poison) (std's
+/// `PoisonError::into_inner` and `Mutex::clear_poison`). With a shared
+/// lock, the poison is the lock's: every object it guards is poisoned.
+///
+/// [`Error::NotRecoverable`] remains only for a lock that something else
+/// left in that state: an older version of this crate, another program, or
+/// an owner-died guard of the in-place [`RawLock`](crate::RawLock) dropped
+/// unrepaired.
 ///
 /// # Lifetime
 ///
@@ -261,22 +271,18 @@ impl<T: SharedLayout> Value<T> {
         self.segment.data().cast::<T>()
     }
 
-    /// Wraps a lock guard of this value's lock into a guard of its data.
-    fn guard_data<'a>(&'a self, locked: LockResult<LockGuard<'a>>) -> LockResult<DataGuard<'a, T>> {
-        let data = self.data();
-        let wrap = |guard: LockGuard<'a>| {
-            // SAFETY: `data` is the segment's data area: a `T`, aligned
-            // (checked on open, planned on create), mapped while `self`
-            // lives, which outlives 'a; any bytes there are a valid `T`
-            // (`T: SharedLayout`); and the guard holds this value's lock,
-            // which every access to the data takes: this type reaches the
-            // data only through `lock`, `get`, `set` and the `_locked`
-            // forms (which check the guard is of this lock), and its
-            // segment records the lock mode, so no lock-free handle opens
-            // it.
-            unsafe { guard.guarding(data) }
-        };
-        locked.map(wrap).map_err(|error| error.map(wrap))
+    /// Locks this value's lock and wraps the guard into a guard of its data.
+    fn guard_data(&self, wait: Wait, poisoned: Poisoned) -> Result<DataGuard<'_, T>> {
+        let guard = self.lock.acquire(wait, poisoned)?;
+        // SAFETY: `data()` is the segment's data area: a `T`, aligned
+        // (checked on open, planned on create), mapped while `self` lives,
+        // which outlives the guard; any bytes there are a valid `T`
+        // (`T: SharedLayout`); and the guard holds this value's lock, which
+        // every access to the data takes: this type reaches the data only
+        // through `lock`, `get`, `set` and the `_locked` forms (which check
+        // the guard is of this lock), and its segment records the lock
+        // mode, so no lock-free handle opens it.
+        Ok(unsafe { guard.guarding(self.data()) })
     }
 
     /// Blocks until this thread holds the value's lock; the guard reads and
@@ -284,15 +290,14 @@ impl<T: SharedLayout> Value<T> {
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock`](crate::RawLock::lock):
-    /// [`LockError::OwnerDied`](crate::LockError::OwnerDied) carries the
-    /// data guard when the previous holder died holding the lock (repair,
-    /// then [`mark_consistent`](DataGuard::mark_consistent)).
-    ///
-    /// Unlike [`std::sync::Mutex`], there is no poisoning: a thread that
-    /// panics while holding the guard releases the lock normally, and the
-    /// next `lock()` succeeds even if the panic left the data half-written.
-    /// Only a holder that dies with its process is reported.
+    /// - [`Error::Poisoned`] if a holder of the lock died, or panicked
+    ///   while holding the guard, and nobody has cleared that since: the
+    ///   data may be half-written. It stays so for every process; repair
+    ///   it through [`lock_poisoned`](Value::lock_poisoned). The lock itself
+    ///   stays usable.
+    /// - [`Error::WouldDeadlock`] if this thread holds the lock already.
+    /// - [`Error::NotRecoverable`] only for a lock that an older version of
+    ///   this crate or another program left in that state.
     ///
     /// # Examples
     ///
@@ -310,37 +315,88 @@ impl<T: SharedLayout> Value<T> {
     /// # std::fs::remove_dir(&dir).unwrap();
     /// # Ok::<(), shmstruct::Error>(())
     /// ```
-    pub fn lock(&self) -> LockResult<DataGuard<'_, T>> {
-        self.guard_data(self.lock.raw().lock())
+    pub fn lock(&self) -> Result<DataGuard<'_, T>> {
+        self.guard_data(Wait::Block, Poisoned::Refuse)
     }
 
     /// Takes the value's lock if nobody holds it.
     ///
     /// # Errors
     ///
-    /// As [`RawLock::try_lock`](crate::RawLock::try_lock).
-    pub fn try_lock(&self) -> LockResult<DataGuard<'_, T>> {
-        self.guard_data(self.lock.raw().try_lock())
+    /// [`Error::WouldBlock`] if another thread holds it; as [`Value::lock`].
+    pub fn try_lock(&self) -> Result<DataGuard<'_, T>> {
+        self.guard_data(Wait::Try, Poisoned::Refuse)
     }
 
     /// Blocks until this thread holds the value's lock or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock_timeout`](crate::RawLock::lock_timeout).
-    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<DataGuard<'_, T>> {
-        self.guard_data(self.lock.raw().lock_timeout(timeout))
+    /// [`Error::TimedOut`] past the timeout; as [`Value::lock`].
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<DataGuard<'_, T>> {
+        self.guard_data(Wait::Timeout(timeout), Poisoned::Refuse)
+    }
+
+    /// Blocks until this thread holds the value's lock, poisoned or not:
+    /// the way to repair the value after [`Error::Poisoned`] (as
+    /// [`std::sync::PoisonError::into_inner`]). Repair it through the
+    /// guard, then call [`clear_poison`](DataGuard::clear_poison) (as
+    /// [`std::sync::Mutex::clear_poison`]); without that, the value stays
+    /// poisoned for everyone.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::lock`], without [`Error::Poisoned`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-vpoison-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let options = shmstruct::SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let n = shmstruct::Value::create_with("n", 1u32, &options)?;
+    /// let panicked = std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let mut guard = n.lock().unwrap();
+    ///         *guard = 2;
+    ///         panic!("half-way through an update");
+    ///     })
+    ///     .join()
+    /// });
+    /// assert!(panicked.is_err());
+    /// assert!(n.get().unwrap_err().is_poisoned());
+    ///
+    /// let mut guard = n.lock_poisoned()?;
+    /// *guard = 0; // repaired
+    /// guard.clear_poison();
+    /// drop(guard);
+    /// assert_eq!(n.get()?, 0);
+    /// # drop(n);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn lock_poisoned(&self) -> Result<DataGuard<'_, T>> {
+        self.guard_data(Wait::Block, Poisoned::Accept)
+    }
+
+    /// [`Value::lock_poisoned`], giving up with [`Error::TimedOut`] after
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::lock_timeout`], without [`Error::Poisoned`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<DataGuard<'_, T>> {
+        self.guard_data(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// A copy of the value, taken under the lock (Python's `.value`).
     ///
     /// # Errors
     ///
-    /// [`Error::OwnerDied`] if the previous holder died holding the lock:
-    /// the lock is then released unrepaired and becomes not recoverable
-    /// (see [the type](Value#when-a-lock-holder-dies)); the other errors of
-    /// [`Value::lock`], such as [`Error::WouldDeadlock`] if this thread holds
-    /// the lock already.
+    /// As [`Value::lock`]: [`Error::Poisoned`] after a holder died or
+    /// panicked (see [the type](Value#when-a-lock-holder-dies)), for every
+    /// call until the value is repaired; [`Error::WouldDeadlock`] if this
+    /// thread holds the lock already.
     pub fn get(&self) -> Result<T> {
         let guard = self.lock()?;
         // SAFETY: the guard's data is a valid, aligned `T` (see
@@ -417,11 +473,9 @@ impl<T: SharedLayout> Value<T> {
     /// Copies that need the guard ([`get_locked`](Value::get_locked),
     /// [`set_locked`](Value::set_locked)) wait until it is dropped too.
     ///
-    /// A guard taken after the previous holder died
-    /// ([`LockError::OwnerDied`](crate::LockError::OwnerDied), then
-    /// [`OwnerDied::into_guard`](crate::OwnerDied::into_guard)) is accepted:
+    /// A guard of poisoned data ([`Lock::lock_poisoned`]) is accepted:
     /// this is how the data is repaired before
-    /// [`mark_consistent`](NamedLockGuard::mark_consistent).
+    /// [`clear_poison`](NamedLockGuard::clear_poison).
     ///
     /// # Errors
     ///
@@ -621,7 +675,7 @@ pub(crate) fn open_lock(
                 })
             }
         }
-        _ => Ok(Lock::of_segment(segment.clone())),
+        _ => Lock::of_opened_segment(segment.clone()),
     }
 }
 

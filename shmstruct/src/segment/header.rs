@@ -42,12 +42,18 @@
 //! | value | mode | the lock area holds |
 //! |---:|---|---|
 //! | [`LOCK_NONE`] (0) | none (`RawValue`, `RawArray`, `Semaphore`, ...) | zeroes |
-//! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0 |
+//! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0, the poison word at [`POISON_OFFSET`] (64) |
 //! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0 |
 //! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name and identity: see below |
 //!
 //! The creator initialises the lock (or writes the name) before it
 //! publishes the segment as ready; an opener checks the mode it expects.
+//!
+//! The poison word of an own lock (a `u32` at offset 64 of the area, read
+//! and written atomically) is 0 while the data is sound and 1 once a holder
+//! died or panicked holding the lock, until a repairer clears it under the
+//! lock (`crate::sync::poison`). An opener refuses any other value as a
+//! corrupt lock. Objects with a shared lock use the lock segment's word.
 //!
 //! A shared lock's area (`SharedLockArea`) names the lock's segment, and
 //! records which file that name meant when the object was created, so that
@@ -83,6 +89,9 @@ pub const VERSION: u32 = 1;
 pub const HEADER_SIZE: usize = 128;
 /// The size of the lock area the sync primitives live in.
 pub const LOCK_AREA_SIZE: usize = 128;
+/// Where the poison word lives in an own lock's area: a `u32` after the
+/// `RawLock`, 0 (clear) or 1 (poisoned); see [Lock modes](self#lock-modes).
+pub const POISON_OFFSET: usize = 64;
 /// The alignment of the lock area and the least alignment of the data
 /// (a cache line, so that the lock and the data do not share one with the
 /// header).

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use super::os::{Acquired, Deadline, MutexKind, RobustMutex};
@@ -33,6 +34,11 @@ use crate::Result;
 /// half-written, then calls [`LockGuard::mark_consistent`]. A guard
 /// dropped without that leaves the lock permanently unusable: every later
 /// attempt fails with [`Error::NotRecoverable`](crate::Error::NotRecoverable).
+///
+/// A lock in place has no poison flag: a thread that panics holding its
+/// guard releases it normally. The named [`Lock`](crate::Lock) and the
+/// locks of `Value`, `Array` and `SharedBytes` poison instead (see
+/// [`Value`](crate::Value#when-a-lock-holder-dies)).
 ///
 /// # Examples
 ///
@@ -101,9 +107,9 @@ impl RawLock {
 
     pub(super) fn guard(&self, acquired: Result<Acquired>) -> LockResult<LockGuard<'_>> {
         match acquired? {
-            Acquired::Consistent => Ok(LockGuard::new(self, false)),
+            Acquired::Consistent => Ok(LockGuard::new(self, false, None)),
             Acquired::OwnerDied => Err(LockError::OwnerDied(OwnerDied::new(LockGuard::new(
-                self, true,
+                self, true, None,
             )))),
         }
     }
@@ -179,15 +185,41 @@ impl std::fmt::Debug for RawLock {
 pub struct LockGuard<'a> {
     lock: &'a RawLock,
     inconsistent: bool,
+    /// The poison word beside the lock, for locks that have one (those of
+    /// named objects; see [`super::poison`]).
+    poison: Option<&'a AtomicU32>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl<'a> LockGuard<'a> {
-    fn new(lock: &'a RawLock, inconsistent: bool) -> Self {
+    pub(super) fn new(
+        lock: &'a RawLock,
+        inconsistent: bool,
+        poison: Option<&'a AtomicU32>,
+    ) -> Self {
         LockGuard {
             lock,
             inconsistent,
+            poison,
             _not_send: PhantomData,
+        }
+    }
+
+    /// Whether the data this lock guards is marked poisoned: a holder died
+    /// or panicked while holding the lock, and nobody has called
+    /// [`clear_poison`](LockGuard::clear_poison) since. Always `false` for
+    /// a lock in place ([`RawLock`]), which has no poison word.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.is_some_and(super::poison::is_set)
+    }
+
+    /// Declares the guarded data repaired: later `lock()`, `get()` and
+    /// `set()` calls succeed again in every process (as
+    /// [`std::sync::Mutex::clear_poison`]). Does nothing if the data is not
+    /// poisoned, or for a lock in place ([`RawLock`]).
+    pub fn clear_poison(&mut self) {
+        if let Some(word) = self.poison {
+            super::poison::clear(word);
         }
     }
 
@@ -242,6 +274,14 @@ impl<'a> LockGuard<'a> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
+        // A guard dropped while its thread unwinds may leave the data
+        // half-written: mark it before anyone else can lock (as std's
+        // `Mutex` poisons).
+        if let Some(word) = self.poison {
+            if std::thread::panicking() {
+                super::poison::set(word);
+            }
+        }
         // After an owner death without `mark_consistent`, this unlock is
         // what makes the mutex not recoverable (POSIX): that is intended.
         let unlocked = self.lock.mutex.unlock();
@@ -284,6 +324,16 @@ impl<'a, T: ?Sized> DataGuard<'a, T> {
     /// As [`LockGuard::mark_consistent`].
     pub fn mark_consistent(&mut self) -> Result<()> {
         self.guard.mark_consistent()
+    }
+
+    /// See [`LockGuard::is_poisoned`].
+    pub fn is_poisoned(&self) -> bool {
+        self.guard.is_poisoned()
+    }
+
+    /// See [`LockGuard::clear_poison`].
+    pub fn clear_poison(&mut self) {
+        self.guard.clear_poison();
     }
 }
 

@@ -40,7 +40,13 @@
 //! - [`RawLock`]/[`RawRLock`] are robust pthread mutexes: the next locker is
 //!   told the owner died ([`LockError::OwnerDied`]), gets the guard, repairs
 //!   the data and calls `mark_consistent`; if it does not, the lock becomes
-//!   [`Error::NotRecoverable`].
+//!   [`Error::NotRecoverable`]. The named objects (`Lock`, `Value`, `Array`,
+//!   `SharedBytes`) do not expose this: they mark the mutex consistent
+//!   themselves and keep a poison flag beside it instead (see
+//!   [`Value`](crate::Value#when-a-lock-holder-dies)), so their locks stay
+//!   usable and report `Error::Poisoned` until repaired.
+//!   The in-place locks have no room for that flag: a panicking holder of
+//!   a [`RawLock`] guard does not poison it.
 //! - The others keep their state behind an internal robust mutex that they
 //!   repair themselves, and sleep on futexes (a killed sleeper leaves nothing
 //!   behind): a dead [`RawSemaphore`] holder's permits are reclaimed (see its
@@ -66,6 +72,7 @@ mod barrier;
 mod condition;
 mod event;
 mod lock;
+pub(crate) mod poison;
 mod rlock;
 mod semaphore;
 
@@ -120,9 +127,10 @@ impl<G> From<Error> for LockError<G> {
 }
 
 /// Converting drops the guard of an [`LockError::OwnerDied`] without marking
-/// the lock consistent, so the lock becomes not recoverable: `?` on a lock
-/// result is the conservative choice (nobody repaired the data, so nobody
-/// may use it again).
+/// the lock consistent, so the in-place lock becomes not recoverable: `?` on
+/// a lock result of the in-place API is the conservative choice (nobody
+/// repaired the data, so nobody may use it again). The named objects'
+/// `lock()` returns [`Error::Poisoned`] instead, and no such guard.
 impl<G> From<LockError<G>> for Error {
     fn from(error: LockError<G>) -> Self {
         match error {

@@ -1,0 +1,128 @@
+//! Poisoning, as [`std::sync::Mutex`] has it, but kept in shared memory so
+//! that it outlives the process that caused it: a `u32` beside a lock that
+//! says the data the lock guards may be half-written.
+//!
+//! The word is [`CLEAR`] (0) or [`POISONED`] (1). It is set when a lock
+//! holder dies with its process (the next locker gets `EOWNERDEAD`) or
+//! drops its guard while its thread panics, and cleared only by an explicit
+//! [`LockGuard::clear_poison`] under the lock. Because the library marks an
+//! owner-died mutex consistent at once and keeps this flag instead, the
+//! mutex itself never becomes not recoverable through the poison-aware API.
+//!
+//! # Orderings
+//!
+//! Every store happens with the lock held, and every load that decides
+//! anything (whether `lock()` reports [`Error::Poisoned`]) happens with the
+//! lock held too; the mutex's acquire (lock) and release (unlock) order
+//! them, so the word itself needs no ordering of its own: `Relaxed`.
+//! Loads without the lock (checking the word on open, inspectors) are only
+//! snapshots of a single word, for which `Relaxed` is all there is to have.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::os::{Acquired, Deadline};
+use super::{LockGuard, RawLock};
+use crate::{Error, Result};
+
+/// The data is not poisoned.
+pub(crate) const CLEAR: u32 = 0;
+/// A holder died or panicked holding the lock; the data may be half-written.
+pub(crate) const POISONED: u32 = 1;
+
+/// Whether `word` says poisoned.
+pub(super) fn is_set(word: &AtomicU32) -> bool {
+    // Relaxed: see the module docs (ordered by the lock held).
+    word.load(Ordering::Relaxed) != CLEAR
+}
+
+/// Marks the data poisoned; the caller holds the lock.
+pub(super) fn set(word: &AtomicU32) {
+    // Relaxed: see the module docs (published by the unlock that follows).
+    word.store(POISONED, Ordering::Relaxed);
+}
+
+/// Marks the data repaired; the caller holds the lock.
+pub(super) fn clear(word: &AtomicU32) {
+    // Relaxed: see the module docs (published by the unlock that follows).
+    word.store(CLEAR, Ordering::Relaxed);
+}
+
+/// Whether a poison word read without the lock is one this crate writes;
+/// on a corrupt word, the value found.
+pub(crate) fn check_word(word: &AtomicU32) -> std::result::Result<(), u32> {
+    // Relaxed: a snapshot of one word (module docs).
+    match word.load(Ordering::Relaxed) {
+        CLEAR | POISONED => Ok(()),
+        found => Err(found),
+    }
+}
+
+/// How long an acquisition may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Until the lock is free.
+    Block,
+    /// Not at all ([`Error::WouldBlock`]).
+    Try,
+    /// Up to this long ([`Error::TimedOut`]).
+    Timeout(Duration),
+}
+
+/// Whether an acquisition hands over the guard of poisoned data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Poisoned {
+    /// No: report [`Error::Poisoned`] (the default API).
+    Refuse,
+    /// Yes: the caller means to repair it (`lock_poisoned`).
+    Accept,
+}
+
+impl RawLock {
+    /// Locks, with poisoning through `word`, the poison word beside this
+    /// lock (named `name` in errors).
+    ///
+    /// If the previous holder died holding the lock, marks the data
+    /// poisoned and the mutex consistent before anything else, so that no
+    /// path, including an early return of the caller, leaves the mutex not
+    /// recoverable. Then, with `Poisoned::Refuse`, poisoned data is
+    /// [`Error::Poisoned`] and the lock is released at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] as above; [`Error::NotRecoverable`] for a mutex
+    /// already left in that state (by an older version of this crate, or
+    /// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
+    /// [`Error::WouldDeadlock`] as [`RawLock::lock`] says.
+    pub(crate) fn lock_poisoning<'a>(
+        &'a self,
+        word: &'a AtomicU32,
+        name: &str,
+        wait: Wait,
+        poisoned: Poisoned,
+    ) -> Result<LockGuard<'a>> {
+        let acquired = match wait {
+            Wait::Block => self.mutex.lock(),
+            Wait::Try => self.mutex.try_lock(),
+            Wait::Timeout(timeout) => self.mutex.lock_until(&Deadline::after(timeout)),
+        }?;
+        if acquired == Acquired::OwnerDied {
+            set(word);
+            if let Err(error) = self.mutex.mark_consistent() {
+                // Not expected: the mutex is held, robust and inconsistent.
+                // Unlocking it unrepaired makes it not recoverable, which
+                // every later locker is told; holding it forever would hang
+                // them instead.
+                drop(LockGuard::new(self, true, Some(word)));
+                return Err(error);
+            }
+        }
+        let guard = LockGuard::new(self, false, Some(word));
+        if poisoned == Poisoned::Refuse && guard.is_poisoned() {
+            return Err(Error::Poisoned {
+                lock: name.to_owned(),
+            });
+        }
+        Ok(guard)
+    }
+}

@@ -1,0 +1,20 @@
+//! `?` on every call, `lock()` included, in
+//! `fn main() -> Result<(), Box<dyn Error>>`.
+
+use std::error::Error;
+
+use shmstruct::{Array, SegmentOptions, Value};
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let options = SegmentOptions::new().unlink_on_drop(true);
+    let name = format!("qm-boxed-{}", std::process::id());
+    let a = Array::create_with(&name, &[3i32, 4], &options)?;
+    a.lock()?[0] -= 3;
+    let opened = Array::<i32>::open(&name)?;
+    assert_eq!(opened.to_vec()?, [0, 4]);
+    let v = Value::create_with(&format!("{name}v"), 'x' as u32, &options)?;
+    let opened = Value::<u32>::open(v.name())?;
+    let mut guard = opened.lock_poisoned()?;
+    guard.clear_poison();
+    Ok(())
+}
