@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod entry;
 mod json;
 mod table;
+mod watch;
 
 /// Inspect and clean up shmstruct shared-memory segments.
 #[derive(Parser)]
@@ -43,6 +44,20 @@ enum Command {
     Show {
         /// The segment's name.
         name: String,
+        /// Show every array element (default: at most 16).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Shows a segment's values again every interval, highlighting changes,
+    /// until Ctrl-C or until the segment is unlinked.
+    Watch {
+        /// The segment's name.
+        name: String,
+        /// Milliseconds between reads.
+        #[arg(long, default_value_t = 500)]
+        interval: u64,
         /// Show every array element (default: at most 16).
         #[arg(long)]
         all: bool,
@@ -137,6 +152,20 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             } else {
                 print!("{}", table::shown(&shown, limit));
             }
+        }
+        Command::Watch {
+            name,
+            interval,
+            all,
+            common,
+        } => {
+            let limit = if all { usize::MAX } else { 16 };
+            watch::watch(
+                &dir_of(&common),
+                &name,
+                std::time::Duration::from_millis(interval),
+                limit,
+            )?;
         }
         Command::Layout {
             name,

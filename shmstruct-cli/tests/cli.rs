@@ -360,3 +360,103 @@ fn usage_errors_exit_with_2() {
         .code(1)
         .stderr(predicates::str::starts_with("shmstruct: error: "));
 }
+
+/// A `shmstruct watch` process whose output lines arrive on a channel;
+/// killed on drop if still running.
+struct Watcher {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watcher {
+    fn start(dir: &TempDir, name: &str) -> Watcher {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("shmstruct"))
+            .args(["watch", name, "--interval", "20", "--dir"])
+            .arg(&dir.0)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawning watch");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines() {
+                if sender.send(line.expect("UTF-8 output")).is_err() {
+                    return;
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// Waits (at most 30 s) for a line equal to `wanted`.
+    fn expect_line(&self, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line == wanted => return,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line {wanted:?} from watch; saw {seen:#?}");
+    }
+
+    /// Waits (at most 30 s) for the process to exit, and returns its code.
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("waiting") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("watch did not exit within 30 s");
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_follows_changes_and_stops_when_unlinked() {
+    let test = "watch_follows_changes_and_stops_when_unlinked";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let mut watcher = Watcher::start(&dir, "live");
+    watcher.expect_line("  n = 7");
+    run_role(test, "changer", &dir.0);
+    watcher.expect_line("  n = 49");
+    shmstruct::SegmentInfo::open_with("live", &dir.options())
+        .expect("info")
+        .unlink()
+        .expect("unlink");
+    watcher.expect_line("segment `live` was unlinked");
+    assert_eq!(watcher.exit_code(), Some(0));
+    drop(live);
+}
+
+#[test]
+fn watch_stops_on_sigint() {
+    let Some(dir) = setup("watch_stops_on_sigint", false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let mut watcher = Watcher::start(&dir, "live");
+    watcher.expect_line("  n = 7");
+    let status = StdCommand::new("kill")
+        .args(["-INT", &watcher.child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    assert_eq!(watcher.exit_code(), Some(0));
+    drop(live);
+}
