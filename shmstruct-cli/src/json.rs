@@ -31,6 +31,7 @@ pub fn shown(shown: &Shown) -> Value {
         "value": value(&shown.value),
         "state": shown.state,
         "lock": shown.lock,
+        "read": shown.read.describe(),
         "creator_pid": info.creator_pid(),
         "fingerprint": info.fingerprint().map(|f| format!("{f:016x}")),
         "data": info.data().map(|(offset, size)| json!({"offset": offset, "size": size})),

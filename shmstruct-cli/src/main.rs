@@ -40,13 +40,21 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// A segment's header, layout and current values (read without its lock).
+    /// A segment's header, layout and current values (read without its lock
+    /// unless --lock).
     Show {
         /// The segment's name.
         name: String,
         /// Show every array element (default: at most 16).
         #[arg(long)]
         all: bool,
+        /// Read the values under the lock that guards them, for a consistent
+        /// view.
+        #[arg(long)]
+        lock: bool,
+        /// Seconds to wait for the lock with --lock.
+        #[arg(long, default_value_t = 5.0, requires = "lock")]
+        timeout: f64,
         #[command(flatten)]
         common: Common,
     },
@@ -144,8 +152,16 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 print!("{}", table::entries(&entries, table::colour()));
             }
         }
-        Command::Show { name, all, common } => {
-            let shown = entry::Shown::read(&dir_of(&common), &name)?;
+        Command::Show {
+            name,
+            all,
+            lock,
+            timeout,
+            common,
+        } => {
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .map_err(|_| format!("--timeout {timeout}: not a number of seconds"))?;
+            let shown = entry::Shown::read(&dir_of(&common), &name, lock.then_some(timeout))?;
             let limit = if all { usize::MAX } else { 16 };
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&json::shown(&shown))?);

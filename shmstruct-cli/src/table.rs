@@ -103,7 +103,7 @@ pub fn shown(shown: &Shown, limit: usize) -> String {
     if let Some(layout) = info.layout() {
         let _ = writeln!(out, "\n{layout:#}");
     }
-    out.push_str("\nvalues (read without the lock):\n");
+    let _ = writeln!(out, "\nvalues ({}):", shown.read.describe());
     out.push_str(&values(&shown.value, limit));
     out
 }

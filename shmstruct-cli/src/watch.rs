@@ -45,7 +45,7 @@ pub fn watch(
     limit: usize,
 ) -> Result<(), super::Failure> {
     catch_interrupt()?;
-    let first = Shown::read(dir, name)?;
+    let first = Shown::read(dir, name, None)?;
     let path = first.info.path().to_owned();
     let watched = identity(&path).ok_or_else(|| format!("segment `{name}` disappeared"))?;
     let terminal = std::io::stdout().is_terminal();
@@ -62,7 +62,7 @@ pub fn watch(
         }
         let current = match shown.take() {
             Some(current) => current,
-            None => match Shown::read(dir, name) {
+            None => match Shown::read(dir, name, None) {
                 Ok(current) => current,
                 // Unlinked (or replaced) between the check and the read.
                 Err(_) if identity(&path) != Some(watched) => continue,

@@ -114,6 +114,29 @@ fn run_role(test: &str, role: &str, dir: &Path) {
     }
 }
 
+/// Runs this test binary as `role`, as `run_role` does, without waiting:
+/// the child is killed when dropped.
+struct RoleChild(Child);
+
+impl RoleChild {
+    fn spawn(test: &str, role: &str, dir: &Path) -> RoleChild {
+        let child = StdCommand::new(std::env::current_exe().expect("own path"))
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env("SHMSTRUCT_CLI_TEST_DIR", dir)
+            .spawn()
+            .expect("spawning a child");
+        RoleChild(child)
+    }
+}
+
+impl Drop for RoleChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// In a child, plays its role and returns `None`; in the test itself, a
 /// fresh directory, where a `maker` child has left a segment of every kind
 /// if `made` is set.
@@ -154,6 +177,14 @@ fn play_role() -> bool {
         "changer" => {
             let value = Value::<Demo>::open_with("live", &options).expect("open");
             value.set(demo(49)).expect("set");
+        }
+        // Takes the live value's lock, says so with a file, and holds it
+        // until it is killed (at most a minute).
+        "holder" => {
+            let value = Value::<Demo>::open_with("live", &options).expect("open");
+            let _guard = value.lock().expect("lock");
+            std::fs::write(options.get_dir().join("held"), b"").expect("marker");
+            std::thread::sleep(Duration::from_secs(60));
         }
         other => panic!("unknown role {other}"),
     }
@@ -459,4 +490,54 @@ fn watch_stops_on_sigint() {
     assert!(status.success());
     assert_eq!(watcher.exit_code(), Some(0));
     drop(live);
+}
+
+#[test]
+fn show_lock_times_out_and_recovers_a_dead_holder() {
+    let test = "show_lock_times_out_and_recovers_a_dead_holder";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let text = dir.text(&["show", "live", "--lock"]);
+    assert!(
+        text.contains("values (read under the lock):\n  n = 7\n"),
+        "{text}"
+    );
+
+    let holder = RoleChild::spawn(test, "holder", &dir.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.0.join("held").exists() {
+        assert!(Instant::now() < deadline, "the holder never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    dir.cli(&["show", "live", "--lock", "--timeout", "0.2"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("timed out"));
+    assert!(entry(&dir.json(&["list"]), "live")["lock"]
+        .as_str()
+        .expect("a lock state")
+        .starts_with("held by pid"));
+
+    // Killed holding the lock: show --lock reports it and leaves the lock usable.
+    drop(holder);
+    let text = dir.text(&["show", "live", "--lock"]);
+    assert!(text.contains("previous holder had died"), "{text}");
+    assert!(text.contains("marked consistent"), "{text}");
+    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    let shown = dir.json(&["show", "live", "--lock"]);
+    assert_eq!(shown["read"], "read under the lock");
+    assert_eq!(shown["value"]["n"], 7);
+    assert_eq!(live.get().expect("the lock is usable").n, 7);
+
+    dir.cli(&["show", "live", "--timeout", "1"])
+        .assert()
+        .code(2);
+    let raw = RawValue::create_with("raw", 1u8, &dir.options()).expect("raw");
+    dir.cli(&["show", "raw", "--lock"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no lock"));
+    drop(raw);
 }
