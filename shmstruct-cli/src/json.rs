@@ -63,6 +63,19 @@ pub fn value(data: &DataValue) -> Value {
     }
 }
 
+/// What `layout --format json` prints: [`layout`], with the layout's
+/// fingerprint, which reading it back checks.
+pub fn layout_document(layout: &Layout) -> Value {
+    let mut document = self::layout(layout);
+    if let Value::Object(object) = &mut document {
+        object.insert(
+            "fingerprint".to_owned(),
+            json!(format!("{:016x}", layout.fingerprint())),
+        );
+    }
+    document
+}
+
 /// A layout descriptor: name, size, alignment, and what it is made of.
 pub fn layout(layout: &Layout) -> Value {
     let mut object = json!({

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod entry;
+mod import;
 mod json;
 mod table;
 mod watch;
@@ -77,7 +78,8 @@ enum Command {
         /// The segment's name (or use --from-file).
         #[arg(required_unless_present = "from_file")]
         name: Option<String>,
-        /// Read the encoded descriptor from this file instead of a segment.
+        /// Read the layout from this file instead of a segment: an encoded
+        /// descriptor, or what `--format json` prints.
         #[arg(long, conflicts_with = "name")]
         from_file: Option<PathBuf>,
         /// The output format.
@@ -141,6 +143,18 @@ fn dir_of(common: &Common) -> PathBuf {
         .unwrap_or_else(shmstruct::segment::default_dir)
 }
 
+/// The layout in the file `path`: JSON as `layout --format json` prints it
+/// if it parses as JSON, an encoded descriptor otherwise.
+fn read_layout_file(path: &std::path::Path) -> Result<shmstruct::Layout, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        return import::layout(&document)
+            .map_err(|e| format!("{} holds no JSON layout: {e}", path.display()).into());
+    }
+    shmstruct::Layout::decode(&bytes)
+        .map_err(|e| format!("{} holds no layout descriptor: {e}", path.display()).into())
+}
+
 fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::List { common } => {
@@ -190,13 +204,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             common,
         } => {
             let layout = match (from_file, name) {
-                (Some(path), _) => {
-                    let bytes = std::fs::read(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    shmstruct::Layout::decode(&bytes).map_err(|e| {
-                        format!("{} holds no layout descriptor: {e}", path.display())
-                    })?
-                }
+                (Some(path), _) => read_layout_file(&path)?,
                 (None, Some(name)) => entry::open(&dir_of(&common), &name)?
                     .layout()
                     .cloned()
@@ -205,7 +213,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             };
             match (format, common.json) {
                 (Format::Json, _) | (_, true) => {
-                    println!("{}", serde_json::to_string_pretty(&json::layout(&layout))?);
+                    let document = json::layout_document(&layout);
+                    println!("{}", serde_json::to_string_pretty(&document)?);
                 }
                 (Format::Ctypes, false) => print!("{}", layout.to_ctypes()),
                 (Format::C, false) => print!("{}", layout.to_c_header()),

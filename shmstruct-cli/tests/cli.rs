@@ -37,6 +37,9 @@ fn demo(n: i32) -> Demo {
     }
 }
 
+#[path = "../../tests/support/layouts.rs"]
+mod layouts;
+
 /// The environment variable that makes this binary play a role.
 const ROLE: &str = "SHMSTRUCT_CLI_TEST_ROLE";
 
@@ -540,4 +543,70 @@ fn show_lock_times_out_and_recovers_a_dead_holder() {
         .code(1)
         .stderr(predicates::str::contains("no lock"));
     drop(raw);
+}
+
+#[test]
+fn json_layouts_read_back_to_the_same_descriptor() {
+    let Some(dir) = setup("json_layouts_read_back_to_the_same_descriptor", false) else {
+        return;
+    };
+    use layouts::*;
+    let structs = [
+        Point::LAYOUT,
+        Mixed::LAYOUT,
+        Outer::LAYOUT,
+        layouts::Demo::LAYOUT,
+        Grid::LAYOUT,
+        Counters::LAYOUT,
+        Aligned16::LAYOUT,
+        HoldsAligned16::LAYOUT,
+        Aligned8::LAYOUT,
+        Aligned64::LAYOUT,
+        HoldsAligned64::LAYOUT,
+        Packed::LAYOUT,
+        Packed2::LAYOUT,
+        HoldsPacked::LAYOUT,
+        Empty::LAYOUT,
+        one::Inner::LAYOUT,
+        two::Inner::LAYOUT,
+        Both::LAYOUT,
+    ];
+    let others = NON_STRUCTS.map(|(layout, _)| layout);
+    let (binary, json_file) = (dir.0.join("descriptor.bin"), dir.0.join("layout.json"));
+    let (binary, json_file) = (
+        binary.to_str().expect("UTF-8"),
+        json_file.to_str().expect("UTF-8"),
+    );
+    for layout in structs.iter().chain(&others) {
+        std::fs::write(binary, layout.encode()).expect("write");
+        let json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+        assert_eq!(
+            json["fingerprint"],
+            format!("{:016x}", layout.fingerprint()),
+            "{json}"
+        );
+        std::fs::write(json_file, json.to_string()).expect("write");
+        let again = dir.json(&["layout", "--from-file", json_file, "--format", "json"]);
+        assert_eq!(again, json);
+        let c = dir.text(&["layout", "--from-file", json_file, "--format", "c"]);
+        assert_eq!(c, layout.to_c_header());
+    }
+
+    // A JSON layout that no type has is refused with the decoder's reason,
+    // and so is one whose fingerprint does not match.
+    let mut json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+    json["size"] = json!(12345);
+    std::fs::write(json_file, json.to_string()).expect("write");
+    dir.cli(&["layout", "--from-file", json_file])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("holds no JSON layout"));
+    std::fs::write(binary, Point::LAYOUT.encode()).expect("write");
+    let mut json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+    json["fingerprint"] = json!("0000000000000000");
+    std::fs::write(json_file, json.to_string()).expect("write");
+    dir.cli(&["layout", "--from-file", json_file])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("fingerprint"));
 }
