@@ -133,6 +133,20 @@ impl RoleChild {
     }
 }
 
+impl RoleChild {
+    /// A child holding the lock of the segment `live` in `dir` (it says so
+    /// with the file `held`), until it is killed.
+    fn hold_lock(test: &str, dir: &Path) -> RoleChild {
+        let holder = RoleChild::spawn(test, "holder", dir);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dir.join("held").exists() {
+            assert!(Instant::now() < deadline, "the holder never took the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        holder
+    }
+}
+
 impl Drop for RoleChild {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -508,12 +522,7 @@ fn show_lock_times_out_and_recovers_a_dead_holder() {
         "{text}"
     );
 
-    let holder = RoleChild::spawn(test, "holder", &dir.0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.0.join("held").exists() {
-        assert!(Instant::now() < deadline, "the holder never took the lock");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let holder = RoleChild::hold_lock(test, &dir.0);
     dir.cli(&["show", "live", "--lock", "--timeout", "0.2"])
         .assert()
         .code(1)
@@ -609,4 +618,61 @@ fn json_layouts_read_back_to_the_same_descriptor() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("fingerprint"));
+}
+
+/// Compiles `examples/c_reader.c` with the header `layout --format c` prints
+/// for the segment `name`, and returns the path of the program.
+fn compile_c_reader(dir: &TempDir, name: &str) -> PathBuf {
+    let header = dir.text(&["layout", name, "--format", "c"]);
+    let build = dir.0.join("c-build");
+    std::fs::create_dir_all(&build).expect("build directory");
+    std::fs::write(build.join("layout.h"), header).expect("layout.h");
+    let program = build.join("c_reader");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/c_reader.c");
+    Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-pthread", "-I"])
+        .arg(&build)
+        .arg("-o")
+        .arg(&program)
+        .arg(source)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    program
+}
+
+#[test]
+fn a_c_program_reads_what_show_shows_under_the_robust_mutex() {
+    let test = "a_c_program_reads_what_show_shows_under_the_robust_mutex";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    run_role(test, "changer", &dir.0);
+    let program = compile_c_reader(&dir, "live");
+    let read = |stderr: &str| -> Json {
+        let output = Command::new(&program)
+            .arg(dir.0.join("live"))
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .success()
+            .stderr(predicates::str::diff(stderr.to_owned()))
+            .get_output()
+            .clone();
+        serde_json::from_slice(&output.stdout).expect("JSON from the C reader")
+    };
+    let shown = dir.json(&["show", "live"])["value"].clone();
+    assert_eq!(shown["n"], 49);
+    assert_eq!(read(""), shown);
+
+    // A holder killed while holding the lock: the C reader gets EOWNERDEAD,
+    // marks the mutex consistent, and Rust can take it again afterwards.
+    let holder = RoleChild::hold_lock(test, &dir.0);
+    drop(holder);
+    assert_eq!(
+        read("c_reader: the lock's holder died; marked consistent\n"),
+        shown
+    );
+    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    assert_eq!(live.get().expect("the lock is usable").n, 49);
 }
