@@ -19,7 +19,8 @@ pub struct Entry {
     pub owner: Option<u32>,
     pub mode: Option<u32>,
     pub creator_pid: Option<u32>,
-    /// `alive`, `stale`, `initialising`, `corrupt: <why>` or
+    /// `alive`, `stale`, `initialising`, `corrupt: <why>`, `untrusted: <why>`
+    /// (owned or writable by a user this one does not trust) or
     /// `not a shmstruct segment`.
     pub state: String,
     pub lock: String,
@@ -51,6 +52,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, super::Failure> {
         let state = match open(dir, &name) {
             Err(shmstruct::Error::NotASegment { .. })
             | Err(shmstruct::Error::InvalidName { .. }) => "not a shmstruct segment".to_owned(),
+            Err(error @ shmstruct::Error::Untrusted { .. }) => format!("untrusted: {error}"),
             Err(error) => format!("corrupt: {error}"),
             Ok(_) => "alive".to_owned(),
         };

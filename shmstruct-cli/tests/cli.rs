@@ -676,3 +676,87 @@ fn a_c_program_reads_what_show_shows_under_the_robust_mutex() {
     assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
     assert_eq!(live.get().expect("the lock is usable").n, 49);
 }
+
+/// The `list` table with what changes from run to run redacted: the owner
+/// and pid columns, and the column widths they decide (cells are joined by
+/// two spaces).
+fn redacted_list(table: &str) -> String {
+    let mut out = String::new();
+    for line in table.lines() {
+        let mut cells: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !line.starts_with("NAME") {
+            for column in [4, 6] {
+                if cells
+                    .get(column)
+                    .is_some_and(|cell| cell.parse::<u32>().is_ok())
+                {
+                    cells[column] = if column == 4 { "[uid]" } else { "[pid]" };
+                }
+            }
+        }
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn human_output_snapshots() {
+    let Some(dir) = setup("human_output_snapshots", true) else {
+        return;
+    };
+    std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(dir.0.join("foreign"), mode).expect("chmod");
+    std::fs::copy(dir.0.join("value"), dir.0.join("corrupt")).expect("copy");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.0.join("corrupt"))
+        .expect("open");
+    file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
+        .expect("corrupting");
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+
+    insta::assert_snapshot!("list", redacted_list(&dir.text(&["list"])));
+    let show = |name: &str| {
+        let text = dir.text(&["show", name]);
+        let redacted: Vec<String> = text
+            .lines()
+            .map(|line| match line.starts_with("creator ") {
+                true => "creator      pid [pid]".to_owned(),
+                false => line.replace(dir.0.to_str().expect("UTF-8"), "[dir]"),
+            })
+            .collect();
+        redacted.join("\n")
+    };
+    insta::assert_snapshot!("show", show("live"));
+    insta::assert_snapshot!("show_raw_array", show("raw-array"));
+    drop(live);
+}
+
+#[test]
+fn another_users_segment_is_listed_and_left_by_gc() {
+    let Some(dir) = setup("another_users_segment_is_listed_and_left_by_gc", true) else {
+        return;
+    };
+    let own = std::fs::metadata(&dir.0).expect("metadata");
+    if std::os::unix::fs::MetadataExt::uid(&own) != 0 {
+        eprintln!("skipped: only root can give a segment to another user");
+        assert!(dir.0.join("value").exists());
+        return;
+    }
+    let nobody = 65534;
+    std::os::unix::fs::chown(dir.0.join("value"), Some(nobody), Some(nobody)).expect("chown");
+    let list = dir.json(&["list"]);
+    assert_eq!(entry(&list, "value")["owner"], nobody, "{list}");
+    let state = entry(&list, "value")["state"].as_str().expect("a state");
+    assert!(state.starts_with("untrusted: "), "{list}");
+    let removed = dir.json(&["gc"]);
+    assert_eq!(removed.as_array().expect("names").len(), 10, "{removed}");
+    assert!(!removed.as_array().expect("names").contains(&json!("value")));
+    assert!(dir.0.join("value").exists());
+}
