@@ -69,6 +69,22 @@ impl TempDir {
         command
     }
 
+    /// Adds a file that is not a segment, `foreign` (mode 0644), and
+    /// `corrupt`: a copy of the made segment `value` whose header says it is
+    /// bigger than its file.
+    fn add_foreign_and_corrupt(&self) {
+        std::fs::write(self.0.join("foreign"), b"not a segment at all").expect("foreign");
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+        std::fs::set_permissions(self.0.join("foreign"), mode).expect("chmod");
+        std::fs::copy(self.0.join("value"), self.0.join("corrupt")).expect("copy");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.0.join("corrupt"))
+            .expect("open");
+        file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
+            .expect("corrupting");
+    }
+
     /// Runs the command, expects success and returns its standard output.
     fn text(&self, args: &[&str]) -> String {
         let output = self.cli(args).assert().success().get_output().clone();
@@ -222,15 +238,7 @@ fn list_shows_every_kind_state_and_foreign_file() {
         return;
     };
     let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
-    std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
-    // A copy of a segment whose header says it is bigger than its file.
-    std::fs::copy(dir.0.join("value"), dir.0.join("corrupt")).expect("copy");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.0.join("corrupt"))
-        .expect("open");
-    file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
-        .expect("corrupting");
+    dir.add_foreign_and_corrupt();
 
     let list = dir.json(&["list"]);
     let kinds = [
@@ -709,16 +717,7 @@ fn human_output_snapshots() {
     let Some(dir) = setup("human_output_snapshots", true) else {
         return;
     };
-    std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
-    std::fs::set_permissions(dir.0.join("foreign"), mode).expect("chmod");
-    std::fs::copy(dir.0.join("value"), dir.0.join("corrupt")).expect("copy");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.0.join("corrupt"))
-        .expect("open");
-    file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
-        .expect("corrupting");
+    dir.add_foreign_and_corrupt();
     let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
 
     insta::assert_snapshot!("list", redacted_list(&dir.text(&["list"])));
