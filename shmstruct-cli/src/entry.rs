@@ -19,7 +19,8 @@ pub struct Entry {
     pub owner: Option<u32>,
     pub mode: Option<u32>,
     pub creator_pid: Option<u32>,
-    /// `alive`, `stale`, `initialising`, `corrupt: <why>` or
+    /// `alive`, `stale`, `initialising`, `corrupt: <why>`, `untrusted: <why>`
+    /// (owned or writable by a user this one does not trust) or
     /// `not a shmstruct segment`.
     pub state: String,
     pub lock: String,
@@ -51,6 +52,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, super::Failure> {
         let state = match open(dir, &name) {
             Err(shmstruct::Error::NotASegment { .. })
             | Err(shmstruct::Error::InvalidName { .. }) => "not a shmstruct segment".to_owned(),
+            Err(error @ shmstruct::Error::Untrusted { .. }) => format!("untrusted: {error}"),
             Err(error) => format!("corrupt: {error}"),
             Ok(_) => "alive".to_owned(),
         };
@@ -136,26 +138,70 @@ pub struct Shown {
     pub state: String,
     pub lock: String,
     pub value: DataValue,
+    /// How the values were read.
+    pub read: Read,
+}
+
+/// How `show` read the values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Without taking the lock: maybe torn by a concurrent writer.
+    Unlocked,
+    /// Under the lock that guards the data.
+    Locked,
+    /// Under the lock, whose previous holder had died holding it: maybe
+    /// half-written; the lock was then marked consistent.
+    OwnerDied,
+}
+
+impl Read {
+    /// The words `show` puts after "values".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Read::Unlocked => "read without the lock",
+            Read::Locked => "read under the lock",
+            Read::OwnerDied => {
+                "read under the lock, whose previous holder had died holding it: they may be \
+                 half-written; the lock was marked consistent and released"
+            }
+        }
+    }
 }
 
 impl Shown {
-    /// Reads the segment `name` and its values, without its lock.
-    pub fn read(dir: &Path, name: &str) -> Result<Shown, super::Failure> {
+    /// Reads the segment `name` and its values: under the lock that guards
+    /// them if `lock` gives a timeout, without any lock otherwise.
+    pub fn read(dir: &Path, name: &str, lock: Option<Duration>) -> Result<Shown, super::Failure> {
         let info = open(dir, name)?;
         let layout = info.layout().ok_or("the segment is still initialising")?;
         let (offset, size) = info.data().ok_or("the segment is still initialising")?;
-        let size = usize::try_from(size)?;
-        let mut data = vec![0u8; size.min(layout.size())];
-        File::open(info.path())
-            .and_then(|file| file.read_exact_at(&mut data, offset))
-            .map_err(|e| format!("cannot read the data of segment `{name}`: {e}"))?;
-        let value = layout.decode_data(&data)?;
+        let (data, read) = match lock {
+            Some(timeout) => {
+                let copy = shmstruct::segment::read_locked(name, &options(dir), timeout)?;
+                let read = if copy.owner_died {
+                    Read::OwnerDied
+                } else {
+                    Read::Locked
+                };
+                (copy.data, read)
+            }
+            None => {
+                let mut data = vec![0u8; usize::try_from(size)?];
+                File::open(info.path())
+                    .and_then(|file| file.read_exact_at(&mut data, offset))
+                    .map_err(|e| format!("cannot read the data of segment `{name}`: {e}"))?;
+                (data, Read::Unlocked)
+            }
+        };
+        let data = &data[..data.len().min(layout.size())];
+        let value = layout.decode_data(data)?;
         let entry = segment_entry(&info);
         Ok(Shown {
             state: entry.state,
             lock: entry.lock,
             info,
             value,
+            read,
         })
     }
 }

@@ -31,6 +31,7 @@ pub fn shown(shown: &Shown) -> Value {
         "value": value(&shown.value),
         "state": shown.state,
         "lock": shown.lock,
+        "read": shown.read.describe(),
         "creator_pid": info.creator_pid(),
         "fingerprint": info.fingerprint().map(|f| format!("{f:016x}")),
         "data": info.data().map(|(offset, size)| json!({"offset": offset, "size": size})),
@@ -60,6 +61,19 @@ pub fn value(data: &DataValue) -> Value {
             .into(),
         _ => Value::Null,
     }
+}
+
+/// What `layout --format json` prints: [`layout`], with the layout's
+/// fingerprint, which reading it back checks.
+pub fn layout_document(layout: &Layout) -> Value {
+    let mut document = self::layout(layout);
+    if let Value::Object(object) = &mut document {
+        object.insert(
+            "fingerprint".to_owned(),
+            json!(format!("{:016x}", layout.fingerprint())),
+        );
+    }
+    document
 }
 
 /// A layout descriptor: name, size, alignment, and what it is made of.

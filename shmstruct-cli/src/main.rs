@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod entry;
+mod import;
 mod json;
 mod table;
+mod watch;
 
 /// Inspect and clean up shmstruct shared-memory segments.
 #[derive(Parser)]
@@ -39,10 +41,32 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// A segment's header, layout and current values (read without its lock).
+    /// A segment's header, layout and current values (read without its lock
+    /// unless --lock).
     Show {
         /// The segment's name.
         name: String,
+        /// Show every array element (default: at most 16).
+        #[arg(long)]
+        all: bool,
+        /// Read the values under the lock that guards them, for a consistent
+        /// view.
+        #[arg(long)]
+        lock: bool,
+        /// Seconds to wait for the lock with --lock.
+        #[arg(long, default_value_t = 5.0, requires = "lock")]
+        timeout: f64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Shows a segment's values again every interval, highlighting changes,
+    /// until Ctrl-C or until the segment is unlinked.
+    Watch {
+        /// The segment's name.
+        name: String,
+        /// Milliseconds between reads.
+        #[arg(long, default_value_t = 500)]
+        interval: u64,
         /// Show every array element (default: at most 16).
         #[arg(long)]
         all: bool,
@@ -54,7 +78,8 @@ enum Command {
         /// The segment's name (or use --from-file).
         #[arg(required_unless_present = "from_file")]
         name: Option<String>,
-        /// Read the encoded descriptor from this file instead of a segment.
+        /// Read the layout from this file instead of a segment: an encoded
+        /// descriptor, or what `--format json` prints.
         #[arg(long, conflicts_with = "name")]
         from_file: Option<PathBuf>,
         /// The output format.
@@ -118,6 +143,18 @@ fn dir_of(common: &Common) -> PathBuf {
         .unwrap_or_else(shmstruct::segment::default_dir)
 }
 
+/// The layout in the file `path`: JSON as `layout --format json` prints it
+/// if it parses as JSON, an encoded descriptor otherwise.
+fn read_layout_file(path: &std::path::Path) -> Result<shmstruct::Layout, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        return import::layout(&document)
+            .map_err(|e| format!("{} holds no JSON layout: {e}", path.display()).into());
+    }
+    shmstruct::Layout::decode(&bytes)
+        .map_err(|e| format!("{} holds no layout descriptor: {e}", path.display()).into())
+}
+
 fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::List { common } => {
@@ -129,14 +166,36 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 print!("{}", table::entries(&entries, table::colour()));
             }
         }
-        Command::Show { name, all, common } => {
-            let shown = entry::Shown::read(&dir_of(&common), &name)?;
+        Command::Show {
+            name,
+            all,
+            lock,
+            timeout,
+            common,
+        } => {
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .map_err(|_| format!("--timeout {timeout}: not a number of seconds"))?;
+            let shown = entry::Shown::read(&dir_of(&common), &name, lock.then_some(timeout))?;
             let limit = if all { usize::MAX } else { 16 };
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&json::shown(&shown))?);
             } else {
                 print!("{}", table::shown(&shown, limit));
             }
+        }
+        Command::Watch {
+            name,
+            interval,
+            all,
+            common,
+        } => {
+            let limit = if all { usize::MAX } else { 16 };
+            watch::watch(
+                &dir_of(&common),
+                &name,
+                std::time::Duration::from_millis(interval),
+                limit,
+            )?;
         }
         Command::Layout {
             name,
@@ -145,13 +204,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             common,
         } => {
             let layout = match (from_file, name) {
-                (Some(path), _) => {
-                    let bytes = std::fs::read(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    shmstruct::Layout::decode(&bytes).map_err(|e| {
-                        format!("{} holds no layout descriptor: {e}", path.display())
-                    })?
-                }
+                (Some(path), _) => read_layout_file(&path)?,
                 (None, Some(name)) => entry::open(&dir_of(&common), &name)?
                     .layout()
                     .cloned()
@@ -160,7 +213,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             };
             match (format, common.json) {
                 (Format::Json, _) | (_, true) => {
-                    println!("{}", serde_json::to_string_pretty(&json::layout(&layout))?);
+                    let document = json::layout_document(&layout);
+                    println!("{}", serde_json::to_string_pretty(&document)?);
                 }
                 (Format::Ctypes, false) => print!("{}", layout.to_ctypes()),
                 (Format::C, false) => print!("{}", layout.to_c_header()),

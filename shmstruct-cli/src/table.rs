@@ -15,7 +15,7 @@ pub fn colour() -> bool {
 }
 
 /// `text` in the ANSI colour `code` when `colour`.
-fn paint(text: &str, code: &str, colour: bool) -> String {
+pub fn paint(text: &str, code: &str, colour: bool) -> String {
     if colour {
         format!("\x1b[{code}m{text}\x1b[0m")
     } else {
@@ -103,8 +103,15 @@ pub fn shown(shown: &Shown, limit: usize) -> String {
     if let Some(layout) = info.layout() {
         let _ = writeln!(out, "\n{layout:#}");
     }
-    out.push_str("\nvalues (read without the lock):\n");
-    write_value(&mut out, "", &shown.value, 1, limit);
+    let _ = writeln!(out, "\nvalues ({}):", shown.read.describe());
+    out.push_str(&values(&shown.value, limit));
+    out
+}
+
+/// The values of `show`, one field a line, arrays cut after `limit` elements.
+pub fn values(value: &DataValue, limit: usize) -> String {
+    let mut out = String::new();
+    write_value(&mut out, "", value, 1, limit);
     out
 }
 

@@ -37,6 +37,9 @@ fn demo(n: i32) -> Demo {
     }
 }
 
+#[path = "../../tests/support/layouts.rs"]
+mod layouts;
+
 /// The environment variable that makes this binary play a role.
 const ROLE: &str = "SHMSTRUCT_CLI_TEST_ROLE";
 
@@ -64,6 +67,22 @@ impl TempDir {
             .env("NO_COLOR", "1")
             .timeout(Duration::from_secs(30));
         command
+    }
+
+    /// Adds a file that is not a segment, `foreign` (mode 0644), and
+    /// `corrupt`: a copy of the made segment `value` whose header says it is
+    /// bigger than its file.
+    fn add_foreign_and_corrupt(&self) {
+        std::fs::write(self.0.join("foreign"), b"not a segment at all").expect("foreign");
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+        std::fs::set_permissions(self.0.join("foreign"), mode).expect("chmod");
+        std::fs::copy(self.0.join("value"), self.0.join("corrupt")).expect("copy");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.0.join("corrupt"))
+            .expect("open");
+        file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
+            .expect("corrupting");
     }
 
     /// Runs the command, expects success and returns its standard output.
@@ -114,6 +133,43 @@ fn run_role(test: &str, role: &str, dir: &Path) {
     }
 }
 
+/// Runs this test binary as `role`, as `run_role` does, without waiting:
+/// the child is killed when dropped.
+struct RoleChild(Child);
+
+impl RoleChild {
+    fn spawn(test: &str, role: &str, dir: &Path) -> RoleChild {
+        let child = StdCommand::new(std::env::current_exe().expect("own path"))
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env("SHMSTRUCT_CLI_TEST_DIR", dir)
+            .spawn()
+            .expect("spawning a child");
+        RoleChild(child)
+    }
+}
+
+impl RoleChild {
+    /// A child holding the lock of the segment `live` in `dir` (it says so
+    /// with the file `held`), until it is killed.
+    fn hold_lock(test: &str, dir: &Path) -> RoleChild {
+        let holder = RoleChild::spawn(test, "holder", dir);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dir.join("held").exists() {
+            assert!(Instant::now() < deadline, "the holder never took the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        holder
+    }
+}
+
+impl Drop for RoleChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// In a child, plays its role and returns `None`; in the test itself, a
 /// fresh directory, where a `maker` child has left a segment of every kind
 /// if `made` is set.
@@ -155,6 +211,14 @@ fn play_role() -> bool {
             let value = Value::<Demo>::open_with("live", &options).expect("open");
             value.set(demo(49)).expect("set");
         }
+        // Takes the live value's lock, says so with a file, and holds it
+        // until it is killed (at most a minute).
+        "holder" => {
+            let value = Value::<Demo>::open_with("live", &options).expect("open");
+            let _guard = value.lock().expect("lock");
+            std::fs::write(options.get_dir().join("held"), b"").expect("marker");
+            std::thread::sleep(Duration::from_secs(60));
+        }
         other => panic!("unknown role {other}"),
     }
     true
@@ -174,15 +238,7 @@ fn list_shows_every_kind_state_and_foreign_file() {
         return;
     };
     let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
-    std::fs::write(dir.0.join("foreign"), b"not a segment at all").expect("foreign");
-    // A copy of a segment whose header says it is bigger than its file.
-    std::fs::copy(dir.0.join("value"), dir.0.join("corrupt")).expect("copy");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.0.join("corrupt"))
-        .expect("open");
-    file.write_all_at(&u64::MAX.to_ne_bytes(), 32)
-        .expect("corrupting");
+    dir.add_foreign_and_corrupt();
 
     let list = dir.json(&["list"]);
     let kinds = [
@@ -359,4 +415,347 @@ fn usage_errors_exit_with_2() {
         .assert()
         .code(1)
         .stderr(predicates::str::starts_with("shmstruct: error: "));
+}
+
+/// A `shmstruct watch` process whose output lines arrive on a channel;
+/// killed on drop if still running.
+struct Watcher {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watcher {
+    fn start(dir: &TempDir, name: &str) -> Watcher {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("shmstruct"))
+            .args(["watch", name, "--interval", "20", "--dir"])
+            .arg(&dir.0)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawning watch");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines() {
+                if sender.send(line.expect("UTF-8 output")).is_err() {
+                    return;
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// Waits (at most 30 s) for a line equal to `wanted`.
+    fn expect_line(&self, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line == wanted => return,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line {wanted:?} from watch; saw {seen:#?}");
+    }
+
+    /// Waits (at most 30 s) for the process to exit, and returns its code.
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("waiting") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("watch did not exit within 30 s");
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_follows_changes_and_stops_when_unlinked() {
+    let test = "watch_follows_changes_and_stops_when_unlinked";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let mut watcher = Watcher::start(&dir, "live");
+    watcher.expect_line("  n = 7");
+    run_role(test, "changer", &dir.0);
+    watcher.expect_line("  n = 49");
+    shmstruct::SegmentInfo::open_with("live", &dir.options())
+        .expect("info")
+        .unlink()
+        .expect("unlink");
+    watcher.expect_line("segment `live` was unlinked");
+    assert_eq!(watcher.exit_code(), Some(0));
+    drop(live);
+}
+
+#[test]
+fn watch_stops_on_sigint() {
+    let Some(dir) = setup("watch_stops_on_sigint", false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let mut watcher = Watcher::start(&dir, "live");
+    watcher.expect_line("  n = 7");
+    let status = StdCommand::new("kill")
+        .args(["-INT", &watcher.child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    assert_eq!(watcher.exit_code(), Some(0));
+    drop(live);
+}
+
+#[test]
+fn show_lock_times_out_and_recovers_a_dead_holder() {
+    let test = "show_lock_times_out_and_recovers_a_dead_holder";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let text = dir.text(&["show", "live", "--lock"]);
+    assert!(
+        text.contains("values (read under the lock):\n  n = 7\n"),
+        "{text}"
+    );
+
+    let holder = RoleChild::hold_lock(test, &dir.0);
+    dir.cli(&["show", "live", "--lock", "--timeout", "0.2"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("timed out"));
+    assert!(entry(&dir.json(&["list"]), "live")["lock"]
+        .as_str()
+        .expect("a lock state")
+        .starts_with("held by pid"));
+
+    // Killed holding the lock: show --lock reports it and leaves the lock usable.
+    drop(holder);
+    let text = dir.text(&["show", "live", "--lock"]);
+    assert!(text.contains("previous holder had died"), "{text}");
+    assert!(text.contains("marked consistent"), "{text}");
+    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    let shown = dir.json(&["show", "live", "--lock"]);
+    assert_eq!(shown["read"], "read under the lock");
+    assert_eq!(shown["value"]["n"], 7);
+    assert_eq!(live.get().expect("the lock is usable").n, 7);
+
+    dir.cli(&["show", "live", "--timeout", "1"])
+        .assert()
+        .code(2);
+    let raw = RawValue::create_with("raw", 1u8, &dir.options()).expect("raw");
+    dir.cli(&["show", "raw", "--lock"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no lock"));
+    drop(raw);
+}
+
+#[test]
+fn json_layouts_read_back_to_the_same_descriptor() {
+    let Some(dir) = setup("json_layouts_read_back_to_the_same_descriptor", false) else {
+        return;
+    };
+    use layouts::*;
+    let structs = [
+        Point::LAYOUT,
+        Mixed::LAYOUT,
+        Outer::LAYOUT,
+        layouts::Demo::LAYOUT,
+        Grid::LAYOUT,
+        Counters::LAYOUT,
+        Aligned16::LAYOUT,
+        HoldsAligned16::LAYOUT,
+        Aligned8::LAYOUT,
+        Aligned64::LAYOUT,
+        HoldsAligned64::LAYOUT,
+        Packed::LAYOUT,
+        Packed2::LAYOUT,
+        HoldsPacked::LAYOUT,
+        Empty::LAYOUT,
+        one::Inner::LAYOUT,
+        two::Inner::LAYOUT,
+        Both::LAYOUT,
+    ];
+    let others = NON_STRUCTS.map(|(layout, _)| layout);
+    let (binary, json_file) = (dir.0.join("descriptor.bin"), dir.0.join("layout.json"));
+    let (binary, json_file) = (
+        binary.to_str().expect("UTF-8"),
+        json_file.to_str().expect("UTF-8"),
+    );
+    for layout in structs.iter().chain(&others) {
+        std::fs::write(binary, layout.encode()).expect("write");
+        let json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+        assert_eq!(
+            json["fingerprint"],
+            format!("{:016x}", layout.fingerprint()),
+            "{json}"
+        );
+        std::fs::write(json_file, json.to_string()).expect("write");
+        let again = dir.json(&["layout", "--from-file", json_file, "--format", "json"]);
+        assert_eq!(again, json);
+        let c = dir.text(&["layout", "--from-file", json_file, "--format", "c"]);
+        assert_eq!(c, layout.to_c_header());
+    }
+
+    // A JSON layout that no type has is refused with the decoder's reason,
+    // and so is one whose fingerprint does not match.
+    let mut json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+    json["size"] = json!(12345);
+    std::fs::write(json_file, json.to_string()).expect("write");
+    dir.cli(&["layout", "--from-file", json_file])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("holds no JSON layout"));
+    std::fs::write(binary, Point::LAYOUT.encode()).expect("write");
+    let mut json = dir.json(&["layout", "--from-file", binary, "--format", "json"]);
+    json["fingerprint"] = json!("0000000000000000");
+    std::fs::write(json_file, json.to_string()).expect("write");
+    dir.cli(&["layout", "--from-file", json_file])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("fingerprint"));
+}
+
+/// Compiles `examples/c_reader.c` with the header `layout --format c` prints
+/// for the segment `name`, and returns the path of the program.
+fn compile_c_reader(dir: &TempDir, name: &str) -> PathBuf {
+    let header = dir.text(&["layout", name, "--format", "c"]);
+    let build = dir.0.join("c-build");
+    std::fs::create_dir_all(&build).expect("build directory");
+    std::fs::write(build.join("layout.h"), header).expect("layout.h");
+    let program = build.join("c_reader");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/c_reader.c");
+    Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-pthread", "-I"])
+        .arg(&build)
+        .arg("-o")
+        .arg(&program)
+        .arg(source)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    program
+}
+
+#[test]
+fn a_c_program_reads_what_show_shows_under_the_robust_mutex() {
+    let test = "a_c_program_reads_what_show_shows_under_the_robust_mutex";
+    let Some(dir) = setup(test, false) else {
+        return;
+    };
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    run_role(test, "changer", &dir.0);
+    let program = compile_c_reader(&dir, "live");
+    let read = |stderr: &str| -> Json {
+        let output = Command::new(&program)
+            .arg(dir.0.join("live"))
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .success()
+            .stderr(predicates::str::diff(stderr.to_owned()))
+            .get_output()
+            .clone();
+        serde_json::from_slice(&output.stdout).expect("JSON from the C reader")
+    };
+    let shown = dir.json(&["show", "live"])["value"].clone();
+    assert_eq!(shown["n"], 49);
+    assert_eq!(read(""), shown);
+
+    // A holder killed while holding the lock: the C reader gets EOWNERDEAD,
+    // marks the mutex consistent, and Rust can take it again afterwards.
+    let holder = RoleChild::hold_lock(test, &dir.0);
+    drop(holder);
+    assert_eq!(
+        read("c_reader: the lock's holder died; marked consistent\n"),
+        shown
+    );
+    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    assert_eq!(live.get().expect("the lock is usable").n, 49);
+}
+
+/// The `list` table with what changes from run to run redacted: the owner
+/// and pid columns, and the column widths they decide (cells are joined by
+/// two spaces).
+fn redacted_list(table: &str) -> String {
+    let mut out = String::new();
+    for line in table.lines() {
+        let mut cells: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !line.starts_with("NAME") {
+            for column in [4, 6] {
+                if cells
+                    .get(column)
+                    .is_some_and(|cell| cell.parse::<u32>().is_ok())
+                {
+                    cells[column] = if column == 4 { "[uid]" } else { "[pid]" };
+                }
+            }
+        }
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn human_output_snapshots() {
+    let Some(dir) = setup("human_output_snapshots", true) else {
+        return;
+    };
+    dir.add_foreign_and_corrupt();
+    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+
+    insta::assert_snapshot!("list", redacted_list(&dir.text(&["list"])));
+    let show = |name: &str| {
+        let text = dir.text(&["show", name]);
+        let redacted: Vec<String> = text
+            .lines()
+            .map(|line| match line.starts_with("creator ") {
+                true => "creator      pid [pid]".to_owned(),
+                false => line.replace(dir.0.to_str().expect("UTF-8"), "[dir]"),
+            })
+            .collect();
+        redacted.join("\n")
+    };
+    insta::assert_snapshot!("show", show("live"));
+    insta::assert_snapshot!("show_raw_array", show("raw-array"));
+    drop(live);
+}
+
+#[test]
+fn another_users_segment_is_listed_and_left_by_gc() {
+    let Some(dir) = setup("another_users_segment_is_listed_and_left_by_gc", true) else {
+        return;
+    };
+    let own = std::fs::metadata(&dir.0).expect("metadata");
+    if std::os::unix::fs::MetadataExt::uid(&own) != 0 {
+        eprintln!("skipped: only root can give a segment to another user");
+        assert!(dir.0.join("value").exists());
+        return;
+    }
+    let nobody = 65534;
+    std::os::unix::fs::chown(dir.0.join("value"), Some(nobody), Some(nobody)).expect("chown");
+    let list = dir.json(&["list"]);
+    assert_eq!(entry(&list, "value")["owner"], nobody, "{list}");
+    let state = entry(&list, "value")["state"].as_str().expect("a state");
+    assert!(state.starts_with("untrusted: "), "{list}");
+    let removed = dir.json(&["gc"]);
+    assert_eq!(removed.as_array().expect("names").len(), 10, "{removed}");
+    assert!(!removed.as_array().expect("names").contains(&json!("value")));
+    assert!(dir.0.join("value").exists());
 }

@@ -46,12 +46,14 @@ use crate::layout::{Layout, LayoutDiff, StoredRoot};
 
 pub mod header;
 mod info;
+mod locked;
 #[cfg_attr(unix, path = "segment/unix.rs")]
 mod os;
 mod registry;
 mod trust;
 
 pub use info::{list, remove_stale, SegmentInfo, SegmentKind, SegmentState};
+pub use locked::{read_locked, LockedCopy};
 
 use header::{
     Header, Problem, SharedLockArea, HEADER_SIZE, LOCK_AREA_SIZE, LOCK_NONE, LOCK_OWN,
