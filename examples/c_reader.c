@@ -109,8 +109,11 @@ int main(int argc, char **argv) {
     pthread_mutex_t *mutex = (pthread_mutex_t *)(base + lock_offset);
     int locked = pthread_mutex_lock(mutex);
     if (locked == EOWNERDEAD) {
-        /* Nothing to repair for a copy: make the lock usable again. */
-        fprintf(stderr, "c_reader: the lock's holder died; marked consistent\n");
+        /* As shmstruct does: mark the data poisoned (the u32 at lock area
+         * + 64, under the lock) so every process is told it may be
+         * half-written, and the mutex consistent so it stays usable. */
+        __atomic_store_n((uint32_t *)(base + lock_offset + 64), 1, __ATOMIC_RELAXED);
+        fprintf(stderr, "c_reader: the lock's holder died; data marked poisoned, lock consistent\n");
         if (pthread_mutex_consistent(mutex) != 0) {
             return fail("pthread_mutex_consistent failed");
         }

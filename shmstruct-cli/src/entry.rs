@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use shmstruct::layout::DataValue;
+use shmstruct::segment::header::POISON_OFFSET;
 use shmstruct::segment::LockMode;
 use shmstruct::{SegmentInfo, SegmentOptions, SegmentState};
 
@@ -102,8 +103,9 @@ const OWNER_DIED: u32 = 0x4000_0000;
 const NOT_RECOVERABLE: u32 = 0x7fff_ffff;
 
 /// The state of a segment's own lock, read from its file without taking it:
-/// `free`, `held by pid N`, `owner died` or `not recoverable`; the lock's
-/// name for a shared lock; `-` without one.
+/// `free`, `held by pid N`, `owner died`, `not recoverable`, or with
+/// `, poisoned` after it when the poison word beside the lock is set; the
+/// lock's name for a shared lock; `-` without one.
 pub fn lock_state(info: &SegmentInfo) -> String {
     match info.lock_mode() {
         Some(LockMode::Own | LockMode::OwnRecursive) => {}
@@ -113,7 +115,7 @@ pub fn lock_state(info: &SegmentInfo) -> String {
     let Some((offset, _)) = info.lock_area() else {
         return "-".to_owned();
     };
-    let mut words = [0u8; 12];
+    let mut words = [0u8; POISON_OFFSET + 4];
     let read = File::open(info.path()).and_then(|file| file.read_exact_at(&mut words, offset));
     if read.is_err() {
         return "unreadable".to_owned();
@@ -121,7 +123,12 @@ pub fn lock_state(info: &SegmentInfo) -> String {
     let word =
         |at: usize| u32::from_ne_bytes([words[at], words[at + 1], words[at + 2], words[at + 3]]);
     let (lock, owner) = (word(0), word(8));
-    if owner == NOT_RECOVERABLE {
+    let poisoned = if word(POISON_OFFSET) != 0 {
+        ", poisoned"
+    } else {
+        ""
+    };
+    let state = if owner == NOT_RECOVERABLE {
         "not recoverable".to_owned()
     } else if lock & OWNER_DIED != 0 {
         "owner died".to_owned()
@@ -129,7 +136,8 @@ pub fn lock_state(info: &SegmentInfo) -> String {
         format!("held by pid {}", lock & TID_MASK)
     } else {
         "free".to_owned()
-    }
+    };
+    state + poisoned
 }
 
 /// What `show` prints.
@@ -149,9 +157,9 @@ pub enum Read {
     Unlocked,
     /// Under the lock that guards the data.
     Locked,
-    /// Under the lock, whose previous holder had died holding it: maybe
-    /// half-written; the lock was then marked consistent.
-    OwnerDied,
+    /// Under the lock, over poisoned data: a holder died or panicked
+    /// holding the lock, and nobody has repaired the data since.
+    Poisoned,
 }
 
 impl Read {
@@ -160,9 +168,10 @@ impl Read {
         match self {
             Read::Unlocked => "read without the lock",
             Read::Locked => "read under the lock",
-            Read::OwnerDied => {
-                "read under the lock, whose previous holder had died holding it: they may be \
-                 half-written; the lock was marked consistent and released"
+            Read::Poisoned => {
+                "read under the lock, but poisoned: a holder died or panicked holding the lock, \
+                 so they may be half-written; repair them with lock_poisoned() and \
+                 clear_poison()"
             }
         }
     }
@@ -178,8 +187,8 @@ impl Shown {
         let (data, read) = match lock {
             Some(timeout) => {
                 let copy = shmstruct::segment::read_locked(name, &options(dir), timeout)?;
-                let read = if copy.owner_died {
-                    Read::OwnerDied
+                let read = if copy.poisoned {
+                    Read::Poisoned
                 } else {
                     Read::Locked
                 };

@@ -540,16 +540,30 @@ fn show_lock_times_out_and_recovers_a_dead_holder() {
         .expect("a lock state")
         .starts_with("held by pid"));
 
-    // Killed holding the lock: show --lock reports it and leaves the lock usable.
+    // Killed holding the lock: show --lock reads the data, reports it
+    // poisoned, and leaves the lock usable and the data poisoned for the
+    // programs that share it, until they repair it.
     drop(holder);
     let text = dir.text(&["show", "live", "--lock"]);
-    assert!(text.contains("previous holder had died"), "{text}");
-    assert!(text.contains("marked consistent"), "{text}");
-    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    assert!(text.contains("but poisoned"), "{text}");
+    assert_eq!(
+        entry(&dir.json(&["list"]), "live")["lock"],
+        "free, poisoned"
+    );
     let shown = dir.json(&["show", "live", "--lock"]);
-    assert_eq!(shown["read"], "read under the lock");
+    assert!(shown["read"].as_str().expect("read").contains("poisoned"));
     assert_eq!(shown["value"]["n"], 7);
-    assert_eq!(live.get().expect("the lock is usable").n, 7);
+    assert!(
+        matches!(live.get(), Err(error) if error.is_poisoned()),
+        "the data is poisoned"
+    );
+    let mut guard = live
+        .lock_poisoned_timeout(Duration::from_secs(5))
+        .expect("the lock is usable");
+    guard.clear_poison();
+    drop(guard);
+    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
+    assert_eq!(live.get().expect("repaired").n, 7);
 
     dir.cli(&["show", "live", "--timeout", "1"])
         .assert()
@@ -674,15 +688,24 @@ fn a_c_program_reads_what_show_shows_under_the_robust_mutex() {
     assert_eq!(read(""), shown);
 
     // A holder killed while holding the lock: the C reader gets EOWNERDEAD,
-    // marks the mutex consistent, and Rust can take it again afterwards.
+    // marks the data poisoned and the mutex consistent, as Rust does, and
+    // Rust sees the poison and can take the lock to repair.
     let holder = RoleChild::hold_lock(test, &dir.0);
     drop(holder);
     assert_eq!(
-        read("c_reader: the lock's holder died; marked consistent\n"),
+        read("c_reader: the lock's holder died; data marked poisoned, lock consistent\n"),
         shown
     );
-    assert_eq!(entry(&dir.json(&["list"]), "live")["lock"], "free");
-    assert_eq!(live.get().expect("the lock is usable").n, 49);
+    assert_eq!(
+        entry(&dir.json(&["list"]), "live")["lock"],
+        "free, poisoned"
+    );
+    assert!(matches!(live.get(), Err(error) if error.is_poisoned()));
+    let mut guard = live
+        .lock_poisoned_timeout(Duration::from_secs(5))
+        .expect("the lock is usable");
+    assert_eq!(guard.n, 49);
+    guard.clear_poison();
 }
 
 /// The `list` table with what changes from run to run redacted: the owner

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::{Segment, SegmentOptions};
 use crate::error::Result;
-use crate::sync::LockError;
 
 /// A copy of a segment's data taken under its lock by [`read_locked`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,26 +13,28 @@ pub struct LockedCopy {
     /// The data area's bytes (decode them with
     /// [`Layout::decode_data`](crate::Layout::decode_data)).
     pub data: Vec<u8>,
-    /// Whether the lock's previous holder had died holding it. The copy is
-    /// then what it left, maybe half-written, and the lock was marked
-    /// consistent before it was released, so it stays usable.
-    pub owner_died: bool,
+    /// Whether the data is poisoned: a holder died or panicked holding the
+    /// lock, now or earlier, and nobody has cleared the poison since. The
+    /// copy may then be half-written. It stays poisoned: only a repair
+    /// through `lock_poisoned()` and `clear_poison()` clears it.
+    pub poisoned: bool,
 }
 
 /// Opens the segment `name`, takes the lock that guards its data (its own
 /// lock, or for [`LockMode::Shared`](super::LockMode::Shared) the lock
 /// segment's) within `timeout`, copies the data and releases the lock.
 ///
-/// If a previous holder died holding the lock, the copy is still taken and
-/// the lock is marked consistent, as nothing is repaired: it does not become
-/// not recoverable. [`LockedCopy::owner_died`] says so.
+/// Poisoned data is copied too, and [`LockedCopy::poisoned`] says so. If a
+/// previous holder died holding the lock, the data is marked poisoned and
+/// the lock consistent, as every lock of the library does: the lock stays
+/// usable, and every process is told that the data may be half-written.
 ///
 /// # Errors
 ///
 /// The errors of opening the segment; [`Error::LockModeMismatch`] for a
 /// segment without a lock over its data; [`Error::TimedOut`] if the lock is
 /// still held after `timeout`; [`Error::NotRecoverable`] and the other
-/// errors of [`RawLock::lock_timeout`](crate::RawLock::lock_timeout).
+/// errors of [`Lock::lock_poisoned_timeout`](crate::Lock::lock_poisoned_timeout).
 ///
 /// [`Error::LockModeMismatch`]: crate::Error::LockModeMismatch
 /// [`Error::TimedOut`]: crate::Error::TimedOut
@@ -50,7 +51,7 @@ pub struct LockedCopy {
 /// let n = shmstruct::Value::create_with("n", 7i32, &options)?;
 /// let copy = shmstruct::segment::read_locked("n", &options, Duration::from_secs(1))?;
 /// assert_eq!(copy.data, 7i32.to_ne_bytes());
-/// assert!(!copy.owner_died);
+/// assert!(!copy.poisoned);
 /// # drop(n);
 /// # std::fs::remove_dir(&dir).unwrap();
 /// # Ok::<(), shmstruct::Error>(())
@@ -58,11 +59,7 @@ pub struct LockedCopy {
 pub fn read_locked(name: &str, options: &SegmentOptions, timeout: Duration) -> Result<LockedCopy> {
     let segment = Arc::new(Segment::open_any(name, options)?);
     let lock = crate::value::open_lock(&segment, options, "a segment read under its lock")?;
-    let (mut guard, owner_died) = match lock.raw().lock_timeout(timeout) {
-        Ok(guard) => (guard, false),
-        Err(LockError::OwnerDied(died)) => (died.into_guard(), true),
-        Err(LockError::Failed(error)) => return Err(error),
-    };
+    let guard = lock.lock_poisoned_timeout(timeout)?;
     let size = usize::try_from(segment.header().data_size).unwrap_or(usize::MAX);
     let mut data = vec![0u8; size];
     // SAFETY: the data area is `data_size` bytes inside the mapping
@@ -70,9 +67,7 @@ pub fn read_locked(name: &str, options: &SegmentOptions, timeout: Duration) -> R
     // allocation of that size. Every writer of the data holds this lock,
     // which this thread holds, so nobody writes it during the copy.
     unsafe { std::ptr::copy_nonoverlapping(segment.data().as_ptr(), data.as_mut_ptr(), size) };
-    if owner_died {
-        guard.mark_consistent()?;
-    }
+    let poisoned = guard.is_poisoned();
     drop(guard);
-    Ok(LockedCopy { data, owner_died })
+    Ok(LockedCopy { data, poisoned })
 }
