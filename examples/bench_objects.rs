@@ -284,7 +284,9 @@ fn two_processes(control: &MappedFile, value: Option<&Value<i32>>) -> Result<f64
 fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
     let control = MappedFile::create_control()?;
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let value = Value::create_with(&name("counter"), 0i32, &options)?;
+    let value = Value::builder(&name("counter"))
+        .options(&options)
+        .create(0i32)?;
     let (mut ours, mut raw) = (vec![], vec![]);
     for _ in 0..PROCESS_REPEATS {
         ours.push(two_processes(&control, Some(&value))?);
@@ -324,8 +326,12 @@ fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
 /// Python's `Array(Point, 1000)`.
 fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), BoxError> {
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let points = Array::<Point>::create_zeroed_with(&name("points"), POINTS, &options)?;
-    let raw_points = RawArray::<Point>::create_zeroed_with(&name("rawpoints"), POINTS, &options)?;
+    let points = Array::<Point>::builder(&name("points"))
+        .options(&options)
+        .zeroed(POINTS)?;
+    let raw_points = RawArray::<Point>::builder(&name("rawpoints"))
+        .options(&options)
+        .zeroed(POINTS)?;
     let expected: f64 = (0..POINTS).map(|i| i as f64 * 0.25).sum();
     let per_element =
         |start: Instant| start.elapsed().as_nanos() as f64 / (POINTS * POINT_PASSES) as f64;
@@ -421,7 +427,9 @@ fn point(i: usize) -> Point {
 fn bulk_copy() -> Result<(), BoxError> {
     let len = BULK_BYTES / size_of::<f64>();
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let array = Array::<f64>::create_zeroed_with(&name("bulk"), len, &options)?;
+    let array = Array::<f64>::builder(&name("bulk"))
+        .options(&options)
+        .zeroed(len)?;
     let source: Vec<f64> = (0..len).map(|i| i as f64).collect();
     let mut destination = vec![0.0f64; len];
     // Fault every page in once, so that no repeat pays for it.
@@ -482,7 +490,7 @@ const STEPS: [&str; 6] = [
 /// to `steps` when given.
 fn shmstruct_cycle(name: &str, steps: Option<&mut [Duration; 6]>) -> Result<(), BoxError> {
     let mut stamps = [Instant::now(); 7];
-    let created = Array::<u8>::create_zeroed(name, 4096)?;
+    let created = Array::<u8>::builder(name).zeroed(4096)?;
     stamps[1] = Instant::now();
     let opened = Array::<u8>::open(name)?;
     stamps[2] = Instant::now();
@@ -606,7 +614,7 @@ fn segment_cycle(python: Result<&Python, &String>) -> Result<(), BoxError> {
     let raw_path = CString::new(raw_path.into_os_string().into_encoded_bytes())?;
     // The raw cycle uses the segment's own size and data offset.
     let (size, data_offset) = {
-        let created = Array::<u8>::create_zeroed(&name, 4096)?;
+        let created = Array::<u8>::builder(&name).zeroed(4096)?;
         let size = std::fs::metadata(dir.join(&name))?.size() as usize;
         created.unlink()?;
         (size, size - 4096)
@@ -700,10 +708,18 @@ fn segment_cycle(python: Result<&Python, &String>) -> Result<(), BoxError> {
 /// descriptor, never the data.
 fn open_time() -> Result<(), BoxError> {
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let small = Array::<f64>::create_zeroed_with(&name("open-small"), 4096 / 8, &options)?;
-    let large = Array::<f64>::create_zeroed_with(&name("open-large"), BULK_BYTES / 8, &options)?;
-    let point = Array::<Point>::create_zeroed_with(&name("open-point"), 256, &options)?;
-    let tree = Array::<Tree>::create_zeroed_with(&name("open-tree"), 1, &options)?;
+    let small = Array::<f64>::builder(&name("open-small"))
+        .options(&options)
+        .zeroed(4096 / 8)?;
+    let large = Array::<f64>::builder(&name("open-large"))
+        .options(&options)
+        .zeroed(BULK_BYTES / 8)?;
+    let point = Array::<Point>::builder(&name("open-point"))
+        .options(&options)
+        .zeroed(256)?;
+    let tree = Array::<Tree>::builder(&name("open-tree"))
+        .options(&options)
+        .zeroed(1)?;
     fn time_opens<T: SharedLayout>(name: &str) -> Result<f64, BoxError> {
         let start = Instant::now();
         for _ in 0..OPENS {

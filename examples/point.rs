@@ -57,7 +57,7 @@
 use std::error::Error;
 use std::process::{Command, ExitCode};
 
-use shmstruct::{Array, Lock, RawValue, SegmentOptions, SharedBytes, SharedLayout, Value};
+use shmstruct::{Array, Lock, RawValue, SharedBytes, SharedLayout, Value};
 
 /// `class Point(Structure): _fields_ = [('x', c_double), ('y', c_double)]`.
 ///
@@ -95,27 +95,28 @@ fn parent(child_panics: bool) -> Result<(), Box<dyn Error>> {
     let prefix = format!("point-{}", std::process::id());
     let name = |object: &str| format!("{prefix}-{object}");
 
-    // The parent created the segments, so it removes them: each handle
-    // unlinks its segment when it drops, whichever way this function
+    // The parent creates the segments, so it removes them: each creating
+    // handle unlinks its segment when it drops, whichever way this function
     // returns — also when the child failed, or this process panics (not
     // when it is killed by a signal: nothing runs then).
-    let options = SegmentOptions::new().unlink_on_drop(true);
 
     // lock = Lock()
-    let lock = Lock::create_with(&name("lock"), &options)?;
+    let lock = Lock::create(&name("lock"))?;
     // n = Value('i', 7)                        -- with its own lock
-    let n = Value::create_with(&name("n"), 7i32, &options)?;
+    let n = Value::create(&name("n"), 7i32)?;
     // x = Value(c_double, 1.0/3.0, lock=False) -- no lock: a RawValue
-    let x = RawValue::create_with(&name("x"), 1.0f64 / 3.0, &options)?;
+    let x = RawValue::create(&name("x"), 1.0f64 / 3.0)?;
     // s = Array('c', b'hello world', lock=lock)
-    let s = SharedBytes::create_with_lock_and_options(&name("s"), b"hello world", &lock, &options)?;
+    let s = SharedBytes::builder(&name("s"))
+        .lock(&lock)
+        .create(b"hello world")?;
     // A = Array(Point, [...], lock=lock)
     let points = [
         Point { x: 1.875, y: -6.25 },
         Point { x: -5.75, y: 2.0 },
         Point { x: 2.375, y: 9.5 },
     ];
-    let a = Array::create_with_lock_and_options(&name("A"), &points, &lock, &options)?;
+    let a = Array::builder(&name("A")).lock(&lock).create(&points)?;
 
     // p = Process(target=modify, ...); p.start(); p.join()
     //
@@ -180,7 +181,7 @@ fn modify(prefix: &str, panic: bool) -> Result<(), Box<dyn Error>> {
     }
     // for a in A: a.x **= 2; a.y **= 2 -- in place: the points borrow the
     // guard mutably, so nothing else goes through it until the loop ends.
-    for point in a.as_mut_slice_locked(&mut guard)? {
+    for point in a.get_mut_locked(&mut guard)? {
         point.x *= point.x;
         point.y *= point.y;
     }

@@ -82,7 +82,9 @@ fn consumer() -> Result<(), Box<dyn Error>> {
     let name = |object: &str| format!("{prefix}-{object}");
     // All removed when their handles drop, whatever happens.
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let slots = RawArray::<Point>::create_zeroed_with(&name("slots"), SLOTS, &options)?;
+    let slots = RawArray::<Point>::builder(&name("slots"))
+        .options(&options)
+        .zeroed(SLOTS)?;
     let empty = Semaphore::create_with(&name("empty"), SLOTS as u32, &options)?;
     let full = Semaphore::create_with(&name("full"), 0, &options)?;
 

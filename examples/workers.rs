@@ -55,7 +55,7 @@ fn parent() -> Result<(), Box<dyn Error>> {
     // count, sum, sum of squares; all zero, with the array's own lock.
     // Removed when `totals` drops, whatever happens.
     let options = SegmentOptions::new().unlink_on_drop(true);
-    let totals = Array::<f64>::create_zeroed_with(&name, 3, &options)?;
+    let totals = Array::<f64>::builder(&name).options(&options).zeroed(3)?;
 
     // Start every worker before waiting for any: they run at the same time.
     let mut workers = Vec::new();

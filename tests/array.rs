@@ -14,7 +14,9 @@ mod support;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use shmstruct::{Array, ByteString, Error, RawArray, RawValue, SharedBytes, SharedLayout, Value};
+use shmstruct::{
+    Array, ByteString, Error, RawArray, RawBytes, RawValue, SharedBytes, SharedLayout, Value,
+};
 use support::{ChildGuard, RemoveOnDrop};
 
 #[repr(C)]
@@ -63,22 +65,22 @@ fn a_child_squares_every_point() {
         let points = Array::<Point>::open(&support::arg("NAME")).expect("opening the array");
         assert!(!points.is_creator());
         assert_eq!(points.len(), 3, "the length comes from the segment");
-        for (i, p) in points.iter().expect("copying").enumerate() {
-            points
-                .set(
-                    i,
-                    Point {
-                        x: p.x * p.x,
-                        y: p.y * p.y,
-                    },
-                )
-                .expect("in range");
+        // Under one acquisition, through the guard's slice: lazy, in place.
+        let mut guard = points.lock().expect("locking");
+        for p in guard.iter_mut() {
+            *p = Point {
+                x: p.x * p.x,
+                y: p.y * p.y,
+            };
         }
+        assert_eq!(guard[1].x, 33.0625, "Index through the guard");
         return;
     }
     let name = support::unique_name("square");
     let _guard = RemoveOnDrop::shm(&name);
-    let points = Array::create_from_iter(&name, POINTS).expect("creating the array");
+    let points = Array::builder(&name)
+        .from_iter(POINTS)
+        .expect("creating the array");
     assert_eq!(points.to_vec().expect("copying"), POINTS);
     run_child("a_child_squares_every_point", "square", &name);
     assert_eq!(
@@ -204,8 +206,10 @@ fn out_of_range_indices_are_errors_with_the_index_and_length() {
         POINTS,
         "nothing was written"
     );
-    assert_eq!(points.iter().expect("copying").next_back(), Some(POINTS[2]));
-    assert_eq!(points.iter().expect("copying").len(), 3);
+    let guard = points.lock().expect("locking");
+    assert_eq!(guard.iter().next_back(), Some(&POINTS[2]));
+    assert_eq!((guard.iter().len(), guard[2]), (3, POINTS[2]));
+    drop(guard);
     points.unlink().expect("unlinking");
 }
 
@@ -278,9 +282,15 @@ fn a_million_f64_round_trip_in_bulk() {
     }
     let name = support::unique_name("bulk");
     let _guard = RemoveOnDrop::shm(&name);
-    let array = Array::<f64>::create_zeroed(&name, LEN).expect("creating 8 MiB");
+    let array = Array::<f64>::builder(&name)
+        .zeroed(LEN)
+        .expect("creating 8 MiB");
     assert!(
-        array.iter().expect("copying").all(|value| value == 0.0),
+        array
+            .lock()
+            .expect("locking")
+            .iter()
+            .all(|&value| value == 0.0),
         "zeroed"
     );
     let values: Vec<f64> = (0..LEN).map(bulk_value).collect();
@@ -358,7 +368,10 @@ fn byte_strings_across_processes() {
 fn byte_strings_with_a_capacity() {
     let name = support::unique_name("capacity");
     let _guard = RemoveOnDrop::shm(&name);
-    let error = SharedBytes::create_with_capacity(&name, 2, b"abc").expect_err("too long");
+    let error = SharedBytes::builder(&name)
+        .capacity(2)
+        .create(b"abc")
+        .expect_err("too long");
     assert!(
         matches!(
             error,
@@ -373,7 +386,10 @@ fn byte_strings_with_a_capacity() {
         !std::path::Path::new("/dev/shm").join(&name).exists(),
         "nothing was created"
     );
-    let s = SharedBytes::create_with_capacity(&name, 8, b"abc").expect("creating");
+    let s = SharedBytes::builder(&name)
+        .capacity(8)
+        .create(b"abc")
+        .expect("creating");
     assert_eq!(
         (s.capacity(), s.value().expect("copying")),
         (8, b"abc".to_vec())
@@ -396,12 +412,14 @@ fn byte_strings_with_a_capacity() {
 fn byte_strings_without_a_lock() {
     let name = support::unique_name("rawbytes");
     let _guard = RemoveOnDrop::shm(&name);
-    let s = SharedBytes::create_raw(&name, 8, b"abc").expect("creating");
-    assert!(s.get_lock().is_none(), "a raw byte string has no lock");
-    let opened = SharedBytes::open_raw(&name).expect("opening");
+    let s = RawBytes::builder(&name)
+        .capacity(8)
+        .create(b"abc")
+        .expect("creating");
+    let opened = RawBytes::open(&name).expect("opening");
     opened.set_value(b"xy").expect("setting");
-    assert_eq!(s.value().expect("copying"), b"xy");
-    assert_eq!(s.raw().expect("copying"), b"xy\0\0\0\0\0\0");
+    assert_eq!(s.value(), b"xy");
+    assert_eq!(s.raw(), b"xy\0\0\0\0\0\0");
     // A raw byte string cannot be opened as one with a lock: its lock area
     // holds no mutex.
     let error = SharedBytes::open(&name).expect_err("no lock to take");
@@ -410,7 +428,7 @@ fn byte_strings_without_a_lock() {
 
     // Nor the other way round.
     let locked = SharedBytes::create(&name, b"abc").expect("creating");
-    let error = SharedBytes::open_raw(&name).expect_err("it has a lock");
+    let error = RawBytes::open(&name).expect_err("it has a lock");
     assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
     locked.unlink().expect("unlinking");
 }
@@ -432,7 +450,7 @@ fn a_zero_length_array() {
     let _guard = RemoveOnDrop::shm(&name);
     let array = Array::<Point>::create(&name, &[]).expect("creating");
     assert_eq!((array.len(), array.is_empty()), (0, true));
-    assert_eq!(array.iter().expect("copying").next(), None);
+    assert_eq!(array.lock().expect("locking").iter().next(), None);
     array.copy_from_slice(&[]).expect("an empty slice fits");
     array.copy_to_slice(&mut []).expect("an empty slice fits");
     assert!(array.copy_from_slice(&POINTS[..1]).is_err());
@@ -469,10 +487,14 @@ impl ExactSizeIterator for Shortfall {}
 fn iterators_that_misreport_their_length_are_contained() {
     let name = support::unique_name("iter");
     let _guard = RemoveOnDrop::shm(&name);
-    let short = RawArray::create_from_iter(&name, Shortfall(1..3, 4)).expect("creating");
+    let short = RawArray::builder(&name)
+        .from_iter(Shortfall(1..3, 4))
+        .expect("creating");
     assert_eq!(short.to_vec(), [1, 2, 0, 0], "the rest is zero");
     short.unlink().expect("unlinking");
-    let long = RawArray::create_from_iter(&name, Shortfall(1..9, 2)).expect("creating");
+    let long = RawArray::builder(&name)
+        .from_iter(Shortfall(1..9, 2))
+        .expect("creating");
     assert_eq!(long.to_vec(), [1, 2], "cut at the stated length");
     long.unlink().expect("unlinking");
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use shmstruct::segment::{self, SegmentKind};
 use shmstruct::{Array, Barrier, Condition, Event, Lock, RLock, RawArray, RawValue, Semaphore};
-use shmstruct::{SegmentInfo, SegmentOptions, SharedBytes, Value};
+use shmstruct::{RawBytes, SegmentInfo, SegmentOptions, SharedBytes, Value};
 
 /// A directory of segments for one test, removed when dropped.
 struct TempDir(PathBuf);
@@ -20,7 +20,7 @@ impl TempDir {
     }
 
     fn options(&self) -> SegmentOptions {
-        SegmentOptions::new().dir(&self.0).unlink_on_drop(true)
+        SegmentOptions::new().dir(&self.0)
     }
 
     /// Makes the segment `name` look stale: its creator's start time no
@@ -46,11 +46,30 @@ impl Drop for TempDir {
 fn every_kind_of_segment_is_recognised() {
     let dir = TempDir::new("kinds");
     let options = dir.options();
-    let _value = Value::create_with("value", 7u32, &options).expect("value");
-    let _raw_value = RawValue::create_with("raw-value", 1.5f64, &options).expect("raw value");
-    let _array = Array::create_with("array", &[1i16, 2, 3], &options).expect("array");
-    let _raw_array = RawArray::create_with("raw-array", &[1u8, 2], &options).expect("raw array");
-    let _bytes = SharedBytes::create_with("bytes", b"hello", &options).expect("bytes");
+    let _value = Value::builder("value")
+        .options(&options)
+        .create(7u32)
+        .expect("value");
+    let _raw_value = RawValue::builder("raw-value")
+        .options(&options)
+        .create(1.5f64)
+        .expect("raw value");
+    let _array = Array::builder("array")
+        .options(&options)
+        .create(&[1i16, 2, 3])
+        .expect("array");
+    let _raw_array = RawArray::builder("raw-array")
+        .options(&options)
+        .create(&[1u8, 2])
+        .expect("raw array");
+    let _bytes = SharedBytes::builder("bytes")
+        .options(&options)
+        .create(b"hello")
+        .expect("bytes");
+    let _raw_bytes = RawBytes::builder("raw-bytes")
+        .options(&options)
+        .create(b"hi")
+        .expect("raw bytes");
     let _lock = Lock::create_with("lock", &options).expect("lock");
     let _rlock = RLock::create_with("rlock", &options).expect("rlock");
     let _semaphore = Semaphore::create_with("semaphore", 2, &options).expect("semaphore");
@@ -71,6 +90,7 @@ fn every_kind_of_segment_is_recognised() {
         ("event", SegmentKind::Event),
         ("lock", SegmentKind::Lock),
         ("raw-array", SegmentKind::RawArray),
+        ("raw-bytes", SegmentKind::Bytes),
         ("raw-value", SegmentKind::RawValue),
         ("rlock", SegmentKind::RLock),
         ("semaphore", SegmentKind::Semaphore),
@@ -85,8 +105,11 @@ fn every_kind_of_segment_is_recognised() {
 fn remove_stale_removes_only_the_callers_segments() {
     let dir = TempDir::new("stale-owner");
     let options = SegmentOptions::new().dir(&dir.0);
-    drop(Value::create_with("mine", 1u32, &options).expect("create"));
-    drop(Value::create_with("theirs", 2u32, &options).expect("create"));
+    // Kept: they outlive their handles, as a dead creator's would.
+    for (name, value) in [("mine", 1u32), ("theirs", 2)] {
+        let kept = Value::builder(name).options(&options).keep(true);
+        drop(kept.create(value).expect("create"));
+    }
     dir.make_stale("mine");
     dir.make_stale("theirs");
     let me = SegmentInfo::open_with("mine", &options)

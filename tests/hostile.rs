@@ -84,8 +84,11 @@ fn squatted_names_are_refused() {
         drop_privileges();
         let mode = u32::from_str_radix(&support::arg("MODE"), 8).unwrap();
         let options = SegmentOptions::new().dir(support::arg("DIR")).mode(mode);
-        // Not unlinked on drop (the default): the name stays squatted.
-        Value::<u64>::create_with(&support::arg("NAME"), 7, &options)
+        // Kept: the name stays squatted after the squatter exits.
+        Value::<u64>::builder(&support::arg("NAME"))
+            .options(&options)
+            .keep(true)
+            .create(7)
             .expect("the squatter creates its segment");
         return;
     }
@@ -108,7 +111,7 @@ fn squatted_names_are_refused() {
         } else {
             options.clone()
         };
-        let outcome = Value::<u64>::open_with(&name, &options);
+        let outcome = Value::<u64>::builder(&name).options(&options).open();
         match (outcome, want_open) {
             (Ok(value), true) => assert_eq!(value.get().unwrap(), 7, "case {case}"),
             (Err(Error::Untrusted { uid, reason, .. }), false) => {
@@ -195,16 +198,26 @@ fn patch(path: &Path, offset: u64, value: u64) {
 #[test]
 fn descriptor_lengths_are_bounded_before_allocating() {
     let dir = WorldWritableDir::new("desclen");
-    let options = SegmentOptions::new().dir(dir.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
     for (case, len) in [
         ("64 KiB + 1", 65537),
         ("2^40", 1 << 40),
         ("u64::MAX", u64::MAX),
     ] {
         let name = support::unique_name("desc");
-        drop(Value::<u64>::create_with(&name, 1, &options).expect("creating"));
+        drop(
+            Value::<u64>::builder(&name)
+                .options(&options)
+                .create(1)
+                .expect("creating"),
+        );
         patch(&dir.path().join(&name), DESCRIPTOR_LEN, len);
-        let opened = Value::<u64>::open_with(&name, &options).map(|_| ());
+        let opened = Value::<u64>::builder(&name)
+            .options(&options)
+            .open()
+            .map(|_| ());
         let inspected = SegmentInfo::open_with(&name, &options).map(|_| ());
         for (how, outcome) in [("Value::open", opened), ("SegmentInfo::open", inspected)] {
             assert!(
@@ -222,10 +235,17 @@ fn sparse_files_are_refused_in_a_full_tmpfs() {
         return;
     }
     let fs = PrivateTmpfs::mount("sparse");
-    let options = SegmentOptions::new().dir(fs.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(fs.path()).unlink_on_drop(false);
     // A valid segment whose data pages become holes.
     let holed = "holed";
-    drop(Array::<u64>::create_with(holed, &[7; 8192], &options).expect("creating"));
+    drop(
+        Array::<u64>::builder(holed)
+            .options(&options)
+            .create(&[7; 8192])
+            .expect("creating"),
+    );
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(fs.path().join(holed))
@@ -233,7 +253,12 @@ fn sparse_files_are_refused_in_a_full_tmpfs() {
     punch_hole(&file, 16384, 32768);
     // A foreign file with a valid header whose size claims 1 TiB of holes.
     let foreign = "foreign";
-    drop(Value::<u64>::create_with(foreign, 1, &options).expect("creating"));
+    drop(
+        Value::<u64>::builder(foreign)
+            .options(&options)
+            .create(1)
+            .expect("creating"),
+    );
     patch(&fs.path().join(foreign), TOTAL_SIZE, 1 << 40);
     patch(&fs.path().join(foreign), DESCRIPTOR_LEN, 1 << 39);
     std::fs::OpenOptions::new()
@@ -243,7 +268,10 @@ fn sparse_files_are_refused_in_a_full_tmpfs() {
         .expect("growing the foreign file");
     fs.fill();
     for name in [holed, foreign] {
-        let opened = Array::<u64>::open_with(name, &options).map(|_| ());
+        let opened = Array::<u64>::builder(name)
+            .options(&options)
+            .open()
+            .map(|_| ());
         assert!(
             matches!(opened, Err(Error::Sparse { .. })),
             "case {name}, Array::open: expected Sparse, got {opened:?}"
@@ -289,7 +317,12 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
             .unlink_on_drop(true);
         let elements = vec![3u64; KILLED_LEN];
         loop {
-            drop(Array::create_with(&support::arg("NAME"), &elements, &options).expect("creating"));
+            drop(
+                Array::builder(&support::arg("NAME"))
+                    .options(&options)
+                    .create(&elements)
+                    .expect("creating"),
+            );
         }
     }
     if !running_as_root() {
@@ -297,7 +330,9 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
         return;
     }
     let fs = PrivateTmpfs::mount_sized("killed", "16m");
-    let options = SegmentOptions::new().dir(fs.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(fs.path()).unlink_on_drop(false);
     let name = "killed";
     let path = fs.path().join(name);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -322,7 +357,7 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_micros(seed % 4000));
         child.kill();
-        let outcome = match Array::<u64>::open_with(name, &options) {
+        let outcome = match Array::<u64>::builder(name).options(&options).open() {
             Ok(array) => {
                 let data = array.to_vec().expect("reading");
                 assert!(
@@ -335,7 +370,9 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
             Err(other) => panic!("round {round}: the name is left blocked: {other}"),
         };
         let _ = std::fs::remove_file(&path);
-        let created = Array::create_with(name, &[1u64], &options.clone().unlink_on_drop(true));
+        let created = Array::builder(name)
+            .options(&options.clone().unlink_on_drop(true))
+            .create(&[1u64]);
         assert!(
             created.is_ok(),
             "round {round} (name was {outcome}): create failed: {:?}",
@@ -371,8 +408,8 @@ struct Form {
 const FORMS: [Form; 5] = [
     Form {
         name: "Value<u64> (own lock)",
-        create: |n, o| Value::<u64>::create_with(n, 1, o).map(drop),
-        open: |n, o| Value::<u64>::open_with(n, o).map(drop),
+        create: |n, o| Value::<u64>::builder(n).options(o).create(1).map(drop),
+        open: |n, o| Value::<u64>::builder(n).options(o).open().map(drop),
         area: LOCK_OFFSET,
     },
     Form {
@@ -404,7 +441,9 @@ const FORMS: [Form; 5] = [
 #[test]
 fn garbage_mutex_kinds_are_refused_before_the_first_lock() {
     let dir = WorldWritableDir::new("kind");
-    let options = SegmentOptions::new().dir(dir.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
     // Zeroed (private, non-robust), normal/recursive/errorcheck without the
     // robust or shared bits, PRIO_PROTECT and PRIO_INHERIT kinds, and noise.
     let kinds: [u32; 12] = [
@@ -483,7 +522,9 @@ fn bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner() {
         return;
     }
     let dir = WorldWritableDir::new("forged");
-    let options = SegmentOptions::new().dir(dir.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
     let name = support::unique_name("sem");
     let _semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
     let file = std::fs::OpenOptions::new()
@@ -512,7 +553,9 @@ fn bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner() {
 #[test]
 fn opening_and_dropping_while_holding_keeps_one_mapping() {
     let dir = WorldWritableDir::new("leak");
-    let options = SegmentOptions::new().dir(dir.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
     let name = support::unique_name("leak");
     let path = dir.path().join(&name);
     let counted = std::thread::spawn(move || {
@@ -653,14 +696,20 @@ fn header_cases(template: &'static str, header: &[u8], file_len: u64) -> Vec<Hea
 /// Opens the damaged segment `name` every way a process can meet it and
 /// says what happened, or panics on an inconsistent success.
 fn meet_damaged(name: &str, template: &str, options: &SegmentOptions, dir: &Path) -> String {
-    let value = Value::<u64>::open_with(name, options).map(|value| value.get());
+    let value = Value::<u64>::builder(name)
+        .options(options)
+        .open()
+        .map(|value| value.get());
     if let Ok(read) = &value {
         assert!(
             template != "value" || matches!(read, Ok(TEMPLATE_VALUE)),
             "Value::open succeeded but read {read:?}"
         );
     }
-    let array = Array::<u64>::open_with(name, options).map(|array| array.to_vec());
+    let array = Array::<u64>::builder(name)
+        .options(options)
+        .open()
+        .map(|array| array.to_vec());
     if let Ok(read) = &array {
         assert!(
             template != "array" || matches!(read, Ok(items) if items[..] == TEMPLATE_ITEMS),
@@ -710,9 +759,21 @@ fn boundary_value_headers_give_clean_errors_or_consistent_successes() {
         return;
     }
     let dir = WorldWritableDir::new("bounds");
-    let options = SegmentOptions::new().dir(dir.path());
-    drop(Value::create_with("value", TEMPLATE_VALUE, &options).expect("creating"));
-    drop(Array::create_with("array", &TEMPLATE_ITEMS, &options).expect("creating"));
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
+    drop(
+        Value::builder("value")
+            .options(&options)
+            .create(TEMPLATE_VALUE)
+            .expect("creating"),
+    );
+    drop(
+        Array::builder("array")
+            .options(&options)
+            .create(&TEMPLATE_ITEMS)
+            .expect("creating"),
+    );
     let mut child = support::spawn_role(
         "boundary_value_headers_give_clean_errors_or_consistent_successes",
         "meeter",
@@ -809,7 +870,9 @@ fn bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped() {
         }
     }
     let dir = WorldWritableDir::new("stopped");
-    let options = SegmentOptions::new().dir(dir.path());
+    // Segments kept past their handles: the test drops them before it
+    // reopens, patches or lists the files (the directory goes with it).
+    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
     let name = support::unique_name("sem");
     let semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
     let file = std::fs::File::open(dir.path().join(&name)).expect("opening the file");

@@ -4,7 +4,7 @@
 //! holder killed inside `Value::lock()`, and the checks that refuse the
 //! wrong segment or the wrong guard; in-place access to several objects
 //! under one guard of their shared lock (`get_mut_locked`,
-//! `as_mut_slice_locked`, `as_mut_bytes_locked`).
+//! `get_mut_locked`, `get_mut_locked`).
 //!
 //! Every segment has a unique name under `/dev/shm` guarded by
 //! `RemoveOnDrop`; every child is killed and reaped when its guard drops.
@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use shmstruct::segment::LockMode;
 use shmstruct::{
-    Array, Barrier, Condition, Error, Event, Lock, LockError, RLock, RawValue, SegmentInfo,
-    Semaphore, SharedBytes, Value,
+    Array, Barrier, Condition, Error, Event, Lock, LockError, RLock, RawBytes, RawValue,
+    SegmentInfo, SegmentOptions, Semaphore, SharedBytes, Value,
 };
 use support::RemoveOnDrop;
 
@@ -107,9 +107,15 @@ fn one_standalone_lock_guards_two_values_across_processes() {
     let start_name = support::unique_name("shl-start");
     let _guards = [&lock_name, &a_name, &b_name, &start_name].map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let a = Value::create_with_lock(&a_name, TOTAL, &lock).expect("creating a");
+    let a = Value::builder(&a_name)
+        .lock(&lock)
+        .create(TOTAL)
+        .expect("creating a");
     // b shares a's lock through a's handle, as Python's `lock=a.get_lock()`.
-    let b = Value::create_with_lock(&b_name, 0i64, &a.get_lock()).expect("creating b");
+    let b = Value::builder(&b_name)
+        .lock(&a.get_lock())
+        .create(0i64)
+        .expect("creating b");
     let start = Event::create(&start_name).expect("creating the event");
     let info = SegmentInfo::open(&b_name).expect("inspecting");
     assert_eq!(
@@ -134,8 +140,9 @@ fn one_standalone_lock_guards_two_values_across_processes() {
     assert!(child.wait_success(), "the child failed");
     assert_eq!(a.get().expect("a"), TOTAL - 2 * INCREMENTS);
     assert_eq!(b.get().expect("b"), 2 * INCREMENTS);
+    drop((a, b, lock, start));
     for name in [&a_name, &b_name, &lock_name, &start_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -360,7 +367,7 @@ fn a_condition_accepts_a_guard_taken_through_another_handle() {
     });
     drop((created, waiter, notifier, other));
     for name in [&name, &other_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -507,19 +514,18 @@ fn the_wrong_kind_of_segment_is_refused() {
     // cannot serve as a lock.
     let shared_name = support::unique_name("kind-shared");
     let _shared_guard = RemoveOnDrop::shm(&shared_name);
-    let shared = Value::create_with_lock(&shared_name, 2u64, &value.get_lock()).expect("sharing");
+    let shared = Value::builder(&shared_name)
+        .lock(&value.get_lock())
+        .create(2u64)
+        .expect("sharing");
     assert_eq!(shared.get_lock().name(), value_name);
+    let reopened = Value::<u64>::open(&shared_name).expect("opening");
     drop(shared);
-    assert_eq!(
-        Value::<u64>::open(&shared_name)
-            .expect("opening")
-            .get()
-            .expect("reading"),
-        2
-    );
+    assert_eq!(reopened.get().expect("reading"), 2);
+    drop(reopened);
     drop((semaphore, value, raw));
     for name in [&sem_name, &value_name, &raw_name, &shared_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -531,9 +537,18 @@ fn a_replaced_shared_lock_is_refused_on_open() {
     let bytes_name = support::unique_name("rp-bytes");
     let _guards = [&lock_name, &value_name, &array_name, &bytes_name].map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating the value");
-    let array = Array::create_with_lock(&array_name, &[1u8, 2], &lock).expect("creating");
-    let bytes = SharedBytes::create_with_lock(&bytes_name, b"ab", &lock).expect("creating");
+    let value = Value::builder(&value_name)
+        .lock(&lock)
+        .create(1i32)
+        .expect("creating the value");
+    let array = Array::builder(&array_name)
+        .lock(&lock)
+        .create(&[1u8, 2])
+        .expect("creating");
+    let bytes = SharedBytes::builder(&bytes_name)
+        .lock(&lock)
+        .create(b"ab")
+        .expect("creating");
     // The original lock is still open here (as in a program whose earlier
     // handles still use it), so the new file cannot get its inode number.
     lock.unlink().expect("unlinking the lock");
@@ -556,13 +571,16 @@ fn a_replaced_shared_lock_is_refused_on_open() {
     // and an object created with the new lock opens.
     assert_eq!(value.get().expect("reading"), 1);
     drop((value, array, bytes, lock));
-    shmstruct::unlink(&value_name).expect("unlinking the value");
-    let value = Value::create_with_lock(&value_name, 2i32, &replacement).expect("creating");
+    assert_removed(&value_name);
+    let value = Value::builder(&value_name)
+        .lock(&replacement)
+        .create(2i32)
+        .expect("creating");
     let reopened = Value::<i32>::open(&value_name).expect("the current lock");
     assert_eq!(reopened.get().expect("reading"), 2);
     drop((value, reopened, replacement));
     for name in [&lock_name, &value_name, &array_name, &bytes_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -574,7 +592,10 @@ fn a_guard_of_another_lock_is_refused() {
     let _guards = [&lock_name, &other_name, &value_name].map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating");
     let other = Lock::create(&other_name).expect("creating");
-    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating");
+    let value = Value::builder(&value_name)
+        .lock(&lock)
+        .create(1i32)
+        .expect("creating");
 
     {
         let guard = other.lock().expect("locking the other lock");
@@ -598,7 +619,7 @@ fn a_guard_of_another_lock_is_refused() {
     assert_eq!(value.get().expect("reading"), 3);
     drop((lock, other, value, reopened));
     for name in [&lock_name, &other_name, &value_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -636,9 +657,12 @@ fn a_byte_string_and_an_array_share_one_lock_across_processes() {
     if let Some(role) = support::role() {
         assert_eq!(role, "updater");
         let options = SegmentOptions::new();
-        let s = SharedBytes::open_with(&support::arg("S"), &options).expect("opening s");
+        let s = SharedBytes::builder(&support::arg("S"))
+            .options(&options)
+            .open()
+            .expect("opening s");
         let a = Array::<[f64; 2]>::open(&support::arg("A")).expect("opening A");
-        let lock = s.get_lock().expect("s has a lock");
+        let lock = s.get_lock();
         assert_eq!(lock.name(), support::arg("LOCK"));
         let guard = lock.lock().expect("locking once");
         let upper = s.value_locked(&guard).expect("s").to_ascii_uppercase();
@@ -659,9 +683,15 @@ fn a_byte_string_and_an_array_share_one_lock_across_processes() {
     let _guards = [&lock_name, &s_name, &a_name, &raw_name].map(|n| RemoveOnDrop::shm(n));
     let options = SegmentOptions::new();
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let s = SharedBytes::create_with_lock_and_options(&s_name, b"hello world", &lock, &options)
+    let s = SharedBytes::builder(&s_name)
+        .options(&options)
+        .lock(&lock)
+        .create(b"hello world")
         .expect("creating s");
-    let a = Array::create_with_lock(&a_name, &POINTS, &lock).expect("creating A");
+    let a = Array::builder(&a_name)
+        .lock(&lock)
+        .create(&POINTS)
+        .expect("creating A");
     let mut child = support::spawn_role(
         "a_byte_string_and_an_array_share_one_lock_across_processes",
         "updater",
@@ -685,7 +715,7 @@ fn a_byte_string_and_an_array_share_one_lock_across_processes() {
     assert!(matches!(error, Error::LockModeMismatch { .. }), "{error:?}");
     drop((raw, s, a, lock));
     for name in [&lock_name, &s_name, &a_name, &raw_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -701,7 +731,7 @@ fn add_in_place(lock: &Lock, cells: &Array<i64>, total: &Value<i64>) {
     for _ in 0..ROUNDS {
         let mut guard = lock.lock().expect("locking the shared lock");
         let before = *total.get_mut_locked(&mut guard).expect("total");
-        let slice = cells.as_mut_slice_locked(&mut guard).expect("cells");
+        let slice = cells.get_mut_locked(&mut guard).expect("cells");
         assert_eq!(slice.iter().sum::<i64>(), before, "a torn update was seen");
         for (i, cell) in slice.iter_mut().enumerate() {
             *cell += i as i64 + 1;
@@ -734,8 +764,14 @@ fn an_array_and_a_value_sharing_a_lock_are_updated_in_place_across_processes() {
     let start_name = support::unique_name("ip-start");
     let _guards = [&lock_name, &cells_name, &total_name, &start_name].map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let cells = Array::create_with_lock(&cells_name, &[0i64; CELLS], &lock).expect("creating");
-    let total = Value::create_with_lock(&total_name, 0i64, &lock).expect("creating");
+    let cells = Array::builder(&cells_name)
+        .lock(&lock)
+        .create(&[0i64; CELLS])
+        .expect("creating");
+    let total = Value::builder(&total_name)
+        .lock(&lock)
+        .create(0i64)
+        .expect("creating");
     let start = Event::create(&start_name).expect("creating the event");
 
     let mut child = support::spawn_role(
@@ -755,8 +791,9 @@ fn an_array_and_a_value_sharing_a_lock_are_updated_in_place_across_processes() {
     let expected: Vec<i64> = (1..=CELLS as i64).map(|i| 2 * ROUNDS * i).collect();
     assert_eq!(cells.to_vec().expect("cells"), expected);
     assert_eq!(total.get().expect("total"), expected.iter().sum::<i64>());
+    drop((lock, cells, total, start));
     for name in [&lock_name, &cells_name, &total_name, &start_name] {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -779,10 +816,22 @@ fn in_place_access_refuses_the_guard_of_another_lock() {
     let _guards = names.map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating");
     let other = Lock::create(&other_name).expect("creating");
-    let value = Value::create_with_lock(&value_name, 1i32, &lock).expect("creating");
-    let array = Array::create_with_lock(&array_name, &[1u8, 2], &lock).expect("creating");
-    let bytes = SharedBytes::create_with_lock(&bytes_name, b"abc", &lock).expect("creating");
-    let raw = SharedBytes::create_raw(&raw_name, 3, b"abc").expect("creating");
+    let value = Value::builder(&value_name)
+        .lock(&lock)
+        .create(1i32)
+        .expect("creating");
+    let array = Array::builder(&array_name)
+        .lock(&lock)
+        .create(&[1u8, 2])
+        .expect("creating");
+    let bytes = SharedBytes::builder(&bytes_name)
+        .lock(&lock)
+        .create(b"abc")
+        .expect("creating");
+    let raw = RawBytes::builder(&raw_name)
+        .capacity(3)
+        .create(b"abc")
+        .expect("creating");
 
     {
         let mut wrong = other.lock().expect("locking the other lock");
@@ -792,29 +841,25 @@ fn in_place_access_refuses_the_guard_of_another_lock() {
         assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
         assert!(error.to_string().contains(&lock_name), "{error}");
         let error = array
-            .as_mut_slice_locked(&mut wrong)
+            .get_mut_locked(&mut wrong)
             .expect_err("the wrong guard");
         assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
         assert!(error.to_string().contains(&lock_name), "{error}");
         let error = bytes
-            .as_mut_bytes_locked(&mut wrong)
+            .get_mut_locked(&mut wrong)
             .expect_err("the wrong guard");
         assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
     }
-    {
-        // A lock-free byte string refuses every guard, even of a lock
-        // that guards nothing else.
-        let mut guard = lock.lock().expect("locking");
-        let error = raw.as_mut_bytes_locked(&mut guard).expect_err("no lock");
-        assert!(error.to_string().contains("has no lock"), "{error}");
-    }
+    // A lock-free byte string has no `get_mut_locked` to refuse a guard
+    // with: that is a compile error (see `RawBytes`' docs).
+    assert_eq!(raw.value(), b"abc");
     // Nothing was touched, and the lock is free again.
     assert_eq!(value.get().expect("value"), 1);
     assert_eq!(array.to_vec().expect("array"), [1, 2]);
     assert_eq!(bytes.value().expect("bytes"), b"abc");
     drop((lock, other, value, array, bytes, raw));
     for name in names {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -827,8 +872,14 @@ fn objects_and_handles_under_one_guard_are_reached_in_turn() {
     let names = [&lock_name, &value_name, &array_name, &own_name];
     let _guards = names.map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating");
-    let value = Value::create_with_lock(&value_name, [1.5f64, -2.0], &lock).expect("creating");
-    let array = Array::create_with_lock(&array_name, &[1u32, 2, 3], &lock).expect("creating");
+    let value = Value::builder(&value_name)
+        .lock(&lock)
+        .create([1.5f64, -2.0])
+        .expect("creating");
+    let array = Array::builder(&array_name)
+        .lock(&lock)
+        .create(&[1u32, 2, 3])
+        .expect("creating");
     // Second handles: other mappings of the same segments.
     let value2 = Value::<[f64; 2]>::open(&value_name).expect("opening again");
     let array2 = Array::<u32>::open(&array_name).expect("opening again");
@@ -838,13 +889,13 @@ fn objects_and_handles_under_one_guard_are_reached_in_turn() {
         for x in value.get_mut_locked(&mut guard).expect("value") {
             *x *= *x;
         }
-        array.as_mut_slice_locked(&mut guard).expect("array")[0] = 10;
+        array.get_mut_locked(&mut guard).expect("array")[0] = 10;
         // The other mappings see the writes, in place and through copies.
         assert_eq!(
             *value2.get_mut_locked(&mut guard).expect("value2"),
             [2.25, 4.0]
         );
-        let in_place = array2.as_mut_slice_locked(&mut guard).expect("array2");
+        let in_place = array2.get_mut_locked(&mut guard).expect("array2");
         assert_eq!(in_place, [10, 2, 3]);
         in_place[2] = 30;
         assert_eq!(array.to_vec_locked(&guard).expect("copy"), [10, 2, 30]);
@@ -879,7 +930,7 @@ fn objects_and_handles_under_one_guard_are_reached_in_turn() {
     assert_eq!(own.get().expect("own"), 50);
     drop((lock, value, array, value2, array2, own, own2, own_lock));
     for name in names {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -893,7 +944,7 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
         let lock = cells.get_lock();
         let mut guard = lock.lock().expect("locking");
         // Half an update: the cells change, the total does not.
-        cells.as_mut_slice_locked(&mut guard).expect("cells")[0] += 5;
+        cells.get_mut_locked(&mut guard).expect("cells")[0] += 5;
         assert_eq!(total.get_locked(&guard).expect("total"), 3);
         held.set();
         std::mem::forget(guard);
@@ -906,8 +957,14 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
     let names = [&lock_name, &cells_name, &total_name, &held_name];
     let _guards = names.map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating");
-    let cells = Array::create_with_lock(&cells_name, &[1i64, 2], &lock).expect("creating");
-    let total = Value::create_with_lock(&total_name, 3i64, &lock).expect("creating");
+    let cells = Array::builder(&cells_name)
+        .lock(&lock)
+        .create(&[1i64, 2])
+        .expect("creating");
+    let total = Value::builder(&total_name)
+        .lock(&lock)
+        .create(3i64)
+        .expect("creating");
     let held = Event::create(&held_name).expect("creating");
     let mut child = support::spawn_role(
         "a_killed_holder_s_half_update_is_repaired_in_place",
@@ -930,7 +987,7 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
     assert!(guard.is_poisoned());
     // Repair in place under the poisoned guard: recompute the total.
     let sum: i64 = cells
-        .as_mut_slice_locked(&mut guard)
+        .get_mut_locked(&mut guard)
         .expect("cells")
         .iter()
         .sum();
@@ -940,8 +997,9 @@ fn a_killed_holder_s_half_update_is_repaired_in_place() {
     drop(guard);
     assert_eq!(total.get().expect("usable again"), 8);
     assert_eq!(cells.to_vec().expect("usable again"), [6, 2]);
+    drop((lock, cells, total, held));
     for name in names {
-        shmstruct::unlink(name).expect("unlinking");
+        assert_removed(name);
     }
 }
 
@@ -970,13 +1028,17 @@ fn a_lock_held_by_a_forgotten_guard_stays_mapped() {
     // Each in a thread of its own: its exit then finds the forgotten mutex
     // still mapped and marks it owner-died, as for any dead holder.
     let checked = std::thread::spawn(move || {
-        let lock = Lock::create(&lock_name).expect("creating the lock");
+        // Kept past their handles, so that their files can be looked for
+        // among the mappings after the handles drop.
+        let kept = SegmentOptions::new().unlink_on_drop(false);
+        let lock = Lock::create_with(&lock_name, &kept).expect("creating the lock");
         std::mem::forget(lock.lock().expect("locking"));
-        let rlock = RLock::create(&rlock_name).expect("creating the rlock");
+        let rlock = RLock::create_with(&rlock_name, &kept).expect("creating the rlock");
         rlock.lock().expect("locking the rlock").leak();
-        let condition = Condition::create(&condition_name).expect("creating the condition");
+        let condition =
+            Condition::create_with(&condition_name, &kept).expect("creating the condition");
         std::mem::forget(condition.lock().expect("locking the condition"));
-        let free = Lock::create(&free_name).expect("creating the free lock");
+        let free = Lock::create_with(&free_name, &kept).expect("creating the free lock");
         drop(free.lock().expect("locking the free lock"));
         let paths = [
             lock.path().to_owned(),
@@ -1000,4 +1062,11 @@ fn a_lock_held_by_a_forgotten_guard_stays_mapped() {
         other.unlink().expect("unlinking another lock");
     });
     checked.join().expect("the thread's checks passed");
+}
+
+/// Asserts that the segment `name` is gone: its creating handles, dropped,
+/// removed it.
+fn assert_removed(name: &str) {
+    let error = shmstruct::unlink(name).expect_err("the creator removed it on drop");
+    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
 }

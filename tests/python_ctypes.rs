@@ -268,7 +268,10 @@ fn python_ctypes_reads_and_writes_rust_segments_in_place() {
         s: ByteString::new(b"hello world").expect("fits"),
         a: initial_points(),
     };
-    let demo = RawValue::create_with(&demo_name, initial, &options).expect("create the Demo");
+    let demo = RawValue::builder(&demo_name)
+        .options(&options)
+        .create(initial)
+        .expect("create the Demo");
     let array = [
         Point { x: 0.5, y: -3.0 },
         Point {
@@ -281,7 +284,10 @@ fn python_ctypes_reads_and_writes_rust_segments_in_place() {
         },
         Point { x: 12.0, y: -0.0 },
     ];
-    let points = RawArray::create_with(&points_name, &array, &options).expect("create the array");
+    let points = RawArray::builder(&points_name)
+        .options(&options)
+        .create(&array)
+        .expect("create the array");
 
     let output = run_python(
         &script(),
@@ -340,9 +346,15 @@ fn python_ctypes_reads_and_writes_rust_segments_in_place() {
     assert_eq!(demo.get().x.to_bits(), expected.x.to_bits());
     assert_eq!(demo.get().s.raw(), expected.s.raw());
     assert_eq!(points.to_vec(), expected_array);
-    let reopened = RawValue::<Demo>::open_with(&demo_name, &options).expect("reopen the Demo");
+    let reopened = RawValue::<Demo>::builder(&demo_name)
+        .options(&options)
+        .open()
+        .expect("reopen the Demo");
     assert_eq!(reopened.get(), expected);
-    let reopened = RawArray::<Point>::open_with(&points_name, &options).expect("reopen the array");
+    let reopened = RawArray::<Point>::builder(&points_name)
+        .options(&options)
+        .open()
+        .expect("reopen the array");
     let bits = |points: &[Point]| -> Vec<(u64, u64)> {
         points
             .iter()

@@ -115,8 +115,11 @@ impl TempDir {
         TempDir(dir)
     }
 
+    /// Options for segments in this directory that outlive their handles:
+    /// the tests patch, list and reopen files after dropping the handles
+    /// (the directory goes with the test).
     fn options(&self) -> SegmentOptions {
-        SegmentOptions::new().dir(&self.0)
+        SegmentOptions::new().dir(&self.0).unlink_on_drop(false)
     }
 }
 
@@ -231,7 +234,10 @@ fn open_expecting_error() {
     let options = SegmentOptions::new()
         .dir(support::arg("DIR"))
         .open_timeout(Duration::from_millis(50));
-    let error = Value::<Point>::open_with(&name, &options).expect_err("a damaged segment");
+    let error = Value::<Point>::builder(&name)
+        .options(&options)
+        .open()
+        .expect_err("a damaged segment");
     let variant = format!("{error:?}");
     assert!(variant.starts_with(&support::arg("VARIANT")), "{variant}");
     let text = support::arg("TEXT");
@@ -266,7 +272,12 @@ fn damaged_files_are_errors_not_signals() {
     };
 
     // Truncated inside the data, and inside the header.
-    drop(Value::create_with("cut", Point { x: 1.0, y: 2.0 }, &options).expect("create"));
+    drop(
+        Value::builder("cut")
+            .options(&options)
+            .create(Point { x: 1.0, y: 2.0 })
+            .expect("create"),
+    );
     let total = std::fs::metadata(path("cut")).expect("stat").len();
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -313,7 +324,12 @@ fn damaged_files_are_errors_not_signals() {
 
     // A valid header, a corrupt descriptor: whether the fingerprint still
     // matches or not.
-    drop(Value::create_with("garbled", Point { x: 1.0, y: 2.0 }, &options).expect("create"));
+    drop(
+        Value::builder("garbled")
+            .options(&options)
+            .create(Point { x: 1.0, y: 2.0 })
+            .expect("create"),
+    );
     let info = SegmentInfo::open_with("garbled", &options).expect("info");
     let (lock_offset, _) = info.lock_area().expect("ready");
     let garbage = vec![0xa5; lock_offset as usize - header::HEADER_SIZE];
@@ -335,7 +351,12 @@ fn damaged_files_are_errors_not_signals() {
     );
 
     // Another format version.
-    drop(Value::create_with("future", Point { x: 1.0, y: 2.0 }, &options).expect("create"));
+    drop(
+        Value::builder("future")
+            .options(&options)
+            .create(Point { x: 1.0, y: 2.0 })
+            .expect("create"),
+    );
     write_at("future", &99_u32.to_ne_bytes(), 8);
     child_expects(
         test,
@@ -346,7 +367,12 @@ fn damaged_files_are_errors_not_signals() {
     );
 
     // A header whose data runs past its end.
-    drop(Value::create_with("liar", Point { x: 1.0, y: 2.0 }, &options).expect("create"));
+    drop(
+        Value::builder("liar")
+            .options(&options)
+            .create(Point { x: 1.0, y: 2.0 })
+            .expect("create"),
+    );
     write_at("liar", &(1u64 << 20).to_ne_bytes(), 88);
     child_expects(
         test,
@@ -357,7 +383,12 @@ fn damaged_files_are_errors_not_signals() {
     );
 
     // A creator that never finishes: the opener gives up after its timeout.
-    drop(Value::create_with("stuck", Point { x: 1.0, y: 2.0 }, &options).expect("create"));
+    drop(
+        Value::builder("stuck")
+            .options(&options)
+            .create(Point { x: 1.0, y: 2.0 })
+            .expect("create"),
+    );
     write_at("stuck", &header::STATE_INITIALISING.to_ne_bytes(), 12);
     child_expects(
         test,
@@ -372,7 +403,12 @@ fn damaged_files_are_errors_not_signals() {
 fn open_waits_a_bounded_time_for_ready() {
     let dir = TempDir::new("wait");
     let options = dir.options();
-    drop(Value::create_with("slow", 5u32, &options).expect("create"));
+    drop(
+        Value::builder("slow")
+            .options(&options)
+            .create(5u32)
+            .expect("create"),
+    );
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(dir.0.join("slow"))
@@ -380,11 +416,10 @@ fn open_waits_a_bounded_time_for_ready() {
     file.write_all_at(&header::STATE_INITIALISING.to_ne_bytes(), 12)
         .expect("write");
     let started = Instant::now();
-    let error = Value::<u32>::open_with(
-        "slow",
-        &options.clone().open_timeout(Duration::from_millis(200)),
-    )
-    .expect_err("never ready");
+    let error = Value::<u32>::builder("slow")
+        .options(&options.clone().open_timeout(Duration::from_millis(200)))
+        .open()
+        .expect_err("never ready");
     assert!(
         matches!(error, Error::StillInitialising { .. }),
         "{error:?}"
@@ -439,7 +474,12 @@ fn a_full_file_system_is_no_space_and_leaves_nothing() {
     // is passed by value.
     let result = std::thread::Builder::new()
         .stack_size(16 << 20)
-        .spawn(move || Value::create_with("big", [0u64; 1 << 18], &options).map(drop))
+        .spawn(move || {
+            Value::builder("big")
+                .options(&options)
+                .create([0u64; 1 << 18])
+                .map(drop)
+        })
         .expect("thread")
         .join()
         .expect("no panic");
@@ -453,7 +493,10 @@ fn a_full_file_system_is_no_space_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&dir.0).expect("read_dir").collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     // A small one still fits.
-    let small = Value::create_with("small", 1u8, &dir.options()).expect("a small segment");
+    let small = Value::builder("small")
+        .options(&dir.options())
+        .create(1u8)
+        .expect("a small segment");
     small.unlink().expect("unlink");
 }
 
@@ -477,8 +520,11 @@ fn permissions_and_links_are_enforced() {
             "umask" => {
                 // SAFETY: umask only changes this process's file mode mask.
                 unsafe { libc::umask(0o077) };
-                let options = SegmentOptions::new().mode(0o644).unlink_on_drop(true);
-                let value = Value::create_with(&name, 1u32, &options).expect("create");
+                let options = SegmentOptions::new().mode(0o644);
+                let value = Value::builder(&name)
+                    .options(&options)
+                    .create(1u32)
+                    .expect("create");
                 let mode = std::fs::metadata(value.path())
                     .expect("stat")
                     .permissions()
@@ -565,7 +611,11 @@ fn eight_creators_race_and_one_wins() {
             assert!(Instant::now() < deadline, "never told to go");
             std::thread::sleep(Duration::from_micros(200));
         }
-        match Value::create(&name, u64::from(std::process::id())) {
+        // Kept: the winner's segment outlives it, for the parent to read.
+        match Value::builder(&name)
+            .keep(true)
+            .create(u64::from(std::process::id()))
+        {
             Ok(_) => {}
             Err(Error::AlreadyExists { .. }) => std::process::exit(ALREADY_EXISTS),
             Err(error) => panic!("{error}"),
@@ -666,7 +716,13 @@ fn openers_never_see_half_initialised_data() {
     }
     let created = std::thread::Builder::new()
         .stack_size(32 << 20)
-        .spawn(move || Value::create(&name, [PATTERN; 1 << 17]).map(drop))
+        .spawn(move || {
+            // Kept: an opener may get there after this handle is gone.
+            Value::builder(&name)
+                .keep(true)
+                .create([PATTERN; 1 << 17])
+                .map(drop)
+        })
         .expect("thread")
         .join()
         .expect("no panic");
@@ -680,8 +736,9 @@ fn openers_never_see_half_initialised_data() {
 fn stale_segments_are_found_and_removed() {
     if support::role().is_some() {
         let options = SegmentOptions::new().dir(support::arg("DIR"));
-        // Created and left behind by a process that then exits.
-        drop(Value::create_with("orphan", 1u32, &options).expect("create"));
+        // Created, kept and left behind by a process that then exits.
+        let kept = Value::builder("orphan").options(&options).keep(true);
+        drop(kept.create(1u32).expect("create"));
         return;
     }
     let test = "stale_segments_are_found_and_removed";
@@ -690,8 +747,16 @@ fn stale_segments_are_found_and_removed() {
     let mut child =
         support::spawn_role(test, "creator", &[("DIR", dir.0.to_str().expect("utf-8"))]);
     finish(&mut child).expect("creator");
-    let live = Value::create_with("live", 2u32, &options).expect("create");
-    drop(Value::create_with("reused", 3u32, &options).expect("create"));
+    let live = Value::builder("live")
+        .options(&options)
+        .create(2u32)
+        .expect("create");
+    drop(
+        Value::builder("reused")
+            .options(&options)
+            .create(3u32)
+            .expect("create"),
+    );
     // Our pid, but another start time: the pid was reused.
     let info = SegmentInfo::open_with("reused", &options).expect("info");
     let file = std::fs::OpenOptions::new()
@@ -728,18 +793,62 @@ fn lifetime_and_odd_paths() {
     let options = dir.options();
     let path = dir.0.join("kept");
 
-    // Neither the creator's nor an opener's drop unlinks by default.
-    let created = Value::create_with("kept", 1u16, &options).expect("create");
-    let opened = Value::<u16>::open_with("kept", &options).expect("open");
-    assert!(!opened.is_creator());
+    // By default the creating handle removes the name when its last clone
+    // drops; an opener never does.
+    let dropping = SegmentOptions::new().dir(&dir.0);
+    let created = Value::builder("temp")
+        .options(&dropping)
+        .create(1u16)
+        .expect("create");
+    let clone = created.clone();
+    drop(
+        Value::<u16>::builder("temp")
+            .options(&dropping)
+            .open()
+            .expect("open"),
+    );
+    assert!(dir.0.join("temp").exists(), "an opener unlinked");
+    drop(created);
+    assert!(dir.0.join("temp").exists(), "unlinked while a clone lives");
+    drop(clone);
+    assert!(!dir.0.join("temp").exists(), "the creator did not unlink");
+
+    // Also on a panic (and so on an early `?` return, which drops alike).
+    let panicked = std::panic::catch_unwind(|| {
+        let _value = Value::builder("panic")
+            .options(&dropping)
+            .create(1u16)
+            .expect("create");
+        panic!("on purpose, holding the creating handle");
+    });
+    assert!(panicked.is_err());
+    assert!(!dir.0.join("panic").exists(), "a panic left the segment");
+
+    // Kept: by the builder, by the handle, or by the options.
+    let created = Value::builder("kept")
+        .options(&dropping)
+        .keep(true)
+        .create(1u16)
+        .expect("create");
+    let opened = Value::<u16>::builder("kept")
+        .options(&dropping)
+        .open()
+        .expect("open");
+    assert!(created.is_creator() && !opened.is_creator());
     drop(opened);
     drop(created);
     assert!(path.exists());
-    let error = Value::create_with("kept", 2u16, &options).expect_err("taken");
+    let error = Value::builder("kept")
+        .options(&options)
+        .create(2u16)
+        .expect_err("taken");
     assert!(matches!(error, Error::AlreadyExists { .. }), "{error:?}");
     assert!(error.to_string().contains("already exists"), "{error}");
     options.unlink("kept").expect("unlink by name");
-    let error = Value::<u16>::open_with("kept", &options).expect_err("gone");
+    let error = Value::<u16>::builder("kept")
+        .options(&options)
+        .open()
+        .expect_err("gone");
     assert_eq!(
         error.to_string(),
         format!(
@@ -748,35 +857,58 @@ fn lifetime_and_odd_paths() {
             path.display()
         )
     );
-
-    // unlink_on_drop: the creating handle removes the name, an opener never.
-    let dropping = options.clone().unlink_on_drop(true);
-    let created = Value::create_with("temp", 1u16, &dropping).expect("create");
-    drop(Value::<u16>::open_with("temp", &dropping).expect("open"));
-    assert!(dir.0.join("temp").exists(), "an opener unlinked");
+    let created = Value::builder("kept")
+        .options(&dropping)
+        .create(3u16)
+        .expect("create");
+    created.clone().keep();
     drop(created);
-    assert!(!dir.0.join("temp").exists(), "the creator did not unlink");
+    assert!(path.exists(), "kept through a clone of the handle");
+    options.unlink("kept").expect("unlink by name");
+    drop(
+        Value::builder("kept")
+            .options(&options)
+            .create(4u16)
+            .expect("create"),
+    );
+    assert!(path.exists(), "kept by the options");
+    options.unlink("kept").expect("unlink by name");
 
     // A handle whose name now belongs to another segment leaves it alone.
-    let first = Value::create_with("reborn", 1u16, &dropping).expect("create");
+    let first = Value::builder("reborn")
+        .options(&dropping)
+        .create(1u16)
+        .expect("create");
     first.unlink().expect("unlink");
-    let second = Value::create_with("reborn", 2u16, &options).expect("create again");
+    let second = Value::builder("reborn")
+        .options(&dropping)
+        .create(2u16)
+        .expect("create again");
     drop(first);
     assert_eq!(
-        Value::<u16>::open_with("reborn", &options)
+        Value::<u16>::builder("reborn")
+            .options(&options)
+            .open()
             .expect("open")
             .get()
             .expect("reading"),
         2
     );
-    second.unlink().expect("unlink");
+    drop(second);
+    assert!(!dir.0.join("reborn").exists());
 
     // A directory at the name, and a missing directory.
     std::fs::create_dir(dir.0.join("sub")).expect("mkdir");
-    let error = Value::<u16>::open_with("sub", &options).expect_err("a directory");
+    let error = Value::<u16>::builder("sub")
+        .options(&options)
+        .open()
+        .expect_err("a directory");
     assert!(error.to_string().contains("is a directory"), "{error}");
     let missing = SegmentOptions::new().dir(dir.0.join("missing"));
-    let error = Value::create_with("x", 1u16, &missing).expect_err("no directory");
+    let error = Value::builder("x")
+        .options(&missing)
+        .create(1u16)
+        .expect_err("no directory");
     assert!(matches!(error, Error::Io { .. }), "{error:?}");
     assert!(error.to_string().contains("does not exist"), "{error}");
 }
@@ -793,13 +925,17 @@ struct OverAligned {
 fn data_aligned_beyond_a_page_is_refused() {
     let dir = TempDir::new("align");
     let options = dir.options();
-    let error = Value::create_with("over", OverAligned { x: 1 }, &options)
+    let error = Value::builder("over")
+        .options(&options)
+        .create(OverAligned { x: 1 })
         .map(|_| ())
         .expect_err("more than a page of alignment");
     assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
     assert!(error.is_invalid_input(), "{error:?}");
     assert!(error.to_string().contains("8192"), "{error}");
-    let error = shmstruct::RawArray::create_with("over", &[OverAligned { x: 1 }], &options)
+    let error = shmstruct::RawArray::builder("over")
+        .options(&options)
+        .create(&[OverAligned { x: 1 }])
         .map(|_| ())
         .expect_err("more than a page of alignment");
     assert!(error.to_string().contains("8192"), "{error}");
@@ -808,7 +944,10 @@ fn data_aligned_beyond_a_page_is_refused() {
         "a refused segment was left behind"
     );
     // A page exactly is fine.
-    let paged = Value::create_with("paged", Paged { x: 7 }, &options).expect("a page of alignment");
+    let paged = Value::builder("paged")
+        .options(&options)
+        .create(Paged { x: 7 })
+        .expect("a page of alignment");
     assert_eq!(paged.get().expect("reading").x, 7);
 }
 
@@ -827,7 +966,10 @@ fn clones_share_the_mapping_and_the_last_one_unlinks() {
     let options = dir.options().unlink_on_drop(true);
     let exists = |name: &str| dir.0.join(name).exists();
 
-    let value = Value::create_with("v", 1u32, &options).expect("value");
+    let value = Value::builder("v")
+        .options(&options)
+        .create(1u32)
+        .expect("value");
     let clone = value.clone();
     drop(value);
     assert!(exists("v"), "a clone still holds the segment");
@@ -837,28 +979,40 @@ fn clones_share_the_mapping_and_the_last_one_unlinks() {
     drop(clone);
     assert!(!exists("v"), "the last clone unlinked it");
 
-    let raw = RawValue::create_with("rv", 3u64, &options).expect("raw value");
+    let raw = RawValue::builder("rv")
+        .options(&options)
+        .create(3u64)
+        .expect("raw value");
     let raw_clone = raw.clone();
     drop(raw);
     assert_eq!(raw_clone.get(), 3);
     drop(raw_clone);
     assert!(!exists("rv"));
 
-    let array = Array::create_with("a", &[1u8, 2], &options).expect("array");
+    let array = Array::builder("a")
+        .options(&options)
+        .create(&[1u8, 2])
+        .expect("array");
     let array_clone = array.clone();
     drop(array);
     assert_eq!(array_clone.to_vec().expect("to_vec"), [1, 2]);
     drop(array_clone);
     assert!(!exists("a"));
 
-    let raw_array = RawArray::create_with("ra", &[4u16], &options).expect("raw array");
+    let raw_array = RawArray::builder("ra")
+        .options(&options)
+        .create(&[4u16])
+        .expect("raw array");
     let raw_array_clone = raw_array.clone();
     drop(raw_array);
     assert_eq!(raw_array_clone.to_vec(), [4]);
     drop(raw_array_clone);
     assert!(!exists("ra"));
 
-    let bytes = SharedBytes::create_with("b", b"hi", &options).expect("bytes");
+    let bytes = SharedBytes::builder("b")
+        .options(&options)
+        .create(b"hi")
+        .expect("bytes");
     let bytes_clone = bytes.clone();
     drop(bytes);
     assert_eq!(bytes_clone.value().expect("value"), b"hi");

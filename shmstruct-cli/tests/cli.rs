@@ -192,13 +192,30 @@ fn play_role() -> bool {
     let dir = std::env::var("SHMSTRUCT_CLI_TEST_DIR").expect("the directory");
     let options = SegmentOptions::new().dir(dir);
     match role.as_str() {
-        // Makes a segment of every kind, then exits: they are left stale.
+        // Makes a segment of every kind, keeps them, then exits: they are
+        // left stale.
         "maker" => {
-            Value::create_with("value", demo(7), &options).expect("value");
-            RawValue::create_with("raw-value", 2.5f32, &options).expect("raw value");
-            Array::create_with("array", &[1i16, -2, 3], &options).expect("array");
-            RawArray::create_with("raw-array", &[9u64; 20], &options).expect("raw array");
-            SharedBytes::create_with("bytes", b"hi\xff", &options).expect("bytes");
+            let options = options.clone().unlink_on_drop(false);
+            Value::builder("value")
+                .options(&options)
+                .create(demo(7))
+                .expect("value");
+            RawValue::builder("raw-value")
+                .options(&options)
+                .create(2.5f32)
+                .expect("raw value");
+            Array::builder("array")
+                .options(&options)
+                .create(&[1i16, -2, 3])
+                .expect("array");
+            RawArray::builder("raw-array")
+                .options(&options)
+                .create(&[9u64; 20])
+                .expect("raw array");
+            SharedBytes::builder("bytes")
+                .options(&options)
+                .create(b"hi\xff")
+                .expect("bytes");
             Lock::create_with("lock", &options).expect("lock");
             RLock::create_with("rlock", &options).expect("rlock");
             Semaphore::create_with("semaphore", 2, &options).expect("semaphore");
@@ -208,13 +225,19 @@ fn play_role() -> bool {
         }
         // Changes the live value that the parent made.
         "changer" => {
-            let value = Value::<Demo>::open_with("live", &options).expect("open");
+            let value = Value::<Demo>::builder("live")
+                .options(&options)
+                .open()
+                .expect("open");
             value.set(demo(49)).expect("set");
         }
         // Takes the live value's lock, says so with a file, and holds it
         // until it is killed (at most a minute).
         "holder" => {
-            let value = Value::<Demo>::open_with("live", &options).expect("open");
+            let value = Value::<Demo>::builder("live")
+                .options(&options)
+                .open()
+                .expect("open");
             let _guard = value.lock().expect("lock");
             std::fs::write(options.get_dir().join("held"), b"").expect("marker");
             std::thread::sleep(Duration::from_secs(60));
@@ -237,7 +260,10 @@ fn list_shows_every_kind_state_and_foreign_file() {
     let Some(dir) = setup("list_shows_every_kind_state_and_foreign_file", true) else {
         return;
     };
-    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(1))
+        .expect("live");
     dir.add_foreign_and_corrupt();
 
     let list = dir.json(&["list"]);
@@ -298,7 +324,10 @@ fn show_prints_values_another_process_wrote() {
     let Some(dir) = setup("show_prints_values_another_process_wrote", false) else {
         return;
     };
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
     run_role(
         "show_prints_values_another_process_wrote",
         "changer",
@@ -346,7 +375,10 @@ fn layout_exports_and_reads_descriptor_files() {
     let Some(dir) = setup("layout_exports_and_reads_descriptor_files", false) else {
         return;
     };
-    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(1))
+        .expect("live");
     let c = dir.text(&["layout", "live", "--format", "c"]);
     assert_eq!(c, Demo::LAYOUT.to_c_header());
     let py = dir.text(&["layout", "live"]);
@@ -372,7 +404,10 @@ fn rm_and_gc_clean_up() {
     let Some(dir) = setup("rm_and_gc_clean_up", true) else {
         return;
     };
-    let live = Value::create_with("live", demo(1), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(1))
+        .expect("live");
     std::fs::write(dir.0.join("foreign"), b"x").expect("foreign");
 
     dir.cli(&["rm", "foreign"])
@@ -486,7 +521,10 @@ fn watch_follows_changes_and_stops_when_unlinked() {
     let Some(dir) = setup(test, false) else {
         return;
     };
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
     let mut watcher = Watcher::start(&dir, "live");
     watcher.expect_line("  n = 7");
     run_role(test, "changer", &dir.0);
@@ -505,7 +543,10 @@ fn watch_stops_on_sigint() {
     let Some(dir) = setup("watch_stops_on_sigint", false) else {
         return;
     };
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
     let mut watcher = Watcher::start(&dir, "live");
     watcher.expect_line("  n = 7");
     let status = StdCommand::new("kill")
@@ -523,7 +564,10 @@ fn show_lock_times_out_and_recovers_a_dead_holder() {
     let Some(dir) = setup(test, false) else {
         return;
     };
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
     let text = dir.text(&["show", "live", "--lock"]);
     assert!(
         text.contains("values (read under the lock):\n  n = 7\n"),
@@ -568,7 +612,10 @@ fn show_lock_times_out_and_recovers_a_dead_holder() {
     dir.cli(&["show", "live", "--timeout", "1"])
         .assert()
         .code(2);
-    let raw = RawValue::create_with("raw", 1u8, &dir.options()).expect("raw");
+    let raw = RawValue::builder("raw")
+        .options(&dir.options())
+        .create(1u8)
+        .expect("raw");
     dir.cli(&["show", "raw", "--lock"])
         .assert()
         .code(1)
@@ -669,7 +716,10 @@ fn a_c_program_reads_what_show_shows_under_the_robust_mutex() {
     let Some(dir) = setup(test, false) else {
         return;
     };
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
     run_role(test, "changer", &dir.0);
     let program = compile_c_reader(&dir, "live");
     let read = |stderr: &str| -> Json {
@@ -741,7 +791,10 @@ fn human_output_snapshots() {
         return;
     };
     dir.add_foreign_and_corrupt();
-    let live = Value::create_with("live", demo(7), &dir.options()).expect("live");
+    let live = Value::builder("live")
+        .options(&dir.options())
+        .create(demo(7))
+        .expect("live");
 
     insta::assert_snapshot!("list", redacted_list(&dir.text(&["list"])));
     let show = |name: &str| {

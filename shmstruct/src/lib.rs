@@ -22,15 +22,15 @@
 //!
 //! // One process creates a value with its own lock, and an array guarded
 //! // by a lock of its own choosing...
-//! let n = Value::create_with("n", 7i32, &options)?;
+//! let n = Value::builder("n").options(&options).create(7i32)?;
 //! let lock = Lock::create_with("lock", &options)?;
 //! let points = [Point { x: 1.875, y: -6.25 }, Point { x: -5.75, y: 2.0 }];
-//! let a = Array::create_with_lock_and_options("a", &points, &lock, &options)?;
+//! let a = Array::builder("a").options(&options).lock(&lock).create(&points)?;
 //!
 //! // ...another opens them by name: the layout is checked before a byte of
 //! // data is read, and the array finds its lock by itself.
-//! let n2 = Value::<i32>::open_with("n", &options)?;
-//! let a2 = Array::<Point>::open_with("a", &options)?;
+//! let n2 = Value::<i32>::builder("n").options(&options).open()?;
+//! let a2 = Array::<Point>::builder("a").options(&options).open()?;
 //! {
 //!     let mut guard = n2.lock()?;
 //!     *guard *= *guard;
@@ -45,7 +45,7 @@
 //! assert_eq!(a.get(1)?, Point { x: 33.0625, y: 4.0 });
 //!
 //! // A different type is refused, field by field.
-//! let error = Value::<f32>::open_with("n", &options).unwrap_err();
+//! let error = Value::<f32>::builder("n").options(&options).open().unwrap_err();
 //! assert!(error.to_string().contains("holds `i32` (4 bytes) but `f32` (4 bytes) was expected"));
 //! # drop((n, n2, a, a2, lock));
 //! # std::fs::remove_dir(&dir).unwrap();
@@ -64,7 +64,6 @@ compile_error!(
      pthread mutexes, futexes, /dev/shm and /proc/<pid>/stat"
 );
 
-mod array;
 mod asserts;
 mod atomic_copy;
 mod bytes;
@@ -73,23 +72,24 @@ pub mod layout;
 #[cfg(target_os = "linux")]
 mod named;
 #[cfg(target_os = "linux")]
+mod object;
+#[cfg(target_os = "linux")]
 mod os;
-mod raw_value;
 pub mod segment;
-mod shared_bytes;
 #[cfg(target_os = "linux")]
 pub mod sync;
-mod value;
 
-pub use array::{Array, ArrayIter, RawArray};
 pub use bytes::ByteString;
 pub use error::{Error, ErrorKind, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 #[cfg(target_os = "linux")]
 pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};
-pub use raw_value::RawValue;
+#[cfg(target_os = "linux")]
+pub use object::{
+    Array, ArrayIter, Builder, Bytes, LockChoice, Locked, One, RawArray, RawBytes, RawValue, Shape,
+    Shared, SharedBytes, Unlocked, Value,
+};
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
-pub use shared_bytes::SharedBytes;
 /// `#[derive(SharedLayout)]`: see the trait [`SharedLayout`](trait@SharedLayout).
 pub use shmstruct_derive::SharedLayout;
 #[cfg(target_os = "linux")]
@@ -97,7 +97,6 @@ pub use sync::{
     DataGuard, LockError, LockGuard, LockResult, OwnerDied, RLockGuard, RawBarrier, RawCondition,
     RawEvent, RawLock, RawRLock, RawSemaphore, SemaphoreGuard,
 };
-pub use value::Value;
 
 /// Items the derive's expansion refers to; not a public API.
 #[doc(hidden)]

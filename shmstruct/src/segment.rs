@@ -16,11 +16,13 @@
 //!
 //! # Lifetime
 //!
-//! A segment lives until its name is unlinked, always explicitly: with
-//! [`unlink`] by name, with a handle's `unlink`, or when the handle that
-//! created it drops, if it was created with
-//! [`SegmentOptions::unlink_on_drop`]. A process that only opened a segment
-//! never removes it on its own. Mappings stay valid after the name is gone.
+//! The handle that creates a segment owns its name, as `tempfile` does: when
+//! the last clone of that handle drops, the name is unlinked, unless the
+//! creator asked to keep it ([`SegmentOptions::unlink_on_drop`]`(false)`,
+//! or `keep` on an object's builder or handle). Otherwise the name goes
+//! with [`unlink`] by name or a handle's `unlink`. A process that only
+//! opened a segment never removes it on its own. Mappings stay valid after
+//! the name is gone.
 //!
 //! # Truncation after open
 //!
@@ -35,7 +37,7 @@
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -132,8 +134,9 @@ pub fn check_name(name: &str) -> Result<()> {
 /// let options = SegmentOptions::new()
 ///     .mode(0o640)
 ///     .open_timeout(Duration::from_millis(100))
-///     .unlink_on_drop(true);
+///     .unlink_on_drop(false);
 /// assert_eq!(options.get_mode(), 0o640);
+/// assert!(!options.get_unlink_on_drop());
 /// ```
 #[derive(Clone, Debug)]
 pub struct SegmentOptions {
@@ -153,13 +156,14 @@ impl Default for SegmentOptions {
 
 impl SegmentOptions {
     /// The defaults: the [default directory](default_dir), mode `0600`, a
-    /// one-second open timeout, no unlinking on drop.
+    /// one-second open timeout, and the creator's handle unlinking the name
+    /// when it drops.
     pub fn new() -> SegmentOptions {
         SegmentOptions {
             dir: None,
             mode: 0o600,
             open_timeout: Duration::from_secs(1),
-            unlink_on_drop: false,
+            unlink_on_drop: true,
             trusted_owners: Vec::new(),
             trusted_groups: Vec::new(),
         }
@@ -186,8 +190,10 @@ impl SegmentOptions {
     }
 
     /// Whether the handle that *creates* the segment unlinks its name when
-    /// it drops (default `false`: the segment outlives its creator until
-    /// unlinked). Openers never unlink, whatever this says.
+    /// the last clone of it drops (default `true`, as `tempfile` does; an
+    /// early `?` return or a panic removes it too). `false` keeps the
+    /// segment after its creator is gone, until something unlinks it.
+    /// Openers never unlink, whatever this says.
     pub fn unlink_on_drop(mut self, unlink: bool) -> SegmentOptions {
         self.unlink_on_drop = unlink;
         self
@@ -228,6 +234,11 @@ impl SegmentOptions {
     /// The open timeout.
     pub fn get_open_timeout(&self) -> Duration {
         self.open_timeout
+    }
+
+    /// Whether a creating handle unlinks the name when it drops.
+    pub fn get_unlink_on_drop(&self) -> bool {
+        self.unlink_on_drop
     }
 
     /// Removes the segment `name` from this options' directory. Processes
@@ -394,7 +405,10 @@ pub(crate) struct Segment {
     /// For [`LockMode::Shared`], the identity of the lock's segment when
     /// this one was created; `None` for the other modes.
     shared_lock_identity: Option<(u64, u64)>,
-    unlink_on_drop: bool,
+    /// Whether dropping this segment unlinks its name: set for a creator
+    /// that did not ask to keep it, cleared by [`Segment::keep`]. Shared by
+    /// every handle of the `Arc` the segment lives in.
+    unlink_on_drop: AtomicBool,
     /// Whether the data starts with a robust mutex that callers may hold
     /// across calls (a `Condition`'s lock).
     mutex_in_data: bool,
@@ -530,7 +544,7 @@ impl Segment {
             identity,
             lock_mode,
             shared_lock_identity,
-            unlink_on_drop: false,
+            unlink_on_drop: AtomicBool::new(false),
             mutex_in_data: false,
         };
         segment.write_header(&descriptor);
@@ -544,8 +558,10 @@ impl Segment {
             os::link_into(&file, &path).map_err(creating_error)?;
         }
         cleanup.0 = None;
-        let mut segment = segment;
-        segment.unlink_on_drop = options.unlink_on_drop;
+        // Relaxed: nothing else has seen the segment yet.
+        segment
+            .unlink_on_drop
+            .store(options.unlink_on_drop, Ordering::Relaxed);
         Ok(segment)
     }
 
@@ -780,7 +796,7 @@ impl Segment {
             identity,
             lock_mode: LockMode::None,
             shared_lock_identity: None,
-            unlink_on_drop: false,
+            unlink_on_drop: AtomicBool::new(false),
             mutex_in_data: false,
         };
         (segment.lock_mode, segment.shared_lock_identity) = segment.read_lock_mode()?;
@@ -1070,6 +1086,14 @@ impl Segment {
         NonNull::new(lock).expect("a mapping is never at address 0")
     }
 
+    /// Keeps the name when this segment drops, though this process created
+    /// it: it then lives until something unlinks it.
+    pub(crate) fn keep(&self) {
+        // Relaxed: a flag read only by `drop`, which runs after every other
+        // handle of the `Arc` is gone (the `Arc` orders that).
+        self.unlink_on_drop.store(false, Ordering::Relaxed);
+    }
+
     /// Unlinks the segment's name if it still names this segment.
     pub(crate) fn unlink(&self) -> Result<()> {
         let not_found = || Error::NotFound {
@@ -1115,7 +1139,7 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if self.unlink_on_drop {
+        if *self.unlink_on_drop.get_mut() {
             // Nothing to report to: a segment already gone is fine.
             let _ = self.unlink();
         }

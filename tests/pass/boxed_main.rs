@@ -8,11 +8,11 @@ use shmstruct::{Array, SegmentOptions, Value};
 fn main() -> Result<(), Box<dyn Error>> {
     let options = SegmentOptions::new().unlink_on_drop(true);
     let name = format!("qm-boxed-{}", std::process::id());
-    let a = Array::create_with(&name, &[3i32, 4], &options)?;
+    let a = Array::builder(&name).options(&options).create(&[3i32, 4])?;
     a.lock()?[0] -= 3;
     let opened = Array::<i32>::open(&name)?;
     assert_eq!(opened.to_vec()?, [0, 4]);
-    let v = Value::create_with(&format!("{name}v"), 'x' as u32, &options)?;
+    let v = Value::builder(&format!("{name}v")).options(&options).create('x' as u32)?;
     let opened = Value::<u32>::open(v.name())?;
     let mut guard = opened.lock_poisoned()?;
     guard.clear_poison();

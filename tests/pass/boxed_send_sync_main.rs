@@ -9,12 +9,12 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let base = format!("qm-sendsync-{}", std::process::id());
     let options = SegmentOptions::new().unlink_on_drop(true);
     let lock = Lock::create_with(&base, &options)?;
-    let bytes = SharedBytes::create_with_lock_and_options(&format!("{base}b"), b"ab", &lock, &options)?;
+    let bytes = SharedBytes::builder(&format!("{base}b")).options(&options).lock(&lock).create(b"ab")?;
     let opened = Lock::open(&base)?;
     let guard = opened.lock()?;
     assert_eq!(bytes.value_locked(&guard)?, b"ab");
     drop(guard);
-    let value = Value::create_with(&format!("{base}v"), 1.5f64, &options)?;
+    let value = Value::builder(&format!("{base}v")).options(&options).create(1.5f64)?;
     *value.lock()? *= 2.0;
     assert_eq!(Value::<f64>::open(value.name())?.get()?, 3.0);
     Ok(())

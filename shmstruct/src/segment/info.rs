@@ -28,7 +28,7 @@ pub enum SegmentState {
 /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-info-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-/// let value = Value::create_with("info-demo", 7u32, &options).unwrap();
+/// let value = Value::builder("info-demo").options(&options).create(7u32).unwrap();
 ///
 /// let info = SegmentInfo::open_with("info-demo", &options).unwrap();
 /// assert_eq!(info.state(), SegmentState::Ready);

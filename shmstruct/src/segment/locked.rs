@@ -48,7 +48,7 @@ pub struct LockedCopy {
 /// # let options = shmstruct::SegmentOptions::new().dir(&dir).unlink_on_drop(true);
 /// use std::time::Duration;
 ///
-/// let n = shmstruct::Value::create_with("n", 7i32, &options)?;
+/// let n = shmstruct::Value::builder("n").options(&options).create(7i32)?;
 /// let copy = shmstruct::segment::read_locked("n", &options, Duration::from_secs(1))?;
 /// assert_eq!(copy.data, 7i32.to_ne_bytes());
 /// assert!(!copy.poisoned);
@@ -58,7 +58,7 @@ pub struct LockedCopy {
 /// ```
 pub fn read_locked(name: &str, options: &SegmentOptions, timeout: Duration) -> Result<LockedCopy> {
     let segment = Arc::new(Segment::open_any(name, options)?);
-    let lock = crate::value::open_lock(&segment, options, "a segment read under its lock")?;
+    let lock = crate::object::open_lock(&segment, options, "a segment read under its lock")?;
     let guard = lock.lock_poisoned_timeout(timeout)?;
     let size = usize::try_from(segment.header().data_size).unwrap_or(usize::MAX);
     let mut data = vec![0u8; size];
