@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const EXAMPLES: [&str; 3] = ["point", "ring", "workers"];
+const EXAMPLES: [&str; 4] = ["parent_child", "point", "ring", "workers"];
 /// A generous bound on one run (each takes well under a second).
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -176,6 +176,17 @@ fn point_prints_what_python_prints() {
          0.1111111111111111\n\
          b'HELLO WORLD'\n\
          [(3.515625, 39.0625), (33.0625, 4.0), (5.640625, 90.25)]\n"
+    );
+}
+
+#[test]
+fn the_crate_docs_parent_and_child_share_a_value_and_an_array() {
+    let run = run("parent_child", &[]);
+    assert!(run.status.success(), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("holds `i32` (4 bytes) but `f32` (4 bytes) was expected"),
+        "{run:#?}"
     );
 }
 

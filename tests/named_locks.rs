@@ -537,18 +537,7 @@ fn a_replaced_shared_lock_is_refused_on_open() {
     let bytes_name = support::unique_name("rp-bytes");
     let _guards = [&lock_name, &value_name, &array_name, &bytes_name].map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating the lock");
-    let value = Value::builder(&value_name)
-        .lock(&lock)
-        .create(1i32)
-        .expect("creating the value");
-    let array = Array::builder(&array_name)
-        .lock(&lock)
-        .create(&[1u8, 2])
-        .expect("creating");
-    let bytes = SharedBytes::builder(&bytes_name)
-        .lock(&lock)
-        .create(b"ab")
-        .expect("creating");
+    let (value, array, bytes) = three_under(&lock, [&value_name, &array_name, &bytes_name]);
     // The original lock is still open here (as in a program whose earlier
     // handles still use it), so the new file cannot get its inode number.
     lock.unlink().expect("unlinking the lock");
@@ -816,18 +805,7 @@ fn in_place_access_refuses_the_guard_of_another_lock() {
     let _guards = names.map(|n| RemoveOnDrop::shm(n));
     let lock = Lock::create(&lock_name).expect("creating");
     let other = Lock::create(&other_name).expect("creating");
-    let value = Value::builder(&value_name)
-        .lock(&lock)
-        .create(1i32)
-        .expect("creating");
-    let array = Array::builder(&array_name)
-        .lock(&lock)
-        .create(&[1u8, 2])
-        .expect("creating");
-    let bytes = SharedBytes::builder(&bytes_name)
-        .lock(&lock)
-        .create(b"abc")
-        .expect("creating");
+    let (value, array, bytes) = three_under(&lock, [&value_name, &array_name, &bytes_name]);
     let raw = RawBytes::builder(&raw_name)
         .capacity(3)
         .create(b"abc")
@@ -856,7 +834,7 @@ fn in_place_access_refuses_the_guard_of_another_lock() {
     // Nothing was touched, and the lock is free again.
     assert_eq!(value.get().expect("value"), 1);
     assert_eq!(array.to_vec().expect("array"), [1, 2]);
-    assert_eq!(bytes.value().expect("bytes"), b"abc");
+    assert_eq!(bytes.value().expect("bytes"), b"ab");
     drop((lock, other, value, array, bytes, raw));
     for name in names {
         assert_removed(name);
@@ -1069,4 +1047,22 @@ fn a_lock_held_by_a_forgotten_guard_stays_mapped() {
 fn assert_removed(name: &str) {
     let error = shmstruct::unlink(name).expect_err("the creator removed it on drop");
     assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+}
+
+/// A value (1), an array ([1, 2]) and a byte string (b"ab") named `names`,
+/// all guarded by `lock`.
+fn three_under(lock: &Lock, names: [&str; 3]) -> (Value<i32>, Array<u8>, SharedBytes) {
+    let value = Value::builder(names[0])
+        .lock(lock)
+        .create(1)
+        .expect("creating");
+    let array = Array::builder(names[1])
+        .lock(lock)
+        .create(&[1, 2])
+        .expect("creating");
+    let bytes = SharedBytes::builder(names[2])
+        .lock(lock)
+        .create(b"ab")
+        .expect("creating");
+    (value, array, bytes)
 }

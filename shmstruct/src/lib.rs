@@ -2,55 +2,13 @@
 //! memory: Python's `multiprocessing.Value`, `Array` and `ctypes.Structure`,
 //! for Rust.
 //!
-//! ```
-//! use shmstruct::{Array, Lock, SegmentOptions, SharedLayout, Value};
+//! Two processes, one program: the parent creates a value and an array in
+//! named segments and runs itself again as the child, which opens them by
+//! name — type-checked — and changes them under their locks
+//! (`examples/parent_child.rs`, which the tests run; `no_run` here because
+//! a doctest cannot re-execute itself):
 //!
-//! // A `_fields_`-style layout, checked against the compiler.
-//! #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
-//! #[repr(C)]
-//! struct Point {
-//!     x: f64,
-//!     y: f64,
-//! }
-//! assert_eq!(Point::LAYOUT.to_string(), "Point: _fields_ = [('x', c_double), ('y', c_double)]");
-//!
-//! // Segments are files in /dev/shm; this example keeps its own in a
-//! // private directory and removes them when the creating handles drop.
-//! let dir = std::env::temp_dir().join(format!("shmstruct-doc-crate-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir).unwrap();
-//! let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-//!
-//! // One process creates a value with its own lock, and an array guarded
-//! // by a lock of its own choosing...
-//! let n = Value::builder("n").options(&options).create(7i32)?;
-//! let lock = Lock::create_with("lock", &options)?;
-//! let points = [Point { x: 1.875, y: -6.25 }, Point { x: -5.75, y: 2.0 }];
-//! let a = Array::builder("a").options(&options).lock(&lock).create(&points)?;
-//!
-//! // ...another opens them by name: the layout is checked before a byte of
-//! // data is read, and the array finds its lock by itself.
-//! let n2 = Value::<i32>::builder("n").options(&options).open()?;
-//! let a2 = Array::<Point>::builder("a").options(&options).open()?;
-//! {
-//!     let mut guard = n2.lock()?;
-//!     *guard *= *guard;
-//! }
-//! {
-//!     let mut guard = a2.lock()?;
-//!     for p in guard.iter_mut() {
-//!         *p = Point { x: p.x * p.x, y: p.y * p.y };
-//!     }
-//! }
-//! assert_eq!(n.get()?, 49);
-//! assert_eq!(a.get(1)?, Point { x: 33.0625, y: 4.0 });
-//!
-//! // A different type is refused, field by field.
-//! let error = Value::<f32>::builder("n").options(&options).open().unwrap_err();
-//! assert!(error.to_string().contains("holds `i32` (4 bytes) but `f32` (4 bytes) was expected"));
-//! # drop((n, n2, a, a2, lock));
-//! # std::fs::remove_dir(&dir).unwrap();
-//! # Ok::<(), shmstruct::Error>(())
-//! ```
+#![doc = concat!("```rust,no_run\n", include_str!("../../examples/parent_child.rs"), "```")]
 //!
 //! The README follows: the tour, the mapping from Python's API, and what
 //! happens when a process dies holding a lock.

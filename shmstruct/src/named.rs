@@ -132,7 +132,7 @@ fn open_checked(
 /// A `Lock` is also what guards a [`Value`](crate::Value) or an
 /// [`Array`](crate::Array): [`Value::get_lock`](crate::Value::get_lock)
 /// returns the value's own lock as a `Lock`, and
-/// [`Value::create_with_lock`](crate::Value::create_with_lock) makes a value
+/// [`Builder::lock`](crate::Builder::lock) makes a value
 /// guarded by a `Lock` it shares with other objects. The guard of
 /// [`Lock::lock`] knows which segment it locks, so an object can check that
 /// it is given the guard of its own lock
@@ -395,11 +395,10 @@ impl fmt::Debug for Lock {
 ///
 /// # In-place access
 ///
-/// [`Value::get_mut_locked`](crate::Value::get_mut_locked),
-/// [`Array::as_mut_slice_locked`](crate::Array::as_mut_slice_locked) and
-/// [`SharedBytes::as_mut_bytes_locked`](crate::SharedBytes::as_mut_bytes_locked)
-/// check, as the copies do, that the guard holds the object's lock (by the
-/// lock segment's identity), and then return a `&mut` into the shared
+/// [`get_mut_locked`](crate::Shared::get_mut_locked) (of a `Value`, an
+/// `Array` or `SharedBytes`) checks, as the copies do, that the guard holds
+/// the object's lock (by the lock segment's identity), and then returns a
+/// `&mut` into the shared
 /// memory, borrowing the object and the guard for as long as it lives. It
 /// is the only reference to that data anywhere:
 ///

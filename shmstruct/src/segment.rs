@@ -1106,7 +1106,10 @@ impl Segment {
             Err(source) => return Err(os_error(&self.name, &self.path, "unlinking", source)),
         }
         std::fs::remove_file(&self.path)
-            .map_err(|source| os_error(&self.name, &self.path, "unlinking", source))
+            .map_err(|source| os_error(&self.name, &self.path, "unlinking", source))?;
+        // Gone already: nothing left for the drop to do.
+        self.keep();
+        Ok(())
     }
 }
 

@@ -43,7 +43,9 @@ const OPEN_OR_CREATE_ROUNDS: usize = 8;
 ///
 /// // A whole options value, as the named primitives take it.
 /// let options = SegmentOptions::new().dir(&dir).mode(0o640);
-/// let squares = Array::builder("squares").options(&options).from_iter((0..4u64).map(|i| i * i))?;
+/// let squares = Array::builder("squares")
+///     .options(&options)
+///     .from_iter((0..4u32).map(|i| u64::from(i * i)))?;
 /// assert_eq!(squares.get(3)?, 9);
 ///
 /// // Created by whichever process comes first, opened by the others.
@@ -79,7 +81,7 @@ impl<D: Shape + ?Sized, L: LockChoice> Clone for Builder<D, L> {
 impl<D: Shape + ?Sized, L: LockChoice> fmt::Debug for Builder<D, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("face", &shape::face::<D>(L::LOCKED))
+            .field("face", &shape::face::<D>(L::LOCKED).0)
             .field("name", &self.name)
             .field("options", &self.options)
             .field("lock", &self.lock.as_ref().map(Lock::name))
@@ -162,7 +164,7 @@ impl<D: Shape + ?Sized, L: LockChoice> Builder<D, L> {
     pub fn open(self) -> Result<Shared<D, L>> {
         let (segment, len) = shape::open::<D>(&self.name, &self.options)?;
         let segment = Arc::new(segment);
-        let opened_as = shape::opened_as::<D>(L::LOCKED);
+        let (_, opened_as) = shape::face::<D>(L::LOCKED);
         if !L::LOCKED {
             expect_no_lock(&segment, opened_as)?;
         }

@@ -150,7 +150,8 @@ pub use shape::{Bytes, One, Shape};
 /// // One lock guarding a value and a byte string, as Python's `lock=lock`.
 /// let s = SharedBytes::builder("s").dir(&dir).lock(&counter.get_lock()).create(b"hello")?;
 /// {
-///     let mut guard = counter.get_lock().lock()?;
+///     let lock = counter.get_lock();
+///     let mut guard = lock.lock()?;
 ///     *counter.get_mut_locked(&mut guard)? += 1;
 ///     s.get_mut_locked(&mut guard)?.make_ascii_uppercase();
 /// }
@@ -414,7 +415,7 @@ impl<D: Shape + ?Sized, L: LockChoice> Shared<D, L> {
 
     /// The face's name, for `Debug` and errors: `Value`, `RawArray`, ...
     fn face() -> &'static str {
-        shape::face::<D>(L::LOCKED)
+        shape::face::<D>(L::LOCKED).0
     }
 }
 

@@ -98,15 +98,17 @@ impl Shape for Bytes {
     }
 }
 
-/// The face of shape `D` with or without a lock: `Value`, `RawArray`, ...
-pub(super) fn face<D: Shape + ?Sized>(locked: bool) -> &'static str {
+/// The face of shape `D` with or without a lock: its name (`Value`,
+/// `RawArray`, ...), and how an error names it when a segment's lock mode
+/// does not fit it.
+pub(super) fn face<D: Shape + ?Sized>(locked: bool) -> (&'static str, &'static str) {
     match (D::FORM, locked) {
-        (Form::Value, true) => "Value",
-        (Form::Value, false) => "RawValue",
-        (Form::Array, true) => "Array",
-        (Form::Array, false) => "RawArray",
-        (Form::Bytes, true) => "SharedBytes",
-        (Form::Bytes, false) => "RawBytes",
+        (Form::Value, true) => ("Value", "a `Value` (which needs a lock)"),
+        (Form::Value, false) => ("RawValue", "a `RawValue` (which has no lock)"),
+        (Form::Array, true) => ("Array", "an `Array` (which needs a lock)"),
+        (Form::Array, false) => ("RawArray", "a `RawArray` (which has no lock)"),
+        (Form::Bytes, true) => ("SharedBytes", "`SharedBytes` (which needs a lock)"),
+        (Form::Bytes, false) => ("RawBytes", "`RawBytes` (which has no lock)"),
     }
 }
 
@@ -116,19 +118,6 @@ pub(super) fn noun<D: Shape + ?Sized>() -> &'static str {
         Form::Value => "value",
         Form::Array => "array",
         Form::Bytes => "byte string",
-    }
-}
-
-/// How the face of shape `D` is named when a segment's lock mode does not
-/// fit it.
-pub(super) fn opened_as<D: Shape + ?Sized>(locked: bool) -> &'static str {
-    match (D::FORM, locked) {
-        (Form::Value, true) => "a `Value` (which needs a lock)",
-        (Form::Value, false) => "a `RawValue` (which has no lock)",
-        (Form::Array, true) => "an `Array` (which needs a lock)",
-        (Form::Array, false) => "a `RawArray` (which has no lock)",
-        (Form::Bytes, true) => "`SharedBytes` (which needs a lock)",
-        (Form::Bytes, false) => "`RawBytes` (which has no lock)",
     }
 }
 
@@ -245,9 +234,9 @@ mod tests {
 
     #[test]
     fn faces_are_named_as_users_know_them() {
-        assert_eq!(face::<One<f64>>(true), "Value");
-        assert_eq!(face::<[f64]>(false), "RawArray");
-        assert_eq!(face::<Bytes>(true), "SharedBytes");
+        assert_eq!(face::<One<f64>>(true).0, "Value");
+        assert_eq!(face::<[f64]>(false).0, "RawArray");
+        assert_eq!(face::<Bytes>(true).1, "`SharedBytes` (which needs a lock)");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub enum SegmentState {
 ///
 /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-info-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
-/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let options = SegmentOptions::new().dir(&dir);
 /// let value = Value::builder("info-demo").options(&options).create(7u32).unwrap();
 ///
 /// let info = SegmentInfo::open_with("info-demo", &options).unwrap();
@@ -276,7 +276,7 @@ impl SegmentInfo {
     ///
     /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-kind-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+    /// let options = SegmentOptions::new().dir(&dir);
     /// let lock = Lock::create_with("kind-demo", &options).unwrap();
     /// let info = SegmentInfo::open_with("kind-demo", &options).unwrap();
     /// assert_eq!(info.kind(), Some(SegmentKind::Lock));

@@ -45,7 +45,7 @@ pub struct LockedCopy {
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-locked-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir).unwrap();
-/// # let options = shmstruct::SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// # let options = shmstruct::SegmentOptions::new().dir(&dir);
 /// use std::time::Duration;
 ///
 /// let n = shmstruct::Value::builder("n").options(&options).create(7i32)?;
