@@ -283,10 +283,7 @@ fn two_processes(control: &MappedFile, value: Option<&Value<i32>>) -> Result<f64
 /// Python's `with v.get_lock(): v.value += 1`.
 fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
     let control = MappedFile::create_control()?;
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let value = Value::builder(&name("counter"))
-        .options(&options)
-        .create(0i32)?;
+    let value = Value::builder(&name("counter")).create(0i32)?;
     let (mut ours, mut raw) = (vec![], vec![]);
     for _ in 0..PROCESS_REPEATS {
         ours.push(two_processes(&control, Some(&value))?);
@@ -325,13 +322,8 @@ fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
 /// held for the whole loop; `RawArray` (no lock) for reference; against
 /// Python's `Array(Point, 1000)`.
 fn points_element_by_element(python: Result<&Python, &String>) -> Result<(), BoxError> {
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let points = Array::<Point>::builder(&name("points"))
-        .options(&options)
-        .zeroed(POINTS)?;
-    let raw_points = RawArray::<Point>::builder(&name("rawpoints"))
-        .options(&options)
-        .zeroed(POINTS)?;
+    let points = Array::<Point>::builder(&name("points")).zeroed(POINTS)?;
+    let raw_points = RawArray::<Point>::builder(&name("rawpoints")).zeroed(POINTS)?;
     let expected: f64 = (0..POINTS).map(|i| i as f64 * 0.25).sum();
     let per_element =
         |start: Instant| start.elapsed().as_nanos() as f64 / (POINTS * POINT_PASSES) as f64;
@@ -426,10 +418,7 @@ fn point(i: usize) -> Point {
 /// between two `Vec`s of the same size.
 fn bulk_copy() -> Result<(), BoxError> {
     let len = BULK_BYTES / size_of::<f64>();
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let array = Array::<f64>::builder(&name("bulk"))
-        .options(&options)
-        .zeroed(len)?;
+    let array = Array::<f64>::builder(&name("bulk")).zeroed(len)?;
     let source: Vec<f64> = (0..len).map(|i| i as f64).collect();
     let mut destination = vec![0.0f64; len];
     // Fault every page in once, so that no repeat pays for it.
@@ -707,19 +696,10 @@ fn segment_cycle(python: Result<&Python, &String>) -> Result<(), BoxError> {
 /// small and large descriptors: the check reads the header and the
 /// descriptor, never the data.
 fn open_time() -> Result<(), BoxError> {
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let small = Array::<f64>::builder(&name("open-small"))
-        .options(&options)
-        .zeroed(4096 / 8)?;
-    let large = Array::<f64>::builder(&name("open-large"))
-        .options(&options)
-        .zeroed(BULK_BYTES / 8)?;
-    let point = Array::<Point>::builder(&name("open-point"))
-        .options(&options)
-        .zeroed(256)?;
-    let tree = Array::<Tree>::builder(&name("open-tree"))
-        .options(&options)
-        .zeroed(1)?;
+    let small = Array::<f64>::builder(&name("open-small")).zeroed(4096 / 8)?;
+    let large = Array::<f64>::builder(&name("open-large")).zeroed(BULK_BYTES / 8)?;
+    let point = Array::<Point>::builder(&name("open-point")).zeroed(256)?;
+    let tree = Array::<Tree>::builder(&name("open-tree")).zeroed(1)?;
     fn time_opens<T: SharedLayout>(name: &str) -> Result<f64, BoxError> {
         let start = Instant::now();
         for _ in 0..OPENS {

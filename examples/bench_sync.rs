@@ -300,11 +300,8 @@ fn main() {
     });
     // The named Lock: the same RawLock in a segment, reached through the
     // handle (a pointer into the segment, then the guard).
-    let named_lock = shmstruct::Lock::create_with(
-        &format!("bench-sync-{}-lock", std::process::id()),
-        &shmstruct::SegmentOptions::new().unlink_on_drop(true),
-    )
-    .expect("creating the named lock");
+    let named_lock = shmstruct::Lock::create(&format!("bench-sync-{}-lock", std::process::id()))
+        .expect("creating the named lock");
     let named = repeat(|| {
         ns_per_op(UNCONTENDED_ITERS, || {
             for _ in 0..UNCONTENDED_ITERS {

@@ -35,7 +35,7 @@ use std::error::Error;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use shmstruct::{RawArray, SegmentOptions, Semaphore, SharedLayout};
+use shmstruct::{RawArray, Semaphore, SharedLayout};
 
 /// A point, as in Python's `class Point(Structure)`.
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
@@ -80,13 +80,10 @@ fn main() -> ExitCode {
 fn consumer() -> Result<(), Box<dyn Error>> {
     let prefix = format!("ring-{}", std::process::id());
     let name = |object: &str| format!("{prefix}-{object}");
-    // All removed when their handles drop, whatever happens.
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let slots = RawArray::<Point>::builder(&name("slots"))
-        .options(&options)
-        .zeroed(SLOTS)?;
-    let empty = Semaphore::create_with(&name("empty"), SLOTS as u32, &options)?;
-    let full = Semaphore::create_with(&name("full"), 0, &options)?;
+    // All removed when their creating handles drop, whatever happens.
+    let slots = RawArray::<Point>::builder(&name("slots")).zeroed(SLOTS)?;
+    let empty = Semaphore::create(&name("empty"), SLOTS as u32)?;
+    let full = Semaphore::create(&name("full"), 0)?;
 
     let mut producer = Command::new(std::env::current_exe()?)
         .args(["producer", &prefix])

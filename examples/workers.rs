@@ -26,7 +26,7 @@
 use std::error::Error;
 use std::process::{Command, ExitCode};
 
-use shmstruct::{Array, SegmentOptions};
+use shmstruct::Array;
 
 /// How many worker processes.
 const WORKERS: u64 = 4;
@@ -54,8 +54,7 @@ fn parent() -> Result<(), Box<dyn Error>> {
     let name = format!("workers-{}-totals", std::process::id());
     // count, sum, sum of squares; all zero, with the array's own lock.
     // Removed when `totals` drops, whatever happens.
-    let options = SegmentOptions::new().unlink_on_drop(true);
-    let totals = Array::<f64>::builder(&name).options(&options).zeroed(3)?;
+    let totals = Array::<f64>::builder(&name).zeroed(3)?;
 
     // Start every worker before waiting for any: they run at the same time.
     let mut workers = Vec::new();

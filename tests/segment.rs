@@ -569,7 +569,7 @@ fn permissions_and_links_are_enforced() {
     finish(&mut child).expect("umask");
     assert!(
         !Path::new("/dev/shm").join(&umask_name).exists(),
-        "unlink_on_drop"
+        "the creator unlinks on drop"
     );
 
     // A symbolic link planted at the name: create refuses, open refuses,
@@ -957,13 +957,13 @@ struct Paged {
     x: u64,
 }
 
-/// A cloned handle shares the mapping; a creator's `unlink_on_drop` takes
-/// effect when the last clone drops, for every object type.
+/// A cloned handle shares the mapping; a creator unlinks the name when the
+/// last clone drops (the default), for every object type.
 #[test]
 fn clones_share_the_mapping_and_the_last_one_unlinks() {
     use shmstruct::{Array, RawArray, RawValue, SharedBytes};
     let dir = TempDir::new("clone");
-    let options = dir.options().unlink_on_drop(true);
+    let options = SegmentOptions::new().dir(&dir.0);
     let exists = |name: &str| dir.0.join(name).exists();
 
     let value = Value::builder("v")
