@@ -65,7 +65,8 @@ pub enum SegmentKind {
     Array,
     /// A [`RawArray`](crate::RawArray): elements without a lock.
     RawArray,
-    /// A byte string ([`SharedBytes`](crate::SharedBytes)).
+    /// A byte string, with a lock ([`SharedBytes`](crate::SharedBytes)) or
+    /// without ([`RawBytes`](crate::RawBytes)).
     Bytes,
     /// A [`Lock`](crate::Lock).
     Lock,
