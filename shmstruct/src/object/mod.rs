@@ -36,10 +36,9 @@ pub use locking::{LockChoice, Locked, Unlocked};
 pub use shape::{Bytes, One, Shape};
 
 /// Data of shape `D` — one `T` ([`One<T>`]), a `[T]` or a byte string
-/// ([`Bytes`]) — in a
-/// named shared-memory segment that other processes open by name, guarded
-/// as `L` says: [`Locked`] (its own lock, or a named [`Lock`](crate::Lock)
-/// shared with other objects) or [`Unlocked`].
+/// ([`Bytes`]) — in a named shared-memory segment that other processes open
+/// by name, guarded as `L` says: [`Locked`] (its own lock, or a named
+/// [`Lock`](crate::Lock) shared with other objects) or [`Unlocked`].
 ///
 /// Users meet it through its faces, Python's names:
 ///
@@ -412,11 +411,6 @@ impl<D: Shape + ?Sized, L: LockChoice> Shared<D, L> {
     pub fn unlink(&self) -> Result<()> {
         self.segment.unlink()
     }
-
-    /// The face's name, for `Debug` and errors: `Value`, `RawArray`, ...
-    fn face() -> &'static str {
-        shape::face::<D>(L::LOCKED).0
-    }
 }
 
 /// Another handle to the same mapping (no new mapping, no system call).
@@ -436,7 +430,7 @@ impl<D: Shape + ?Sized, L: LockChoice> Clone for Shared<D, L> {
 
 impl<D: Shape + ?Sized, L: LockChoice> fmt::Debug for Shared<D, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(Self::face())
+        f.debug_struct(shape::face::<D>(L::LOCKED).0)
             .field("name", &self.name())
             .field("type", &D::Element::LAYOUT.name())
             .field("len", &self.len)
