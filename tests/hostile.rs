@@ -330,9 +330,7 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
         return;
     }
     let fs = PrivateTmpfs::mount_sized("killed", "16m");
-    // Segments kept past their handles: the test drops them before it
-    // reopens, patches or lists the files (the directory goes with it).
-    let options = SegmentOptions::new().dir(fs.path()).unlink_on_drop(false);
+    let options = SegmentOptions::new().dir(fs.path());
     let name = "killed";
     let path = fs.path().join(name);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -370,9 +368,8 @@ fn a_creator_killed_anywhere_leaves_the_name_usable() {
             Err(other) => panic!("round {round}: the name is left blocked: {other}"),
         };
         let _ = std::fs::remove_file(&path);
-        let created = Array::builder(name)
-            .options(&options.clone().unlink_on_drop(true))
-            .create(&[1u64]);
+        // Removed again when `created` drops, as every creator's segment is.
+        let created = Array::builder(name).options(&options).create(&[1u64]);
         assert!(
             created.is_ok(),
             "round {round} (name was {outcome}): create failed: {:?}",
@@ -522,9 +519,7 @@ fn bounded_semaphore_calls_stay_bounded_with_a_forged_internal_owner() {
         return;
     }
     let dir = WorldWritableDir::new("forged");
-    // Segments kept past their handles: the test drops them before it
-    // reopens, patches or lists the files (the directory goes with it).
-    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
+    let options = SegmentOptions::new().dir(dir.path());
     let name = support::unique_name("sem");
     let _semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
     let file = std::fs::OpenOptions::new()
@@ -870,9 +865,7 @@ fn bounded_semaphore_calls_stay_bounded_while_a_user_is_stopped() {
         }
     }
     let dir = WorldWritableDir::new("stopped");
-    // Segments kept past their handles: the test drops them before it
-    // reopens, patches or lists the files (the directory goes with it).
-    let options = SegmentOptions::new().dir(dir.path()).unlink_on_drop(false);
+    let options = SegmentOptions::new().dir(dir.path());
     let name = support::unique_name("sem");
     let semaphore = Semaphore::create_with(&name, 1, &options).expect("creating");
     let file = std::fs::File::open(dir.path().join(&name)).expect("opening the file");
