@@ -311,10 +311,9 @@ const KILLED_LEN: usize = 1 << 17;
 #[test]
 fn a_creator_killed_anywhere_leaves_the_name_usable() {
     if support::role().is_some() {
-        // Create and remove the segment over and over until killed.
-        let options = SegmentOptions::new()
-            .dir(support::arg("DIR"))
-            .unlink_on_drop(true);
+        // Create and remove the segment (as the handle drops) over and
+        // over until killed.
+        let options = SegmentOptions::new().dir(support::arg("DIR"));
         let elements = vec![3u64; KILLED_LEN];
         loop {
             drop(
