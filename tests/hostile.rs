@@ -85,11 +85,12 @@ fn squatted_names_are_refused() {
         let mode = u32::from_str_radix(&support::arg("MODE"), 8).unwrap();
         let options = SegmentOptions::new().dir(support::arg("DIR")).mode(mode);
         // Kept: the name stays squatted after the squatter exits.
-        Value::<u64>::builder(&support::arg("NAME"))
+        let squatter = Value::<u64>::builder(&support::arg("NAME"))
             .options(&options)
             .keep(true)
             .create(7)
             .expect("the squatter creates its segment");
+        drop(squatter);
         return;
     }
     if !running_as_root() {

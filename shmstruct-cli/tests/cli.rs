@@ -196,26 +196,36 @@ fn play_role() -> bool {
         // left stale.
         "maker" => {
             let options = options.clone().unlink_on_drop(false);
-            Value::builder("value")
-                .options(&options)
-                .create(demo(7))
-                .expect("value");
-            RawValue::builder("raw-value")
-                .options(&options)
-                .create(2.5f32)
-                .expect("raw value");
-            Array::builder("array")
-                .options(&options)
-                .create(&[1i16, -2, 3])
-                .expect("array");
-            RawArray::builder("raw-array")
-                .options(&options)
-                .create(&[9u64; 20])
-                .expect("raw array");
-            SharedBytes::builder("bytes")
-                .options(&options)
-                .create(b"hi\xff")
-                .expect("bytes");
+            drop(
+                Value::builder("value")
+                    .options(&options)
+                    .create(demo(7))
+                    .expect("value"),
+            );
+            drop(
+                RawValue::builder("raw-value")
+                    .options(&options)
+                    .create(2.5f32)
+                    .expect("raw value"),
+            );
+            drop(
+                Array::builder("array")
+                    .options(&options)
+                    .create(&[1i16, -2, 3])
+                    .expect("array"),
+            );
+            drop(
+                RawArray::builder("raw-array")
+                    .options(&options)
+                    .create(&[9u64; 20])
+                    .expect("raw array"),
+            );
+            drop(
+                SharedBytes::builder("bytes")
+                    .options(&options)
+                    .create(b"hi\xff")
+                    .expect("bytes"),
+            );
             Lock::create_with("lock", &options).expect("lock");
             RLock::create_with("rlock", &options).expect("rlock");
             Semaphore::create_with("semaphore", 2, &options).expect("semaphore");

@@ -161,6 +161,7 @@ pub use shape::{Bytes, One, Shape};
 /// std::fs::remove_dir(&dir).unwrap();
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
+#[must_use = "a creating handle unlinks its segment as soon as it drops: bind it, or keep it"]
 pub struct Shared<D: Shape + ?Sized, L: LockChoice = Locked> {
     segment: Arc<Segment>,
     /// The number of elements: 1 for a value, the array's length, the byte
