@@ -431,10 +431,14 @@ impl<D: Shape + ?Sized, L: LockChoice> Clone for Shared<D, L> {
 
 impl<D: Shape + ?Sized, L: LockChoice> fmt::Debug for Shared<D, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(shape::face::<D>(L::LOCKED).0)
+        let mut debug = f.debug_struct(shape::face::<D>(L::LOCKED).0);
+        debug
             .field("name", &self.name())
-            .field("type", &D::Element::LAYOUT.name())
-            .field("len", &self.len)
+            .field("type", &D::Element::LAYOUT.name());
+        if shape::has_length::<D>() {
+            debug.field("len", &self.len);
+        }
+        debug
             .field("lock", &L::lock_name(&self.lock))
             .field("created", &self.created)
             .finish_non_exhaustive()

@@ -112,6 +112,12 @@ pub(super) fn face<D: Shape + ?Sized>(locked: bool) -> (&'static str, &'static s
     }
 }
 
+/// Whether an object of shape `D` has a length of its own (an array's, a
+/// byte string's capacity), chosen when it is created.
+pub(super) fn has_length<D: Shape + ?Sized>() -> bool {
+    D::FORM != Form::Value
+}
+
 /// What the data of an object of shape `D` is called in errors.
 pub(super) fn noun<D: Shape + ?Sized>() -> &'static str {
     match D::FORM {
