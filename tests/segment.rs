@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use shmstruct::segment::{self, header};
 use shmstruct::{Error, SegmentInfo, SegmentOptions, SegmentState, Value};
-use support::{ChildGuard, RemoveOnDrop};
+use support::{ChildGuard, RemoveOnDrop, TempDir};
 
 /// Declares a `#[repr(C)]` struct and the `SharedLayout` impl the derive
 /// would generate for it.
@@ -105,28 +105,11 @@ fn finish(child: &mut ChildGuard) -> Result<(), String> {
     }
 }
 
-/// A private directory for segments, removed with its contents on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(support::unique_name(tag));
-        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
-        TempDir(dir)
-    }
-
-    /// Options for segments in this directory that outlive their handles:
-    /// the tests patch, list and reopen files after dropping the handles
-    /// (the directory goes with the test).
-    fn options(&self) -> SegmentOptions {
-        SegmentOptions::new().dir(&self.0).unlink_on_drop(false)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Options for segments in `dir` that outlive their handles: the tests
+/// patch, list and reopen files after dropping the handles (the directory
+/// goes with the test).
+fn kept(dir: &TempDir) -> SegmentOptions {
+    SegmentOptions::new().dir(&dir.0).unlink_on_drop(false)
 }
 
 #[test]
@@ -261,7 +244,7 @@ fn damaged_files_are_errors_not_signals() {
     }
     let test = "damaged_files_are_errors_not_signals";
     let dir = TempDir::new("damaged");
-    let options = dir.options();
+    let options = kept(&dir);
     let path = |name: &str| dir.0.join(name);
     let write_at = |name: &str, bytes: &[u8], offset: u64| {
         let file = std::fs::OpenOptions::new()
@@ -402,7 +385,7 @@ fn damaged_files_are_errors_not_signals() {
 #[test]
 fn open_waits_a_bounded_time_for_ready() {
     let dir = TempDir::new("wait");
-    let options = dir.options();
+    let options = kept(&dir);
     drop(
         Value::builder("slow")
             .options(&options)
@@ -469,7 +452,7 @@ fn a_full_file_system_is_no_space_and_leaves_nothing() {
     }
     let _unmount = Unmount(&dir.0);
 
-    let options = dir.options();
+    let options = kept(&dir);
     // 2 MiB of data does not fit in 1 MiB. Built on a big stack: the value
     // is passed by value.
     let result = std::thread::Builder::new()
@@ -494,7 +477,7 @@ fn a_full_file_system_is_no_space_and_leaves_nothing() {
     assert!(left.is_empty(), "left behind: {left:?}");
     // A small one still fits.
     let small = Value::builder("small")
-        .options(&dir.options())
+        .options(&kept(&dir))
         .create(1u8)
         .expect("a small segment");
     small.unlink().expect("unlink");
@@ -743,7 +726,7 @@ fn stale_segments_are_found_and_removed() {
     }
     let test = "stale_segments_are_found_and_removed";
     let dir = TempDir::new("stale");
-    let options = dir.options();
+    let options = kept(&dir);
     let mut child =
         support::spawn_role(test, "creator", &[("DIR", dir.0.to_str().expect("utf-8"))]);
     finish(&mut child).expect("creator");
@@ -790,7 +773,7 @@ fn stale_segments_are_found_and_removed() {
 #[test]
 fn lifetime_and_odd_paths() {
     let dir = TempDir::new("life");
-    let options = dir.options();
+    let options = kept(&dir);
     let path = dir.0.join("kept");
 
     // By default the creating handle removes the name when its last clone
@@ -924,7 +907,7 @@ struct OverAligned {
 #[test]
 fn data_aligned_beyond_a_page_is_refused() {
     let dir = TempDir::new("align");
-    let options = dir.options();
+    let options = kept(&dir);
     let error = Value::builder("over")
         .options(&options)
         .create(OverAligned { x: 1 })
