@@ -47,8 +47,8 @@ use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{self, Poisoned, Wait};
 use crate::sync::{
-    LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
-    WaitTimeoutResult,
+    LockGuard, LockResult, LockWords, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock,
+    RawSemaphore, WaitTimeoutResult,
 };
 
 // The lock area holds a RawLock or a RawRLock at its start: it must be large
@@ -247,23 +247,19 @@ impl Lock {
         unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
     }
 
-    /// The poison word of the lock area (see [`crate::sync::poison`]).
-    fn poison_word(&self) -> &std::sync::atomic::AtomicU32 {
-        let word = self
-            .segment
-            .lock_area()
-            .as_ptr()
-            .wrapping_add(POISON_OFFSET);
-        // SAFETY: the word is inside the lock area (const-asserted above),
-        // 4-aligned (the area is 64-aligned), zeroed by the creator and
-        // mapped while `self.segment` lives, which outlives the borrow;
-        // every process accesses it only atomically (`sync::poison`).
-        unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) }
+    /// The poison and sequence words of the lock area (see
+    /// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
+    pub(crate) fn words(&self) -> &LockWords {
+        // SAFETY: the segment's lock mode is Own (checked by every
+        // constructor), so the lock area is an own lock's area, zeroed by
+        // the creator, mapped while `self.segment` lives, which outlives
+        // the borrow; every process accesses the words only atomically.
+        unsafe { LockWords::at_area(self.segment.lock_area().as_ptr()) }
     }
 
     /// Checks, on open, that the poison word is one this crate writes.
     fn check_poison_word(self) -> Result<Lock> {
-        match poison::check_word(self.poison_word()) {
+        match poison::check_word(self.words().poison()) {
             Ok(()) => Ok(self),
             Err(found) => Err(Error::CorruptLock {
                 name: self.name().to_owned(),
@@ -276,7 +272,27 @@ impl Lock {
     /// lock and of the objects it guards.
     pub(crate) fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<LockGuard<'_>> {
         self.raw()
-            .lock_poisoning(self.poison_word(), self.name(), wait, poisoned)
+            .lock_poisoning(self.words(), self.name(), wait, poisoned)
+    }
+
+    /// A copy of the data this lock guards, made by `read` without taking
+    /// the lock when no holder is writing, and never torn: the seqlock read
+    /// of [`crate::sync::seqlock`]. `read` copies with relaxed atomic loads
+    /// (`crate::atomic_copy`) and may run several times; if the lock-free
+    /// copies keep failing (a long write, or a holder that died mid-write),
+    /// the lock is taken, waiting as `wait` says, and `read` runs under it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] for poisoned data, as `get()` reports it; the
+    /// errors of [`Lock::lock_timeout`] (or [`Lock::try_lock`]) if the lock
+    /// had to be taken.
+    // Used by the objects' snapshots; until they are, by the tests of
+    // `sync::seqlock`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
+        self.raw()
+            .read_consistent(self.words(), self.name(), wait, read)
     }
 
     fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {

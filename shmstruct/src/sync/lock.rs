@@ -3,11 +3,11 @@
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+use super::area::LockWords;
 use super::os::{Acquired, Deadline, MutexKind, RobustMutex};
-use super::{LockError, LockResult, OwnerDied};
+use super::{poison, seqlock, LockError, LockResult, OwnerDied};
 use crate::Result;
 
 /// A lock shared by processes, living in shared memory: Python's
@@ -185,24 +185,29 @@ impl std::fmt::Debug for RawLock {
 pub struct LockGuard<'a> {
     lock: &'a RawLock,
     inconsistent: bool,
-    /// The poison word beside the lock, for locks that have one (those of
-    /// named objects; see [`super::poison`]).
-    poison: Option<&'a AtomicU32>,
+    /// The poison and sequence words beside the lock, for locks that have
+    /// them (those in a segment's lock area; see [`super::poison`] and
+    /// [`super::seqlock`]).
+    words: Option<&'a LockWords>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl<'a> LockGuard<'a> {
-    pub(super) fn new(
-        lock: &'a RawLock,
-        inconsistent: bool,
-        poison: Option<&'a AtomicU32>,
-    ) -> Self {
+    pub(super) fn new(lock: &'a RawLock, inconsistent: bool, words: Option<&'a LockWords>) -> Self {
         LockGuard {
             lock,
             inconsistent,
-            poison,
+            words,
             _not_send: PhantomData,
         }
+    }
+
+    /// The guard of a consistent `lock`, just locked, whose lock area has
+    /// `words`: starts a write in the sequence word, which the guard's drop
+    /// ends.
+    pub(super) fn with_words(lock: &'a RawLock, words: &'a LockWords) -> Self {
+        seqlock::begin_write(&words.sequence);
+        LockGuard::new(lock, false, Some(words))
     }
 
     /// Whether the data this lock guards is marked poisoned: a holder died
@@ -210,7 +215,8 @@ impl<'a> LockGuard<'a> {
     /// [`clear_poison`](LockGuard::clear_poison) since. Always `false` for
     /// a lock in place ([`RawLock`]), which has no poison word.
     pub fn is_poisoned(&self) -> bool {
-        self.poison.is_some_and(super::poison::is_set)
+        self.words
+            .is_some_and(|words| poison::is_set(&words.poison))
     }
 
     /// Declares the guarded data repaired: later `lock()`, `get()` and
@@ -218,8 +224,8 @@ impl<'a> LockGuard<'a> {
     /// [`std::sync::Mutex::clear_poison`]). Does nothing if the data is not
     /// poisoned, or for a lock in place ([`RawLock`]).
     pub fn clear_poison(&mut self) {
-        if let Some(word) = self.poison {
-            super::poison::clear(word);
+        if let Some(words) = self.words {
+            poison::clear(&words.poison);
         }
     }
 
@@ -231,6 +237,7 @@ impl<'a> LockGuard<'a> {
     /// Gives up the guard without unlocking: the caller takes over the
     /// responsibility to unlock (condition waits).
     pub(super) fn into_held_lock(self) -> &'a RawLock {
+        debug_assert!(self.words.is_none(), "only a condition's lock waits");
         let lock = self.lock;
         std::mem::forget(self);
         lock
@@ -277,10 +284,13 @@ impl Drop for LockGuard<'_> {
         // A guard dropped while its thread unwinds may leave the data
         // half-written: mark it before anyone else can lock (as std's
         // `Mutex` poisons).
-        if let Some(word) = self.poison {
+        if let Some(words) = self.words {
             if std::thread::panicking() {
-                super::poison::set(word);
+                poison::set(&words.poison);
             }
+            // After the poison word, so that a reader that sees the even
+            // sequence value sees the poisoning too.
+            seqlock::end_write(&words.sequence);
         }
         // After an owner death without `mark_consistent`, this unlock is
         // what makes the mutex not recoverable (POSIX): that is intended.

@@ -68,6 +68,7 @@ use std::fmt;
 
 use crate::Error;
 
+mod area;
 mod barrier;
 mod condition;
 mod event;
@@ -75,10 +76,12 @@ mod lock;
 pub(crate) mod poison;
 mod rlock;
 mod semaphore;
+pub(crate) mod seqlock;
 
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 mod os;
 
+pub(crate) use area::LockWords;
 pub use barrier::RawBarrier;
 pub use condition::{RawCondition, WaitTimeoutResult};
 pub use event::RawEvent;

@@ -21,8 +21,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::area::LockWords;
 use super::os::{Acquired, Deadline};
-use super::{LockGuard, RawLock};
+use super::{seqlock, LockGuard, RawLock};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -79,13 +80,15 @@ pub(crate) enum Poisoned {
 }
 
 impl RawLock {
-    /// Locks, with poisoning through `word`, the poison word beside this
-    /// lock (named `name` in errors).
+    /// Locks, with poisoning through the poison word of `words`, the words
+    /// beside this lock (named `name` in errors), and makes the sequence
+    /// word odd for as long as the guard lives ([`super::seqlock`]).
     ///
     /// If the previous holder died holding the lock, marks the data
-    /// poisoned and the mutex consistent before anything else, so that no
-    /// path, including an early return of the caller, leaves the mutex not
-    /// recoverable. Then, with `Poisoned::Refuse`, poisoned data is
+    /// poisoned, the sequence word even and the mutex consistent before
+    /// anything else, so that no path, including an early return of the
+    /// caller, leaves the mutex not recoverable or lock-free readers
+    /// waiting for a dead writer. Then, with `Poisoned::Refuse`, poisoned data is
     /// [`Error::Poisoned`] and the lock is released at once.
     ///
     /// # Errors
@@ -96,7 +99,7 @@ impl RawLock {
     /// [`Error::WouldDeadlock`] as [`RawLock::lock`] says.
     pub(crate) fn lock_poisoning<'a>(
         &'a self,
-        word: &'a AtomicU32,
+        words: &'a LockWords,
         name: &str,
         wait: Wait,
         poisoned: Poisoned,
@@ -107,17 +110,18 @@ impl RawLock {
             Wait::Timeout(timeout) => self.mutex.lock_until(&Deadline::after(timeout)),
         }?;
         if acquired == Acquired::OwnerDied {
-            set(word);
+            set(&words.poison);
+            seqlock::recover(&words.sequence);
             if let Err(error) = self.mutex.mark_consistent() {
                 // Not expected: the mutex is held, robust and inconsistent.
                 // Unlocking it unrepaired makes it not recoverable, which
                 // every later locker is told; holding it forever would hang
                 // them instead.
-                drop(LockGuard::new(self, true, Some(word)));
+                drop(LockGuard::new(self, true, None));
                 return Err(error);
             }
         }
-        let guard = LockGuard::new(self, false, Some(word));
+        let guard = LockGuard::with_words(self, words);
         if poisoned == Poisoned::Refuse && guard.is_poisoned() {
             return Err(Error::Poisoned {
                 lock: name.to_owned(),
