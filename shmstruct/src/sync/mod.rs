@@ -24,7 +24,7 @@
 //! | type | `SIZE` | `ALIGN` |
 //! |---|---|---|
 //! | [`RawLock`], [`RawRLock`] | 40 | 8 |
-//! | [`RawCondition`] | 48 | 8 |
+//! | [`RawCondition`] | 56 | 8 |
 //! | [`RawBarrier`] | 64 | 8 |
 //! | [`RawSemaphore`] | 344 | 8 |
 //! | [`RawEvent`] | 4 | 4 |
