@@ -297,10 +297,7 @@ impl Lock {
 
     fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
         let guard = self.acquire(wait, poisoned)?;
-        Ok(NamedLockGuard {
-            guard,
-            identity: self.segment.identity(),
-        })
+        Ok(guard.in_segment(self.segment.identity()))
     }
 
     /// Blocks until this thread holds the lock (Python's `acquire()`).
@@ -440,66 +437,10 @@ impl fmt::Debug for Lock {
 /// program that writes the data without taking it breaks it. A guard of
 /// poisoned data ([`Lock::lock_poisoned`]) is accepted: repair the data in
 /// place, drop the reference, then [`clear_poison`](Self::clear_poison).
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct NamedLockGuard<'a> {
-    guard: LockGuard<'a>,
-    identity: (u64, u64),
-}
-
-impl<'a> NamedLockGuard<'a> {
-    /// The guard of the lock in place (for [`RawCondition`]-style waits on
-    /// it, or [`LockGuard::guarding`]).
-    pub fn lock_guard(&self) -> &LockGuard<'a> {
-        &self.guard
-    }
-
-    /// See [`LockGuard::is_consistent`].
-    pub fn is_consistent(&self) -> bool {
-        self.guard.is_consistent()
-    }
-
-    /// See [`LockGuard::mark_consistent`].
-    ///
-    /// # Errors
-    ///
-    /// As [`LockGuard::mark_consistent`].
-    pub fn mark_consistent(&mut self) -> Result<()> {
-        self.guard.mark_consistent()
-    }
-
-    /// See [`LockGuard::is_poisoned`].
-    pub fn is_poisoned(&self) -> bool {
-        self.guard.is_poisoned()
-    }
-
-    /// See [`LockGuard::clear_poison`].
-    pub fn clear_poison(&mut self) {
-        self.guard.clear_poison();
-    }
-
-    /// Whether this guard holds the lock of segment `identity`.
-    pub(crate) fn holds(&self, identity: (u64, u64)) -> bool {
-        self.identity == identity
-    }
-}
-
-impl fmt::Debug for NamedLockGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NamedLockGuard")
-            .field("consistent", &self.is_consistent())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Wraps the result of locking the lock of segment `identity`.
-#[inline]
-fn named_guard(
-    identity: (u64, u64),
-    result: LockResult<LockGuard<'_>>,
-) -> LockResult<NamedLockGuard<'_>> {
-    let wrap = |guard| NamedLockGuard { guard, identity };
-    result.map(wrap).map_err(|error| error.map(wrap))
-}
+///
+/// It is a [`LockGuard`] (the one [`Guard`](crate::sync::Guard) type) that
+/// knows the segment its lock lives in.
+pub type NamedLockGuard<'a> = LockGuard<'a>;
 
 /// The common part of the named primitives that live in a segment's data.
 macro_rules! named_primitive {
@@ -842,8 +783,13 @@ impl Condition {
     /// # Errors
     ///
     /// As [`RawLock::lock`].
-    pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
-        named_guard(self.segment.identity(), self.raw_lock().lock())
+    pub fn lock<'a>(&'a self) -> LockResult<NamedLockGuard<'a>> {
+        let identity = self.segment.identity();
+        let tag = |guard: NamedLockGuard<'a>| guard.in_segment(identity);
+        self.raw_lock()
+            .lock()
+            .map(tag)
+            .map_err(|error| error.map(tag))
     }
 
     /// Waits as [`RawCondition::wait_for_verified`] says, after checking
@@ -855,13 +801,13 @@ impl Condition {
         condition: Option<&mut dyn FnMut() -> bool>,
     ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.check_guard(&guard)?;
-        let identity = guard.identity;
+        let identity = self.segment.identity();
         let waited = match condition {
-            Some(condition) => self.wait_for_verified(guard.guard, timeout, condition),
-            None => self.wait_verified(guard.guard, timeout),
+            Some(condition) => self.wait_for_verified(guard, timeout, condition),
+            None => self.wait_verified(guard, timeout),
         };
-        let wrap = |(guard, result)| (NamedLockGuard { guard, identity }, result);
-        waited.map(wrap).map_err(|error| error.map(wrap))
+        let tag = |(guard, result): (LockGuard<'a>, _)| (guard.in_segment(identity), result);
+        waited.map(tag).map_err(|error| error.map(tag))
     }
 
     /// As [`RawCondition::wait`], with a guard of this condition taken
@@ -929,7 +875,7 @@ impl Condition {
     /// [`Error::NotOwner`] if `guard` is not of this condition's lock.
     pub fn notify(&self, guard: &NamedLockGuard<'_>, n: u32) -> Result<()> {
         self.check_guard(guard)?;
-        self.notify_verified(&guard.guard, n)
+        self.notify_verified(guard, n)
     }
 
     /// Wakes one waiter.

@@ -3,9 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::lock::{LockGuard, RawLock};
 use super::os::{self, Deadline, Wake};
-use super::{LockError, LockResult, OwnerDied};
+use super::{Guard, LockError, LockGuard, LockResult, OwnerDied, RawLock, RawMutex};
 use crate::{Error, Result};
 
 /// Python's `multiprocessing.Condition`, in shared memory: a [`RawLock`]
@@ -181,12 +180,14 @@ impl RawCondition {
         // skip wake-ups, as any rogue write here could).
         let mut seen = self.sequence.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        let lock = guard.into_held_lock();
+        let lock = guard.into_held();
         loop {
-            let unlocked = lock.mutex.unlock();
+            // SAFETY: this thread holds the lock (the guard given up above,
+            // or relocked below), and holds nothing that relies on it.
+            let unlocked = unsafe { lock.release() };
             debug_assert!(unlocked.is_ok());
             let timed_out = self.sleep(seen, deadline);
-            let guard = match lock.guard(lock.mutex.lock()) {
+            let guard = match Guard::acquired(lock, lock.acquire()) {
                 Ok(guard) => guard,
                 Err(LockError::OwnerDied(died)) => {
                     // The next holder died holding the lock: return now,
@@ -201,7 +202,7 @@ impl RawCondition {
                 return Ok((guard, result));
             }
             seen = self.sequence.load(Ordering::Relaxed);
-            guard.into_held_lock();
+            guard.into_held();
         }
     }
 

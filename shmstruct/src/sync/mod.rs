@@ -33,6 +33,17 @@
 //! the named objects (`Lock::create(name)`) and the `Value<T>` lock are
 //! built on them.
 //!
+//! # One mutex interface, one guard
+//!
+//! As in lock_api, every mutex here sits under one `unsafe trait`,
+//! [`RawMutex`] (acquire, try, acquire by a [`Deadline`], release, mark
+//! consistent), implemented by [`RawLock`] and [`RawRLock`] (one type,
+//! [`RobustLock`], of two kinds) and by the internal mutex of the other
+//! primitives; and one generic [`Guard`] holds any of them: [`LockGuard`],
+//! [`RLockGuard`] and the named [`NamedLockGuard`](crate::NamedLockGuard)
+//! are that guard. [`DataGuard`] is a [`LockGuard`] with the data it
+//! protects.
+//!
 //! # When a process dies
 //!
 //! No process can deadlock the others by dying inside a primitive:
@@ -72,9 +83,10 @@ mod area;
 mod barrier;
 mod condition;
 mod event;
+mod guard;
 mod lock;
 pub(crate) mod poison;
-mod rlock;
+mod raw;
 mod semaphore;
 pub(crate) mod seqlock;
 
@@ -85,9 +97,12 @@ pub(crate) use area::LockWords;
 pub use barrier::RawBarrier;
 pub use condition::{RawCondition, WaitTimeoutResult};
 pub use event::RawEvent;
-pub use lock::{DataGuard, LockGuard, RawLock};
+use guard::Held;
+pub use guard::{DataGuard, Guard, LockGuard, RLockGuard};
+pub use lock::{Exclusive, LockKind, RawLock, RawRLock, Reentrant, RobustLock};
 pub(crate) use os::{robust_mutex_held_in_this_process, MutexKind, RobustMutex};
-pub use rlock::{RLockGuard, RawRLock};
+pub use os::{Acquired, Deadline};
+pub use raw::RawMutex;
 pub use semaphore::{RawSemaphore, SemaphoreGuard};
 
 /// The result of acquiring a lock: the guard, or why there is none (or why
@@ -224,50 +239,3 @@ impl<G> fmt::Display for OwnerDied<G> {
 }
 
 impl<G> std::error::Error for OwnerDied<G> {}
-
-/// The internal robust mutex of a primitive, held; released on drop.
-struct Held<'a> {
-    mutex: &'a os::RobustMutex,
-}
-
-/// How long a bounded call may still wait for a primitive's internal mutex
-/// after its own deadline: a live, running process holds that mutex only
-/// for a few instructions, so this is scheduling noise. A stopped or forged
-/// holder costs a bounded call no more than this.
-const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
-
-impl<'a> Held<'a> {
-    /// Locks `mutex`; if its holder died inside the primitive's own
-    /// bookkeeping, runs `repair` before marking it consistent. With a
-    /// `deadline`, gives up with [`crate::Error::TimedOut`] once it has
-    /// passed and [`ENTER_GRACE`] more has elapsed, so that bounded calls
-    /// stay bounded whatever the mutex's holder does.
-    fn enter_by(
-        mutex: &'a os::RobustMutex,
-        deadline: Option<&os::Deadline>,
-        repair: impl FnOnce(),
-    ) -> crate::Result<Held<'a>> {
-        let acquired = match deadline {
-            None => mutex.lock()?,
-            Some(deadline) => mutex.lock_until(&deadline.max_after(ENTER_GRACE))?,
-        };
-        match acquired {
-            os::Acquired::Consistent => {}
-            os::Acquired::OwnerDied => {
-                repair();
-                mutex.mark_consistent()?;
-            }
-        }
-        Ok(Held { mutex })
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let unlocked = self.mutex.unlock();
-        debug_assert!(
-            unlocked.is_ok(),
-            "unlocking an internal mutex: {unlocked:?}"
-        );
-    }
-}

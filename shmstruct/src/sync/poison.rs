@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::area::LockWords;
 use super::os::{Acquired, Deadline};
-use super::{seqlock, LockGuard, RawLock};
+use super::{seqlock, Guard, LockGuard, RawLock, RawMutex};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -105,23 +105,25 @@ impl RawLock {
         poisoned: Poisoned,
     ) -> Result<LockGuard<'a>> {
         let acquired = match wait {
-            Wait::Block => self.mutex.lock(),
-            Wait::Try => self.mutex.try_lock(),
-            Wait::Timeout(timeout) => self.mutex.lock_until(&Deadline::after(timeout)),
+            Wait::Block => self.acquire(),
+            Wait::Try => self.try_acquire(),
+            Wait::Timeout(timeout) => self.acquire_until(&Deadline::after(timeout)),
         }?;
         if acquired == Acquired::OwnerDied {
             set(&words.poison);
             seqlock::recover(&words.sequence);
-            if let Err(error) = self.mutex.mark_consistent() {
+            if let Err(error) = self.mark_consistent() {
                 // Not expected: the mutex is held, robust and inconsistent.
                 // Unlocking it unrepaired makes it not recoverable, which
                 // every later locker is told; holding it forever would hang
                 // them instead.
-                drop(LockGuard::new(self, true, None));
+                // SAFETY: this thread locked it just above, and nothing
+                // relies on holding it.
+                let _ = unsafe { RawMutex::release(self) };
                 return Err(error);
             }
         }
-        let guard = LockGuard::with_words(self, words);
+        let guard = Guard::with_words(self, words);
         if poisoned == Poisoned::Refuse && guard.is_poisoned() {
             return Err(Error::Poisoned {
                 lock: name.to_owned(),
