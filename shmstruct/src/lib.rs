@@ -86,7 +86,9 @@ pub use bytes::ByteString;
 pub use error::{Error, ErrorKind, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 #[cfg(target_os = "linux")]
-pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};
+pub use named::{
+    Barrier, Condition, Event, Lock, Named, NamedLockGuard, NamedPrimitive, RLock, Semaphore,
+};
 pub use raw_value::RawValue;
 pub use segment::{unlink, SegmentInfo, SegmentOptions, SegmentState};
 pub use shared_bytes::SharedBytes;

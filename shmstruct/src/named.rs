@@ -18,6 +18,12 @@
 //! | [`Condition`] | none | `Condition { state: [u8; RawCondition::SIZE] }` |
 //! | [`Barrier`] | none | `Barrier { state: [u8; RawBarrier::SIZE] }` |
 //!
+//! Each is one generic handle, [`Named<P>`](Named), over the in-place type
+//! `P` ([`RawLock`], [`RawSemaphore`], ...): the trait [`NamedPrimitive`]
+//! says, once per type, where the primitive lives (the lock area or the
+//! data), whether it holds a robust mutex an opener checks or callers hold,
+//! and its descriptor and lock mode, as the table shows.
+//!
 //! Only the creator initialises the primitive, before the segment is
 //! published as ready; openers wait for that. Handles are cheap to clone
 //! (an [`Arc`] inside), so one [`Lock`] can be given to several objects of
@@ -35,14 +41,14 @@
 //! [`SegmentOptions::unlink_on_drop`]. Openers never unlink.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::layout::construct::{field, structure};
-use crate::layout::{Field, Layout, SharedLayout};
+use crate::layout::Layout;
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{self, Poisoned, Wait};
@@ -60,36 +66,169 @@ const _: () = assert!(
     RawLock::SIZE <= POISON_OFFSET && POISON_OFFSET % 4 == 0 && POISON_OFFSET + 4 <= LOCK_AREA_SIZE
 );
 
-/// The descriptor of a primitive's segment: an empty struct for the locks,
-/// which live in the lock area, or an opaque byte array of the in-place
-/// type's size for the others.
-macro_rules! opaque_layout {
-    ($name:literal) => {
-        &structure($name, 0, 1, None, None, &[])
-    };
-    ($name:literal, $raw:ty) => {{
-        const FIELDS: &[Field] = &[field(
-            "state",
-            0,
-            <[u8; <$raw>::SIZE] as SharedLayout>::LAYOUT,
-        )];
-        &structure($name, <$raw>::SIZE, <$raw>::ALIGN, None, None, FIELDS)
-    }};
+/// A primitive that can live in a segment of its own, as [`Named`]`<Self>`:
+/// the in-place types of [`crate::sync`]. The trait says, once per type,
+/// where in the segment the primitive lives, whether it holds a robust
+/// mutex there that an opener must check or that callers hold across calls,
+/// and the segment's descriptor and lock mode. Sealed.
+pub trait NamedPrimitive: sealed::InSegment {}
+
+impl<P: sealed::InSegment> NamedPrimitive for P {}
+
+mod sealed {
+    use crate::layout::construct::{field, structure};
+    use crate::layout::{Field, Layout, SharedLayout};
+    use crate::segment::LockMode;
+
+    /// Where a primitive lives in its segment.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Place {
+        /// At the start of the lock area: the segment's own lock, which the
+        /// segment initialises and checks itself.
+        LockArea {
+            /// Whether it is recursive (`RLock`), which is the lock mode.
+            recursive: bool,
+        },
+        /// At the start of the data, which is the primitive's opaque state;
+        /// the segment has no lock.
+        Data {
+            /// The descriptor of the state, `[u8; SIZE]`.
+            state: &'static Layout,
+            /// What robust mutex the state starts with.
+            mutex: DataMutex,
+        },
+    }
+
+    /// The robust mutex at the start of a primitive's data, if any.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum DataMutex {
+        /// None (`Event`).
+        None,
+        /// An internal mutex, held only inside one call (`Semaphore`,
+        /// `Barrier`); an opener checks its kind before anyone locks it.
+        Internal,
+        /// A mutex callers hold across calls (a `Condition`'s lock),
+        /// checked as `Internal`; the segment must also know of it when it
+        /// is dropped.
+        HeldByCallers,
+    }
+
+    /// What [`super::Named`] needs to know about a primitive.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Spec {
+        /// The name of its descriptor, a struct: `Lock`, `Semaphore`, ...
+        pub name: &'static str,
+        /// How errors call it: "a `Lock`".
+        pub what: &'static str,
+        /// Where it lives.
+        pub place: Place,
+    }
+
+    impl Spec {
+        /// A lock in the lock area.
+        pub const fn lock(name: &'static str, what: &'static str, recursive: bool) -> Spec {
+            Spec {
+                name,
+                what,
+                place: Place::LockArea { recursive },
+            }
+        }
+
+        /// A primitive of `N` bytes in the data.
+        pub const fn data<const N: usize>(
+            name: &'static str,
+            what: &'static str,
+            mutex: DataMutex,
+        ) -> Spec {
+            let state = <[u8; N] as SharedLayout>::LAYOUT;
+            Spec {
+                name,
+                what,
+                place: Place::Data { state, mutex },
+            }
+        }
+
+        /// The segment's lock mode.
+        pub fn lock_mode(&self) -> LockMode {
+            match self.place {
+                Place::LockArea { recursive: false } => LockMode::Own,
+                Place::LockArea { recursive: true } => LockMode::OwnRecursive,
+                Place::Data { .. } => LockMode::None,
+            }
+        }
+
+        /// The robust mutex at the start of the data.
+        pub fn data_mutex(&self) -> DataMutex {
+            match self.place {
+                Place::LockArea { .. } => DataMutex::None,
+                Place::Data { mutex, .. } => mutex,
+            }
+        }
+    }
+
+    /// A primitive [`super::Named`] can hold: what its [`Spec`] says.
+    pub trait InSegment: Sized {
+        /// Where it lives, and how its segment is described.
+        const SPEC: Spec;
+    }
+
+    /// The descriptors of `P`'s segments.
+    pub struct Descriptor<P>(P);
+
+    impl<P: InSegment> Descriptor<P> {
+        /// No field for a lock, which lives in the lock area; one opaque
+        /// `state: [u8; SIZE]` for the others.
+        const FIELDS: &'static [Field] = match P::SPEC.place {
+            Place::LockArea { .. } => &[],
+            Place::Data { state, .. } => &[field("state", 0, state)],
+        };
+
+        /// An empty struct named after the lock, or a struct named after
+        /// the primitive holding its opaque state.
+        pub const LAYOUT: &'static Layout = &match P::SPEC.place {
+            Place::LockArea { .. } => structure(P::SPEC.name, 0, 1, None, None, Self::FIELDS),
+            Place::Data { .. } => structure(
+                P::SPEC.name,
+                std::mem::size_of::<P>(),
+                std::mem::align_of::<P>(),
+                None,
+                None,
+                Self::FIELDS,
+            ),
+        };
+    }
 }
 
-const LOCK_LAYOUT: &Layout = opaque_layout!("Lock");
-const RLOCK_LAYOUT: &Layout = opaque_layout!("RLock");
-const SEMAPHORE_LAYOUT: &Layout = opaque_layout!("Semaphore", RawSemaphore);
-const EVENT_LAYOUT: &Layout = opaque_layout!("Event", RawEvent);
-const CONDITION_LAYOUT: &Layout = opaque_layout!("Condition", RawCondition);
-const BARRIER_LAYOUT: &Layout = opaque_layout!("Barrier", RawBarrier);
+use sealed::{DataMutex, Descriptor, Place, Spec};
 
-/// Whether a primitive of `layout` starts its data with a robust mutex that
-/// callers may hold across calls: a `Condition`'s lock (`RawCondition::lock`,
-/// at offset 0). The other primitives hold their internal mutex only inside
-/// one call.
-fn holds_mutex_in_data(layout: &Layout) -> bool {
-    *layout == *CONDITION_LAYOUT
+impl sealed::InSegment for RawLock {
+    const SPEC: Spec = Spec::lock("Lock", "a `Lock`", false);
+}
+
+impl sealed::InSegment for RawRLock {
+    const SPEC: Spec = Spec::lock("RLock", "an `RLock`", true);
+}
+
+impl sealed::InSegment for RawSemaphore {
+    const SPEC: Spec =
+        Spec::data::<{ RawSemaphore::SIZE }>("Semaphore", "a `Semaphore`", DataMutex::Internal);
+}
+
+impl sealed::InSegment for RawEvent {
+    const SPEC: Spec = Spec::data::<{ RawEvent::SIZE }>("Event", "an `Event`", DataMutex::None);
+}
+
+impl sealed::InSegment for RawCondition {
+    const SPEC: Spec = Spec::data::<{ RawCondition::SIZE }>(
+        "Condition",
+        "a `Condition`",
+        DataMutex::HeldByCallers,
+    );
+}
+
+impl sealed::InSegment for RawBarrier {
+    const SPEC: Spec =
+        Spec::data::<{ RawBarrier::SIZE }>("Barrier", "a `Barrier`", DataMutex::Internal);
 }
 
 /// Checks that an opened segment has a lock mode `accepted` allows.
@@ -109,20 +248,167 @@ pub(crate) fn expect_lock_mode(
     }
 }
 
-/// Opens a segment described by `layout` and checks its lock mode.
-fn open_checked(
-    name: &str,
-    options: &SegmentOptions,
-    layout: &Layout,
-    mode: LockMode,
-    opened_as: &'static str,
-) -> Result<Arc<Segment>> {
-    let mut segment = Segment::open(name, layout, options)?;
-    expect_lock_mode(&segment, |found| *found == mode, opened_as)?;
-    if holds_mutex_in_data(layout) {
-        segment.mark_mutex_in_data();
+/// A primitive `P` in a segment of its own, which other processes open by
+/// name: [`Lock`], [`RLock`], [`Semaphore`], [`Event`], [`Condition`] and
+/// [`Barrier`] are this type. The operations are `P`'s, through `Deref`
+/// (and, for [`Lock`] and [`Condition`], their own `lock` methods, whose
+/// guard also says which segment it locks).
+///
+/// Cheap to clone: the clones share one mapping.
+pub struct Named<P: NamedPrimitive> {
+    segment: Arc<Segment>,
+    _primitive: PhantomData<fn() -> P>,
+}
+
+impl<P: NamedPrimitive> Named<P> {
+    /// The descriptor of this primitive's segments.
+    const LAYOUT: &'static Layout = Descriptor::<P>::LAYOUT;
+
+    fn of(segment: Arc<Segment>) -> Self {
+        Named {
+            segment,
+            _primitive: PhantomData,
+        }
     }
-    Ok(Arc::new(segment))
+
+    /// Creates the segment `name` for the primitive and lets `init`
+    /// initialise it at the start of the data (a lock in the lock area is
+    /// initialised by the segment, and `init` is not called).
+    fn create_in(
+        name: &str,
+        options: &SegmentOptions,
+        init: impl FnOnce(*mut P) -> Result<()>,
+    ) -> Result<Self> {
+        let (plan, place) = match P::SPEC.place {
+            Place::LockArea { recursive: false } => (LockPlan::Own, None),
+            Place::LockArea { recursive: true } => (LockPlan::OwnRecursive, None),
+            Place::Data { mutex, .. } => (LockPlan::None, Some(mutex)),
+        };
+        let mut segment =
+            Segment::create_locked(name, Self::LAYOUT, options, plan, |segment| match place {
+                None => Ok(()),
+                Some(_) => init(segment.data().cast::<P>().as_ptr()),
+            })?;
+        if place == Some(DataMutex::HeldByCallers) {
+            segment.mark_mutex_in_data();
+        }
+        Ok(Named::of(Arc::new(segment)))
+    }
+
+    /// Opens the segment `name` in the default directory, waiting for its
+    /// creator to finish it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::open`](crate::Value::open); a segment that holds
+    /// another primitive, or anything else, is an
+    /// [`Error::LayoutMismatch`] naming what it holds.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, &SegmentOptions::new())
+    }
+
+    /// [`open`](Named::open) with options: directory, timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Named::open).
+    pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Self> {
+        let mut segment = Segment::open(name, Self::LAYOUT, options)?;
+        let mode = P::SPEC.lock_mode();
+        expect_lock_mode(&segment, |found| *found == mode, P::SPEC.what)?;
+        match P::SPEC.data_mutex() {
+            DataMutex::None => {}
+            DataMutex::Internal => segment.check_mutex_at_data()?,
+            DataMutex::HeldByCallers => {
+                segment.check_mutex_at_data()?;
+                segment.mark_mutex_in_data();
+            }
+        }
+        if mode == LockMode::Own {
+            check_poison_word(&segment)?;
+        }
+        Ok(Named::of(Arc::new(segment)))
+    }
+
+    /// The name of the segment the primitive lives in (for a value's own
+    /// lock, the value's name).
+    pub fn name(&self) -> &str {
+        self.segment.name()
+    }
+
+    /// That segment's file.
+    pub fn path(&self) -> &Path {
+        self.segment.path()
+    }
+
+    /// Removes the segment's name (see [`Value::unlink`](crate::Value::unlink)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::unlink`](crate::Value::unlink).
+    pub fn unlink(&self) -> Result<()> {
+        self.segment.unlink()
+    }
+
+    /// The segment's (device, inode): equal for every mapping of it.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.segment.identity()
+    }
+}
+
+impl<P: NamedPrimitive> Clone for Named<P> {
+    fn clone(&self) -> Self {
+        Named::of(Arc::clone(&self.segment))
+    }
+}
+
+impl<P: NamedPrimitive> Deref for Named<P> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        let place = match P::SPEC.place {
+            Place::LockArea { .. } => self.segment.lock_area(),
+            Place::Data { .. } => self.segment.data(),
+        };
+        // SAFETY: the segment was created for, or opened and checked
+        // against, this primitive's descriptor and lock mode, so its
+        // creator initialised the primitive in place (at the start of the
+        // lock area for the locks, of the data for the others) before
+        // publishing it; the place is as large and as aligned as the
+        // primitive (the descriptor's size and alignment, or the const
+        // assertions above for the lock area); it stays mapped while
+        // `self.segment` lives, which outlives the borrow, and nobody
+        // re-initialises it. All of `P`'s state is interior-mutable.
+        unsafe { &*place.cast::<P>().as_ptr() }
+    }
+}
+
+impl<P: NamedPrimitive> fmt::Debug for Named<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(P::SPEC.name)
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The poison and sequence words of `segment`'s own lock (see
+/// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
+fn lock_words(segment: &Segment) -> &LockWords {
+    debug_assert_eq!(*segment.lock_mode(), LockMode::Own);
+    // SAFETY: the segment's lock mode is Own (checked by every constructor
+    // of a `Lock`), so the lock area is an own lock's area, zeroed by the
+    // creator, mapped while `segment` lives, which outlives the borrow;
+    // every process accesses the words only atomically.
+    unsafe { LockWords::at_area(segment.lock_area().as_ptr()) }
+}
+
+/// Checks, on open, that the poison word of `segment`'s own lock is one
+/// this crate writes.
+fn check_poison_word(segment: &Segment) -> Result<()> {
+    poison::check_word(lock_words(segment).poison()).map_err(|found| Error::CorruptLock {
+        name: segment.name().to_owned(),
+        reason: format!("its poison word is {found}, neither 0 nor 1"),
+    })
 }
 
 /// A lock shared by processes through a named segment: Python's
@@ -159,10 +445,7 @@ fn open_checked(
 /// # std::fs::remove_dir(&dir).unwrap();
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Lock {
-    segment: Arc<Segment>,
-}
+pub type Lock = Named<RawLock>;
 
 impl Lock {
     /// Creates the lock segment `name` in the default directory, unlocked.
@@ -180,31 +463,7 @@ impl Lock {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
-        let segment =
-            Segment::create_locked(name, LOCK_LAYOUT, options, LockPlan::Own, |_| Ok(()))?;
-        Ok(Lock {
-            segment: Arc::new(segment),
-        })
-    }
-
-    /// Opens the lock segment `name` in the default directory.
-    ///
-    /// # Errors
-    ///
-    /// As [`Value::open`](crate::Value::open); a segment that is not a
-    /// `Lock` is an [`Error::LayoutMismatch`] naming what it holds.
-    pub fn open(name: &str) -> Result<Lock> {
-        Lock::open_with(name, &SegmentOptions::new())
-    }
-
-    /// [`Lock::open`] with options: directory, timeout.
-    ///
-    /// # Errors
-    ///
-    /// As [`Lock::open`].
-    pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
-        let segment = open_checked(name, options, LOCK_LAYOUT, LockMode::Own, "a `Lock`")?;
-        Lock { segment }.check_poison_word()
+        Named::create_in(name, options, |_| Ok(()))
     }
 
     /// Opens the segment `name` as the lock of another object: any segment
@@ -217,55 +476,32 @@ impl Lock {
             |mode| *mode == LockMode::Own,
             "the lock of another object",
         )?;
-        Lock {
-            segment: Arc::new(segment),
-        }
-        .check_poison_word()
+        check_poison_word(&segment)?;
+        Ok(Named::of(Arc::new(segment)))
     }
 
     /// The own lock of `segment`, whose lock mode is [`LockMode::Own`].
     pub(crate) fn of_segment(segment: Arc<Segment>) -> Lock {
         assert_eq!(*segment.lock_mode(), LockMode::Own);
-        Lock { segment }
+        Named::of(segment)
     }
 
     /// The own lock of an opened `segment`, whose lock mode is
     /// [`LockMode::Own`], after checking its poison word.
     pub(crate) fn of_opened_segment(segment: Arc<Segment>) -> Result<Lock> {
-        Lock::of_segment(segment).check_poison_word()
+        check_poison_word(&segment)?;
+        Ok(Lock::of_segment(segment))
     }
 
     /// The lock in place, for the operations this handle does not repeat.
     #[inline]
     pub fn raw(&self) -> &RawLock {
-        // SAFETY: the segment's lock mode is Own (checked by every
-        // constructor), so its creator initialised a RawLock at the start
-        // of the lock area before publishing it; the area is large and
-        // aligned enough (const-asserted above) and stays mapped while
-        // `self.segment` lives, which outlives the returned borrow. Nobody
-        // re-initialises it.
-        unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
+        self
     }
 
-    /// The poison and sequence words of the lock area (see
-    /// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
+    /// The poison and sequence words of the lock area.
     pub(crate) fn words(&self) -> &LockWords {
-        // SAFETY: the segment's lock mode is Own (checked by every
-        // constructor), so the lock area is an own lock's area, zeroed by
-        // the creator, mapped while `self.segment` lives, which outlives
-        // the borrow; every process accesses the words only atomically.
-        unsafe { LockWords::at_area(self.segment.lock_area().as_ptr()) }
-    }
-
-    /// Checks, on open, that the poison word is one this crate writes.
-    fn check_poison_word(self) -> Result<Lock> {
-        match poison::check_word(self.words().poison()) {
-            Ok(()) => Ok(self),
-            Err(found) => Err(Error::CorruptLock {
-                name: self.name().to_owned(),
-                reason: format!("its poison word is {found}, neither 0 nor 1"),
-            }),
-        }
+        lock_words(&self.segment)
     }
 
     /// Locks with poisoning: the building block of every `lock()` of this
@@ -361,39 +597,6 @@ impl Lock {
     pub fn lock_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
         self.named(Wait::Timeout(timeout), Poisoned::Refuse)
     }
-
-    /// The name of the segment the lock lives in (for a value's own lock,
-    /// the value's name).
-    pub fn name(&self) -> &str {
-        self.segment.name()
-    }
-
-    /// That segment's file.
-    pub fn path(&self) -> &Path {
-        self.segment.path()
-    }
-
-    /// Removes the segment's name (see [`Value::unlink`](crate::Value::unlink)).
-    ///
-    /// # Errors
-    ///
-    /// As [`Value::unlink`](crate::Value::unlink).
-    pub fn unlink(&self) -> Result<()> {
-        self.segment.unlink()
-    }
-
-    /// The lock segment's (device, inode): equal for every mapping of it.
-    pub(crate) fn identity(&self) -> (u64, u64) {
-        self.segment.identity()
-    }
-}
-
-impl fmt::Debug for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("name", &self.name())
-            .finish_non_exhaustive()
-    }
 }
 
 /// Proof that this thread holds a [`Lock`] (or a [`Condition`]'s lock), and
@@ -442,113 +645,27 @@ impl fmt::Debug for Lock {
 /// knows the segment its lock lives in.
 pub type NamedLockGuard<'a> = LockGuard<'a>;
 
-/// The common part of the named primitives that live in a segment's data.
-macro_rules! named_primitive {
-    (
-        $(#[$doc:meta])*
-        $name:ident($raw:ty, $layout:expr, $mode:expr, $what:literal, $place:ident)
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name {
-            segment: Arc<Segment>,
-        }
-
-        impl $name {
-            /// Opens the segment `name` in the default directory, waiting
-            /// for its creator to finish it.
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("As [`Value::open`](crate::Value::open); a segment that is not a `", stringify!($name), "` is an [`Error::LayoutMismatch`] naming what it holds.")]
-            pub fn open(name: &str) -> Result<$name> {
-                $name::open_with(name, &SegmentOptions::new())
-            }
-
-            #[doc = concat!("[`", stringify!($name), "::open`] with options: directory, timeout.")]
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("As [`", stringify!($name), "::open`].")]
-            pub fn open_with(name: &str, options: &SegmentOptions) -> Result<$name> {
-                let segment = open_checked(name, options, $layout, $mode, $what)?;
-                if <$raw>::STARTS_WITH_MUTEX {
-                    segment.check_mutex_at_data()?;
-                }
-                Ok($name { segment })
-            }
-
-            /// The segment's name.
-            pub fn name(&self) -> &str {
-                self.segment.name()
-            }
-
-            /// The segment's file.
-            pub fn path(&self) -> &Path {
-                self.segment.path()
-            }
-
-            /// Removes the segment's name (see
-            /// [`Value::unlink`](crate::Value::unlink)).
-            ///
-            /// # Errors
-            ///
-            /// As [`Value::unlink`](crate::Value::unlink).
-            pub fn unlink(&self) -> Result<()> {
-                self.segment.unlink()
-            }
-        }
-
-        impl Deref for $name {
-            type Target = $raw;
-
-            fn deref(&self) -> &$raw {
-                // SAFETY: the segment was created for, or opened and
-                // checked against, this primitive's descriptor and lock
-                // mode, so its creator initialised the primitive in place
-                // (at the start of the data, or of the lock area for the
-                // locks) before publishing it; the place is as large and
-                // as aligned as the primitive (the descriptor's size and
-                // alignment, or the const assertions above); it stays
-                // mapped while `self.segment` lives, which outlives the
-                // borrow, and nobody re-initialises it.
-                unsafe { <$raw>::from_ptr(self.segment.$place().cast().as_ptr()) }
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("name", &self.name())
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
-named_primitive!(
-    /// A reentrant lock shared by processes through a named segment:
-    /// Python's `multiprocessing.RLock()`, robust. The operations are
-    /// [`RawRLock`]'s (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{RLock, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-rlock-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let lock = RLock::create_with("rlock", &options)?;
-    /// let outer = lock.lock()?;
-    /// let inner = lock.lock()?; // the owner may lock again
-    /// drop((inner, outer));
-    /// # drop(lock);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    RLock(RawRLock, RLOCK_LAYOUT, LockMode::OwnRecursive, "an `RLock`", lock_area)
-);
+/// A reentrant lock shared by processes through a named segment:
+/// Python's `multiprocessing.RLock()`, robust. The operations are
+/// [`RawRLock`]'s (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{RLock, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-rlock-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let lock = RLock::create_with("rlock", &options)?;
+/// let outer = lock.lock()?;
+/// let inner = lock.lock()?; // the owner may lock again
+/// drop((inner, outer));
+/// # drop(lock);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type RLock = Named<RawRLock>;
 
 impl RLock {
     /// Creates the reentrant lock segment `name` in the default directory.
@@ -566,62 +683,36 @@ impl RLock {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<RLock> {
-        let segment =
-            Segment::create_locked(name, RLOCK_LAYOUT, options, LockPlan::OwnRecursive, |_| {
-                Ok(())
-            })?;
-        Ok(RLock {
-            segment: Arc::new(segment),
-        })
+        Named::create_in(name, options, |_| Ok(()))
     }
 }
 
-/// Creates the segment `name` for a primitive described by `layout`, with
-/// no lock, and lets `init` initialise it at the start of the data.
-fn create_in_data<R>(
-    name: &str,
-    options: &SegmentOptions,
-    layout: &Layout,
-    init: impl FnOnce(*mut R) -> Result<()>,
-) -> Result<Arc<Segment>> {
-    debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
-    let mut segment = Segment::create_locked(name, layout, options, LockPlan::None, |segment| {
-        init(segment.data().cast::<R>().as_ptr())
-    })?;
-    if holds_mutex_in_data(layout) {
-        segment.mark_mutex_in_data();
-    }
-    Ok(Arc::new(segment))
-}
-
-named_primitive!(
-    /// A semaphore shared by processes through a named segment: Python's
-    /// `multiprocessing.Semaphore(n)`, or `BoundedSemaphore(n)` when
-    /// created with [`Semaphore::create_bounded`]. The operations are
-    /// [`RawSemaphore`]'s (through `Deref`), including what happens to a
-    /// dead holder's permits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{SegmentOptions, Semaphore};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-sem-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let slots = Semaphore::create_bounded_with("slots", 2, &options)?;
-    /// let other = Semaphore::open_with("slots", &options)?;
-    /// let a = slots.acquire()?;
-    /// let b = other.acquire()?;
-    /// assert!(slots.try_acquire().is_err());
-    /// drop((a, b));
-    /// assert_eq!(other.value()?, 2);
-    /// # drop((slots, other));
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Semaphore(RawSemaphore, SEMAPHORE_LAYOUT, LockMode::None, "a `Semaphore`", data)
-);
+/// A semaphore shared by processes through a named segment: Python's
+/// `multiprocessing.Semaphore(n)`, or `BoundedSemaphore(n)` when
+/// created with [`Semaphore::create_bounded`]. The operations are
+/// [`RawSemaphore`]'s (through `Deref`), including what happens to a
+/// dead holder's permits.
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{SegmentOptions, Semaphore};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-sem-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let slots = Semaphore::create_bounded_with("slots", 2, &options)?;
+/// let other = Semaphore::open_with("slots", &options)?;
+/// let a = slots.acquire()?;
+/// let b = other.acquire()?;
+/// assert!(slots.try_acquire().is_err());
+/// drop((a, b));
+/// assert_eq!(other.value()?, 2);
+/// # drop((slots, other));
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Semaphore = Named<RawSemaphore>;
 
 impl Semaphore {
     /// Creates the semaphore segment `name` in the default directory with
@@ -640,13 +731,12 @@ impl Semaphore {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, value: u32, options: &SegmentOptions) -> Result<Semaphore> {
-        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+        Named::create_in(name, options, |semaphore| {
             // SAFETY: the data area is RawSemaphore::SIZE bytes (the
             // descriptor's size) aligned to at least RawSemaphore::ALIGN,
             // and nobody else sees the segment before it is ready.
             unsafe { RawSemaphore::init(semaphore, value) }
-        })?;
-        Ok(Semaphore { segment })
+        })
     }
 
     /// Creates a bounded semaphore (Python's `BoundedSemaphore(value)`):
@@ -670,36 +760,33 @@ impl Semaphore {
         value: u32,
         options: &SegmentOptions,
     ) -> Result<Semaphore> {
-        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+        Named::create_in(name, options, |semaphore| {
             // SAFETY: as in `create_with`.
             unsafe { RawSemaphore::init_bounded(semaphore, value) }
-        })?;
-        Ok(Semaphore { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// An event shared by processes through a named segment: Python's
-    /// `multiprocessing.Event()`. The operations are [`RawEvent`]'s
-    /// (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{Event, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-event-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let ready = Event::create_with("ready", &options)?;
-    /// Event::open_with("ready", &options)?.set();
-    /// assert!(ready.is_set());
-    /// # drop(ready);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Event(RawEvent, EVENT_LAYOUT, LockMode::None, "an `Event`", data)
-);
+/// An event shared by processes through a named segment: Python's
+/// `multiprocessing.Event()`. The operations are [`RawEvent`]'s
+/// (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{Event, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-event-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let ready = Event::create_with("ready", &options)?;
+/// Event::open_with("ready", &options)?.set();
+/// assert!(ready.is_set());
+/// # drop(ready);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Event = Named<RawEvent>;
 
 impl Event {
     /// Creates the event segment `name` in the default directory, cleared.
@@ -717,53 +804,50 @@ impl Event {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Event> {
-        let segment = create_in_data(name, options, EVENT_LAYOUT, |event| {
+        Named::create_in(name, options, |event| {
             // SAFETY: the data area is RawEvent::SIZE bytes aligned to at
             // least RawEvent::ALIGN, unseen by others before it is ready.
             unsafe { RawEvent::init(event) };
             Ok(())
-        })?;
-        Ok(Event { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// A condition variable shared by processes through a named segment:
-    /// Python's `multiprocessing.Condition()`. The operations are
-    /// [`RawCondition`]'s (through `Deref`).
-    ///
-    /// The condition carries its own lock ([`RawCondition::lock`]): all
-    /// waiters of one condition must use one mutex, and between processes
-    /// the way to know that is to keep them together. Unlike Python's
-    /// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
-    /// shared state with the condition's own lock instead.
-    ///
-    /// Its own `lock`, `wait*` and `notify*` methods (which take the place
-    /// of [`RawCondition`]'s) use a [`NamedLockGuard`] and check it by the
-    /// segment's identity, so a guard taken through one handle of the
-    /// condition serves every handle of it, in any mapping.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use shmstruct::{Condition, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-cond-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let changed = Condition::create_with("changed", &options)?;
-    /// let guard = changed.lock()?;
-    /// let (guard, result) = changed.wait_timeout(guard, Duration::from_millis(1))?;
-    /// assert!(result.timed_out());
-    /// changed.notify_all(&guard)?;
-    /// # drop(guard);
-    /// # drop(changed);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Condition(RawCondition, CONDITION_LAYOUT, LockMode::None, "a `Condition`", data)
-);
+/// A condition variable shared by processes through a named segment:
+/// Python's `multiprocessing.Condition()`. The operations are
+/// [`RawCondition`]'s (through `Deref`).
+///
+/// The condition carries its own lock ([`RawCondition::lock`]): all
+/// waiters of one condition must use one mutex, and between processes
+/// the way to know that is to keep them together. Unlike Python's
+/// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
+/// shared state with the condition's own lock instead.
+///
+/// Its own `lock`, `wait*` and `notify*` methods (which take the place
+/// of [`RawCondition`]'s) use a [`NamedLockGuard`] and check it by the
+/// segment's identity, so a guard taken through one handle of the
+/// condition serves every handle of it, in any mapping.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use shmstruct::{Condition, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-cond-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let changed = Condition::create_with("changed", &options)?;
+/// let guard = changed.lock()?;
+/// let (guard, result) = changed.wait_timeout(guard, Duration::from_millis(1))?;
+/// assert!(result.timed_out());
+/// changed.notify_all(&guard)?;
+/// # drop(guard);
+/// # drop(changed);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Condition = Named<RawCondition>;
 
 impl Condition {
     /// Checks that `guard` holds this condition's lock (through any handle
@@ -911,37 +995,34 @@ impl Condition {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Condition> {
-        let segment = create_in_data(name, options, CONDITION_LAYOUT, |condition| {
+        Named::create_in(name, options, |condition| {
             // SAFETY: the data area is RawCondition::SIZE bytes aligned to
             // at least RawCondition::ALIGN, unseen before it is ready.
             unsafe { RawCondition::init(condition) }
-        })?;
-        Ok(Condition { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// A barrier shared by processes through a named segment: Python's
-    /// `multiprocessing.Barrier(parties)`. The operations are
-    /// [`RawBarrier`]'s (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{Barrier, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-barrier-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let start = Barrier::create_with("start", 1, &options)?;
-    /// assert_eq!(Barrier::open_with("start", &options)?.parties(), 1);
-    /// start.wait()?; // one party: passes at once
-    /// # drop(start);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Barrier(RawBarrier, BARRIER_LAYOUT, LockMode::None, "a `Barrier`", data)
-);
+/// A barrier shared by processes through a named segment: Python's
+/// `multiprocessing.Barrier(parties)`. The operations are
+/// [`RawBarrier`]'s (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{Barrier, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-barrier-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let start = Barrier::create_with("start", 1, &options)?;
+/// assert_eq!(Barrier::open_with("start", &options)?.parties(), 1);
+/// start.wait()?; // one party: passes at once
+/// # drop(start);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Barrier = Named<RawBarrier>;
 
 impl Barrier {
     /// Creates the barrier segment `name` in the default directory for
@@ -961,12 +1042,11 @@ impl Barrier {
     ///
     /// As [`Barrier::create`].
     pub fn create_with(name: &str, parties: u32, options: &SegmentOptions) -> Result<Barrier> {
-        let segment = create_in_data(name, options, BARRIER_LAYOUT, |barrier| {
+        Named::create_in(name, options, |barrier| {
             // SAFETY: the data area is RawBarrier::SIZE bytes aligned to at
             // least RawBarrier::ALIGN, unseen before it is ready.
             unsafe { RawBarrier::init(barrier, parties) }
-        })?;
-        Ok(Barrier { segment })
+        })
     }
 }
 
@@ -977,18 +1057,20 @@ mod tests {
     #[test]
     fn descriptors_round_trip() {
         for layout in [
-            LOCK_LAYOUT,
-            RLOCK_LAYOUT,
-            SEMAPHORE_LAYOUT,
-            EVENT_LAYOUT,
-            CONDITION_LAYOUT,
-            BARRIER_LAYOUT,
+            Lock::LAYOUT,
+            RLock::LAYOUT,
+            Semaphore::LAYOUT,
+            Event::LAYOUT,
+            Condition::LAYOUT,
+            Barrier::LAYOUT,
         ] {
             let decoded = Layout::decode(&layout.encode()).expect("decodes");
             assert_eq!(&decoded, layout);
             assert_eq!(decoded.fingerprint(), layout.fingerprint());
         }
-        assert_eq!(SEMAPHORE_LAYOUT.size(), RawSemaphore::SIZE);
-        assert_eq!(LOCK_LAYOUT.name(), "Lock");
+        assert_eq!(Semaphore::LAYOUT.size(), RawSemaphore::SIZE);
+        assert_eq!(Semaphore::LAYOUT.align(), RawSemaphore::ALIGN);
+        assert_eq!(Lock::LAYOUT.name(), "Lock");
+        assert_eq!(Lock::LAYOUT.size(), 0);
     }
 }

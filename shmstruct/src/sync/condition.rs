@@ -83,10 +83,6 @@ impl WaitTimeoutResult {
 const _: () = assert!(std::mem::offset_of!(RawCondition, lock) == 0);
 
 impl RawCondition {
-    /// Whether it starts with an error-checking robust mutex (its lock is its first field),
-    /// whose kind an opener checks before anyone locks it.
-    pub(crate) const STARTS_WITH_MUTEX: bool = true;
-
     /// Bytes to reserve for a `RawCondition`.
     pub const SIZE: usize = std::mem::size_of::<RawCondition>();
     /// The alignment a `RawCondition` needs.

@@ -244,10 +244,6 @@ impl<K: LockKind> RobustLock<K> {
 }
 
 impl RawRLock {
-    /// Whether a named primitive of this type starts its data with an
-    /// error-checking mutex (no: it lives in the lock area).
-    pub(crate) const STARTS_WITH_MUTEX: bool = false;
-
     /// Releases one level held by this thread without a guard (see
     /// [`RLockGuard::leak`](Guard::leak)): Python's `RLock.release()`.
     ///
