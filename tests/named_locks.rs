@@ -13,6 +13,7 @@ mod support;
 
 use std::time::Duration;
 
+use shmstruct::segment::header::SEQUENCE_OFFSET;
 use shmstruct::segment::LockMode;
 use shmstruct::{
     Array, Barrier, Condition, Error, Event, Lock, LockError, RLock, RawValue, SegmentInfo,
@@ -1000,4 +1001,75 @@ fn a_lock_held_by_a_forgotten_guard_stays_mapped() {
         other.unlink().expect("unlinking another lock");
     });
     checked.join().expect("the thread's checks passed");
+}
+
+/// The sequence word of the own lock of the segment at `path` (the
+/// seqlock), read with `pread` as another program would.
+fn sequence_word(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).expect("opening the segment file");
+    let mut word = [0u8; 8];
+    // The header's `lock_offset`, at offset 64.
+    file.read_exact_at(&mut word, 64)
+        .expect("reading the header");
+    let lock_offset = u64::from_ne_bytes(word);
+    file.read_exact_at(&mut word, lock_offset + SEQUENCE_OFFSET as u64)
+        .expect("reading the lock area");
+    u64::from_ne_bytes(word)
+}
+
+/// Every guard that reaches data under a segment's lock, through the lock
+/// or through the objects it guards (own lock or shared), makes the lock's
+/// sequence word odd while it lives and even (higher) once it is dropped.
+#[test]
+fn every_guard_of_a_segment_lock_bumps_its_sequence_word() {
+    let [lock_name, value_name, shared_name, array_name, bytes_name] =
+        ["sq-lock", "sq-value", "sq-shared", "sq-array", "sq-bytes"].map(support::unique_name);
+    let _guards = [
+        &lock_name,
+        &value_name,
+        &shared_name,
+        &array_name,
+        &bytes_name,
+    ]
+    .map(|name| RemoveOnDrop::shm(name));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let value = Value::create(&value_name, 1u64).expect("creating the value");
+    let shared = Value::create_with_lock(&shared_name, 2u64, &lock).expect("creating");
+    let array = Array::create(&array_name, &[1u32, 2, 3]).expect("creating the array");
+    let bytes = SharedBytes::create_with_lock(&bytes_name, b"ab", &lock).expect("creating");
+
+    let mut last = sequence_word(lock.path());
+    assert_eq!(last, 0, "a new lock's sequence word is zero");
+    let mut check = |held: bool| {
+        let now = sequence_word(lock.path());
+        assert_eq!(now % 2 == 1, held, "sequence {now} while held: {held}");
+        assert!(now > last, "{now} after {last}");
+        last = now;
+    };
+    let guard = lock.lock().expect("locking the lock");
+    check(true);
+    drop(guard);
+    check(false);
+    let guard = shared.lock().expect("locking the shared value");
+    check(true);
+    drop(guard);
+    check(false);
+    shared.set(3).expect("setting under the shared lock");
+    check(false);
+    bytes.set_value(b"cd").expect("setting the bytes");
+    check(false);
+
+    let start = sequence_word(value.path());
+    let guard = value.lock().expect("locking the value");
+    assert_eq!(sequence_word(value.path()), start + 1);
+    drop(guard);
+    value.set(4).expect("setting the value");
+    assert_eq!(sequence_word(value.path()), start + 4);
+
+    let start = sequence_word(array.path());
+    let guard = array.lock().expect("locking the array");
+    assert_eq!(sequence_word(array.path()), start + 1);
+    drop(guard);
+    assert_eq!(sequence_word(array.path()), start + 2);
 }
