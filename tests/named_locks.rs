@@ -1073,3 +1073,105 @@ fn every_guard_of_a_segment_lock_bumps_its_sequence_word() {
     drop(guard);
     assert_eq!(sequence_word(array.path()), start + 2);
 }
+
+/// An `RLock` holder killed at depth two poisons it for every process, as
+/// a `Lock`'s does; the lock stays usable, and repairing it (at any depth)
+/// and clearing the poison makes it usable again in another process.
+#[test]
+fn an_rlock_holder_killed_poisons_it_for_every_process() {
+    const TEST: &str = "an_rlock_holder_killed_poisons_it_for_every_process";
+    if let Some(role) = support::role() {
+        let rlock = RLock::open(&support::arg("NAME")).expect("opening");
+        if role == "checker" {
+            let guard = rlock.lock().expect("repaired in another process");
+            assert!(!guard.is_poisoned());
+            return;
+        }
+        let held = Event::open(&support::arg("HELD")).expect("opening");
+        let outer = rlock.lock().expect("locking");
+        let inner = rlock.lock().expect("locking again");
+        std::mem::forget((outer, inner));
+        held.set();
+        hang();
+    }
+    let name = support::unique_name("rpoison");
+    let held_name = support::unique_name("rpoison-held");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&held_name));
+    let rlock = RLock::create(&name).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut holder = support::spawn_role(TEST, "holder", &[("NAME", &name), ("HELD", &held_name)]);
+    held.wait_timeout(WAIT).expect("the child holds the lock");
+    holder.kill();
+
+    for _ in 0..2 {
+        let error = rlock.lock().expect_err("poisoned");
+        assert!(error.is_poisoned(), "{error:?}");
+    }
+    assert!(!rlock.locked(), "released again after the refusal");
+    let mut outer = rlock.lock_poisoned().expect("locking poisoned");
+    assert!(outer.is_poisoned() && outer.is_consistent());
+    let inner = rlock.lock_poisoned().expect("locking again");
+    drop(inner);
+    outer.clear_poison();
+    drop(outer);
+    let mut checker = support::spawn_role(TEST, "checker", &[("NAME", &name)]);
+    assert!(checker.wait_success(), "the checker failed");
+    rlock.unlink().expect("unlinking");
+    held.unlink().expect("unlinking");
+}
+
+/// A holder of a `Condition`'s lock killed while another process waits on
+/// it: the waiter returns `Poisoned` (not a guard of half-written data, not
+/// a hang), so does every later `lock()`, and the repair clears it.
+#[test]
+fn a_condition_holder_killed_poisons_it_for_its_waiters() {
+    const TEST: &str = "a_condition_holder_killed_poisons_it_for_its_waiters";
+    if let Some(role) = support::role() {
+        let condition = Condition::open(&support::arg("NAME")).expect("opening");
+        let event = Event::open(&support::arg("EVENT")).expect("opening");
+        let guard = condition.lock().expect("locking");
+        if role == "waiter" {
+            event.set();
+            let error = condition
+                .wait_timeout(guard, WAIT)
+                .expect_err("a holder died while this one waited");
+            assert!(error.is_poisoned(), "{error:?}");
+            return;
+        }
+        condition.notify_all(&guard).expect("notifying");
+        std::mem::forget(guard);
+        event.set();
+        hang();
+    }
+    let [name, waiting_name, held_name] =
+        ["cpoison", "cpoison-w", "cpoison-h"].map(support::unique_name);
+    let _guards = [&name, &waiting_name, &held_name].map(|name| RemoveOnDrop::shm(name));
+    let condition = Condition::create(&name).expect("creating");
+    let waiting = Event::create(&waiting_name).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut waiter =
+        support::spawn_role(TEST, "waiter", &[("NAME", &name), ("EVENT", &waiting_name)]);
+    waiting.wait_timeout(WAIT).expect("the waiter locked");
+    // The waiter set the event under the lock; once this process has the
+    // lock, the waiter is inside `wait`.
+    drop(condition.lock().expect("locking"));
+    let mut holder = support::spawn_role(TEST, "holder", &[("NAME", &name), ("EVENT", &held_name)]);
+    held.wait_timeout(WAIT).expect("the holder holds the lock");
+    holder.kill();
+    assert!(waiter.wait_success(), "the waiter failed");
+
+    let error = condition.lock().expect_err("poisoned");
+    assert!(error.is_poisoned(), "{error:?}");
+    let mut guard = condition.lock_poisoned().expect("locking poisoned");
+    assert!(guard.is_poisoned());
+    guard.clear_poison();
+    drop(guard);
+    let guard = condition.lock().expect("repaired");
+    let (_guard, result) = condition
+        .wait_timeout(guard, Duration::from_millis(1))
+        .expect("waiting on repaired data");
+    assert!(result.timed_out());
+    for name in [&name, &waiting_name, &held_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
+}

@@ -52,9 +52,10 @@ use crate::layout::Layout;
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{self, Poisoned, Wait};
+use crate::sync::Beside;
 use crate::sync::{
-    LockGuard, LockResult, LockWords, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock,
-    RawSemaphore, WaitTimeoutResult,
+    Guard, LockError, LockGuard, LockKind, LockWords, RawBarrier, RawCondition, RawEvent, RawLock,
+    RawRLock, RawSemaphore, RobustLock, WaitTimeoutResult,
 };
 
 // The lock area holds a RawLock or a RawRLock at its start: it must be large
@@ -201,12 +202,12 @@ mod sealed {
 
 use sealed::{DataMutex, Descriptor, Place, Spec};
 
-impl sealed::InSegment for RawLock {
-    const SPEC: Spec = Spec::lock("Lock", "a `Lock`", false);
-}
-
-impl sealed::InSegment for RawRLock {
-    const SPEC: Spec = Spec::lock("RLock", "an `RLock`", true);
+impl<K: LockKind> sealed::InSegment for RobustLock<K> {
+    const SPEC: Spec = if RobustLock::<K>::REENTRANT {
+        Spec::lock("RLock", "an `RLock`", true)
+    } else {
+        Spec::lock("Lock", "a `Lock`", false)
+    };
 }
 
 impl sealed::InSegment for RawSemaphore {
@@ -324,7 +325,7 @@ impl<P: NamedPrimitive> Named<P> {
                 segment.mark_mutex_in_data();
             }
         }
-        if mode == LockMode::Own {
+        if let Place::LockArea { .. } = P::SPEC.place {
             check_poison_word(&segment)?;
         }
         Ok(Named::of(Arc::new(segment)))
@@ -394,7 +395,10 @@ impl<P: NamedPrimitive> fmt::Debug for Named<P> {
 /// The poison and sequence words of `segment`'s own lock (see
 /// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
 fn lock_words(segment: &Segment) -> &LockWords {
-    debug_assert_eq!(*segment.lock_mode(), LockMode::Own);
+    debug_assert!(matches!(
+        segment.lock_mode(),
+        LockMode::Own | LockMode::OwnRecursive
+    ));
     // SAFETY: the segment's lock mode is Own (checked by every constructor
     // of a `Lock`), so the lock area is an own lock's area, zeroed by the
     // creator, mapped while `segment` lives, which outlives the borrow;
@@ -504,13 +508,6 @@ impl Lock {
         lock_words(&self.segment)
     }
 
-    /// Locks with poisoning: the building block of every `lock()` of this
-    /// lock and of the objects it guards.
-    pub(crate) fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<LockGuard<'_>> {
-        self.raw()
-            .lock_poisoning(self.words(), self.name(), wait, poisoned)
-    }
-
     /// A copy of the data this lock guards, made by `read` without taking
     /// the lock when no holder is writing, and never torn: the seqlock read
     /// of [`crate::sync::seqlock`]. `read` copies with relaxed atomic loads
@@ -530,24 +527,43 @@ impl Lock {
         self.raw()
             .read_consistent(self.words(), self.name(), wait, read)
     }
+}
 
-    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+/// The locks, [`Lock`] and [`RLock`]: locking with poisoning, kept in the
+/// lock area's poison word.
+impl<K: LockKind> Named<RobustLock<K>> {
+    /// Locks with poisoning: the building block of every `lock()` of this
+    /// lock and of the objects it guards. A [`Lock`]'s guard also keeps the
+    /// sequence word odd while it lives (an [`RLock`]'s cannot: a nested
+    /// level would make it even while the outer one still writes).
+    pub(crate) fn acquire(
+        &self,
+        wait: Wait,
+        poisoned: Poisoned,
+    ) -> Result<Guard<'_, RobustLock<K>>> {
+        let beside = lock_words(&self.segment).beside(!RobustLock::<K>::REENTRANT);
+        poison::lock(&**self, beside, self.name(), wait, poisoned)
+    }
+
+    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<Guard<'_, RobustLock<K>>> {
         let guard = self.acquire(wait, poisoned)?;
         Ok(guard.in_segment(self.segment.identity()))
     }
 
-    /// Blocks until this thread holds the lock (Python's `acquire()`).
+    /// Blocks until this thread holds the lock (Python's `acquire()`; for
+    /// an [`RLock`], one more level of it).
     ///
     /// # Errors
     ///
     /// - [`Error::Poisoned`] if a holder died or panicked holding the lock
     ///   and nobody has cleared that since (the lock is released again; see
-    ///   [`Lock::lock_poisoned`]);
-    /// - [`Error::WouldDeadlock`] if this thread holds it already;
+    ///   [`lock_poisoned`](Named::lock_poisoned));
+    /// - [`Error::WouldDeadlock`] if this thread holds a [`Lock`] already
+    ///   (an [`RLock`] it holds is locked again at once);
     /// - [`Error::NotRecoverable`] only for a lock an older version of this
     ///   crate, or another program, left in that state.
     #[inline]
-    pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
+    pub fn lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Block, Poisoned::Refuse)
     }
 
@@ -558,33 +574,33 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// As [`Lock::lock`], without [`Error::Poisoned`].
-    pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
+    /// As [`lock`](Named::lock), without [`Error::Poisoned`].
+    pub fn lock_poisoned(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Block, Poisoned::Accept)
     }
 
-    /// [`Lock::lock_poisoned`], giving up with [`Error::TimedOut`] after
+    /// [`lock_poisoned`](Named::lock_poisoned), giving up with [`Error::TimedOut`] after
     /// `timeout`.
     ///
     /// # Errors
     ///
-    /// As [`Lock::lock_timeout`], without [`Error::Poisoned`].
-    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+    /// As [`lock_timeout`](Named::lock_timeout), without [`Error::Poisoned`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// Whether any thread of any process holds the lock (Python's
-    /// `locked()`); see [`RawLock::locked`].
+    /// `locked()`); see [`RobustLock::locked`].
     pub fn locked(&self) -> bool {
-        self.raw().locked()
+        RobustLock::locked(self)
     }
 
     /// Takes the lock if nobody holds it (Python's `acquire(False)`).
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`] if another thread holds it; as [`Lock::lock`].
-    pub fn try_lock(&self) -> Result<NamedLockGuard<'_>> {
+    /// [`Error::WouldBlock`] if another thread holds it; as [`lock`](Named::lock).
+    pub fn try_lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Try, Poisoned::Refuse)
     }
 
@@ -593,8 +609,8 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] past the timeout; as [`Lock::lock`].
-    pub fn lock_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+    /// [`Error::TimedOut`] past the timeout; as [`lock`](Named::lock).
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Timeout(timeout), Poisoned::Refuse)
     }
 }
@@ -646,8 +662,11 @@ impl Lock {
 pub type NamedLockGuard<'a> = LockGuard<'a>;
 
 /// A reentrant lock shared by processes through a named segment:
-/// Python's `multiprocessing.RLock()`, robust. The operations are
-/// [`RawRLock`]'s (through `Deref`).
+/// Python's `multiprocessing.RLock()`, robust. It locks as [`Lock`] does,
+/// with poisoning (a holder that dies or panics at any depth poisons it
+/// until [`clear_poison`](crate::sync::Guard::clear_poison)), and may be
+/// locked again by its holder; `release` and `leak` are [`RawRLock`]'s
+/// (through `Deref`).
 ///
 /// # Examples
 ///
@@ -828,6 +847,10 @@ impl Event {
 /// segment's identity, so a guard taken through one handle of the
 /// condition serves every handle of it, in any mapping.
 ///
+/// Its lock poisons as [`Lock`]'s does: a holder that dies or panics
+/// holding it makes `lock()` and the waits report [`Error::Poisoned`] in
+/// every process until a repairer clears it ([`Condition::lock_poisoned`]).
+///
 /// # Examples
 ///
 /// ```
@@ -862,36 +885,74 @@ impl Condition {
         }
     }
 
-    /// Locks the condition's lock (see [`RawLock::lock`]).
+    /// The words beside the condition's lock: its poison word.
+    fn beside(&self) -> Beside<'_> {
+        Beside::poison(self.poison_word())
+    }
+
+    /// Locks the condition's lock, with poisoning as [`Lock::lock`]: a
+    /// holder that died or panicked holding it poisons the data it guards.
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock`].
-    pub fn lock<'a>(&'a self) -> LockResult<NamedLockGuard<'a>> {
-        let identity = self.segment.identity();
-        let tag = |guard: NamedLockGuard<'a>| guard.in_segment(identity);
-        self.raw_lock()
-            .lock()
-            .map(tag)
-            .map_err(|error| error.map(tag))
+    /// As [`Lock::lock`].
+    pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Poisoned::Refuse)
+    }
+
+    /// Locks the condition's lock, poisoned or not, to repair the data (see
+    /// [`Lock::lock_poisoned`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock_poisoned`].
+    pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Poisoned::Accept)
+    }
+
+    fn acquire(&self, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+        let guard = poison::lock(
+            self.raw_lock(),
+            self.beside(),
+            self.name(),
+            Wait::Block,
+            poisoned,
+        )?;
+        Ok(guard.in_segment(self.segment.identity()))
     }
 
     /// Waits as [`RawCondition::wait_for_verified`] says, after checking
-    /// `guard` by segment identity, and wraps the guard again.
+    /// `guard` by segment identity, and gives back a guard of this
+    /// condition again, with poisoning: if a holder of the lock died while
+    /// this thread waited, or the data is poisoned when it has the lock
+    /// back, the lock is released and [`Error::Poisoned`] returned.
     fn wait_named<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Option<Duration>,
         condition: Option<&mut dyn FnMut() -> bool>,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.check_guard(&guard)?;
-        let identity = self.segment.identity();
         let waited = match condition {
             Some(condition) => self.wait_for_verified(guard, timeout, condition),
             None => self.wait_verified(guard, timeout),
         };
-        let tag = |(guard, result): (LockGuard<'a>, _)| (guard.in_segment(identity), result);
-        waited.map(tag).map_err(|error| error.map(tag))
+        let (guard, result) = match waited {
+            Ok(relocked) => relocked,
+            Err(LockError::OwnerDied(died)) => {
+                let (guard, result) = died.into_guard();
+                poison::recover(self.raw_lock(), self.beside())?;
+                (guard.consistent(), result)
+            }
+            Err(LockError::Failed(error)) => return Err(error),
+        };
+        let guard = guard
+            .poisoning(self.beside())
+            .in_segment(self.segment.identity());
+        Ok((
+            poison::refuse(guard, self.name(), Poisoned::Refuse)?,
+            result,
+        ))
     }
 
     /// As [`RawCondition::wait`], with a guard of this condition taken
@@ -899,11 +960,10 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
-    pub fn wait<'a>(&'a self, guard: NamedLockGuard<'a>) -> LockResult<NamedLockGuard<'a>> {
-        self.wait_named(guard, None, None)
-            .map(|(guard, _)| guard)
-            .map_err(|e| e.map(|(guard, _)| guard))
+    /// [`Error::Poisoned`] (the lock released) if a holder of the lock died
+    /// or panicked while this thread waited; as [`RawCondition::wait`].
+    pub fn wait<'a>(&'a self, guard: NamedLockGuard<'a>) -> Result<NamedLockGuard<'a>> {
+        self.wait_named(guard, None, None).map(|(guard, _)| guard)
     }
 
     /// As [`RawCondition::wait_timeout`], with a guard of this condition
@@ -911,12 +971,12 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_timeout<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Duration,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.wait_named(guard, Some(timeout), None)
     }
 
@@ -925,15 +985,14 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_for<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         mut condition: impl FnMut() -> bool,
-    ) -> LockResult<NamedLockGuard<'a>> {
+    ) -> Result<NamedLockGuard<'a>> {
         self.wait_named(guard, None, Some(&mut condition))
             .map(|(guard, _)| guard)
-            .map_err(|e| e.map(|(guard, _)| guard))
     }
 
     /// As [`RawCondition::wait_for_timeout`], with a guard of this
@@ -941,13 +1000,13 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_for_timeout<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Duration,
         mut condition: impl FnMut() -> bool,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.wait_named(guard, Some(timeout), Some(&mut condition))
     }
 

@@ -43,7 +43,7 @@
 //! |---:|---|---|
 //! | [`LOCK_NONE`] (0) | none (`RawValue`, `RawArray`, `Semaphore`, ...) | zeroes |
 //! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0, the poison word at [`POISON_OFFSET`] (64), the sequence word at [`SEQUENCE_OFFSET`] (72) |
-//! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0 |
+//! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0, the poison word at [`POISON_OFFSET`] (64); the sequence word stays 0 |
 //! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name and identity: see below |
 //!
 //! The creator initialises the lock (or writes the name) before it
@@ -75,7 +75,9 @@
 //! word (a C or Python program) is invisible to lock-free readers: such
 //! programs must bump it too, or the data must not be read lock-free.
 //!
-//! Objects with a shared lock use the lock segment's words.
+//! An own recursive lock (`RLock`) keeps the poison word too, but not the
+//! sequence word: a nested level would make it even while an outer one
+//! still writes. Objects with a shared lock use the lock segment's words.
 //!
 //! A shared lock's area (`SharedLockArea`) names the lock's segment, and
 //! records which file that name meant when the object was created, so that

@@ -47,4 +47,33 @@ impl LockWords {
     pub(crate) fn poison(&self) -> &AtomicU32 {
         &self.poison
     }
+
+    /// What a guard of the lock keeps: the poison word, and the sequence
+    /// word if `seqlock` (the lock is not reentrant: a nested level would
+    /// make the word even while the outer one still writes).
+    pub(crate) fn beside(&self, seqlock: bool) -> Beside<'_> {
+        Beside {
+            poison: &self.poison,
+            sequence: seqlock.then_some(&self.sequence),
+        }
+    }
+}
+
+/// The words beside a lock that its guards maintain: the poison word
+/// ([`super::poison`]) and, for a segment's own non-reentrant lock, the
+/// sequence word ([`super::seqlock`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Beside<'a> {
+    pub(super) poison: &'a AtomicU32,
+    pub(super) sequence: Option<&'a AtomicU64>,
+}
+
+impl<'a> Beside<'a> {
+    /// Only a poison word (a `Condition`'s lock).
+    pub(crate) fn poison(poison: &'a AtomicU32) -> Beside<'a> {
+        Beside {
+            poison,
+            sequence: None,
+        }
+    }
 }

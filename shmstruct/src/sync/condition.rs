@@ -20,7 +20,9 @@ use crate::{Error, Result};
 /// `pthread_cond_t` (whose glibc implementation keeps per-waiter counts a
 /// killed waiter never gives back, so a later notify can hang): a process
 /// killed while waiting leaves nothing behind, and one killed while holding
-/// the lock is reported to the next locker as for [`RawLock`].
+/// the lock is reported to the next locker as for [`RawLock`] (the named
+/// [`Condition`](crate::Condition) poisons instead, through a word kept in
+/// this type).
 ///
 /// [`RawCondition::SIZE`] bytes, aligned to [`RawCondition::ALIGN`].
 ///
@@ -56,6 +58,9 @@ pub struct RawCondition {
     /// waiter returns as notified only by taking one, under `lock`, and
     /// only one handed out after its wait began.
     pending: AtomicU32,
+    /// The poison word of the named `Condition`, whose lock poisons the
+    /// data it guards (see [`super::poison`]); unused in place.
+    poison: AtomicU32,
 }
 /// How a wait or a notify knows that its guard holds the condition's lock.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +129,11 @@ impl RawCondition {
     /// The condition's lock.
     pub fn raw_lock(&self) -> &RawLock {
         &self.lock
+    }
+
+    /// The poison word of the named `Condition`'s lock.
+    pub(crate) fn poison_word(&self) -> &AtomicU32 {
+        &self.poison
     }
 
     /// Locks the condition's lock (see [`RawLock::lock`]).

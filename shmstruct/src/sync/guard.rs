@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-use super::area::LockWords;
+use super::area::Beside;
 use super::os::{Acquired, Deadline, RobustMutex};
 use super::{poison, seqlock, LockError, LockResult, OwnerDied, RawLock, RawMutex, RawRLock};
 use crate::Result;
@@ -34,9 +34,9 @@ use crate::Result;
 pub struct Guard<'a, M: RawMutex + ?Sized> {
     mutex: &'a M,
     inconsistent: bool,
-    /// The poison and sequence words beside the lock, for a segment's own
-    /// lock (see [`super::poison`] and [`super::seqlock`]).
-    words: Option<&'a LockWords>,
+    /// The poison (and sequence) words beside the lock, for a lock that
+    /// has them (see [`super::poison`] and [`super::seqlock`]).
+    beside: Option<Beside<'a>>,
     /// The identity of the segment the lock lives in, if it does.
     segment: Option<(u64, u64)>,
     _not_send: PhantomData<*const ()>,
@@ -64,7 +64,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
         Guard {
             mutex,
             inconsistent,
-            words: None,
+            beside: None,
             segment: None,
             _not_send: PhantomData,
         }
@@ -81,14 +81,31 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
         }
     }
 
-    /// The guard of a consistent `mutex`, just locked, whose lock area has
-    /// `words`: starts a write in the sequence word, which the guard's drop
-    /// ends.
-    pub(super) fn with_words(mutex: &'a M, words: &'a LockWords) -> Self {
-        seqlock::begin_write(&words.sequence);
+    /// The guard of a consistent `mutex`, just locked, with the words
+    /// `beside` it: starts a write in the sequence word, if there is one,
+    /// which the guard's drop ends.
+    pub(super) fn with_words(mutex: &'a M, beside: Beside<'a>) -> Self {
+        if let Some(sequence) = beside.sequence {
+            seqlock::begin_write(sequence);
+        }
         let mut guard = Guard::new(mutex, false);
-        guard.words = Some(words);
+        guard.beside = Some(beside);
         guard
+    }
+
+    /// This guard, with the words `beside` its lock that carry no write
+    /// to begin (a condition's poison word), after a condition wait.
+    pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
+        debug_assert!(beside.sequence.is_none());
+        self.beside = Some(beside);
+        self
+    }
+
+    /// This guard, after [`super::poison::recover`] marked its mutex
+    /// consistent.
+    pub(crate) fn consistent(mut self) -> Self {
+        self.inconsistent = false;
+        self
     }
 
     /// This guard, knowing that its lock lives in segment `identity`.
@@ -132,10 +149,11 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// Whether the data this lock guards is marked poisoned: a holder died
     /// or panicked while holding the lock, and nobody has called
     /// [`clear_poison`](Guard::clear_poison) since. Always `false` for a
-    /// lock without a poison word (in place, or an `RLock`).
+    /// lock without a poison word (one in place in other memory than a
+    /// segment's).
     pub fn is_poisoned(&self) -> bool {
-        self.words
-            .is_some_and(|words| poison::is_set(&words.poison))
+        self.beside
+            .is_some_and(|beside| poison::is_set(beside.poison))
     }
 
     /// Declares the guarded data repaired: later `lock()`, `get()` and
@@ -143,15 +161,18 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// [`std::sync::Mutex::clear_poison`]). Does nothing if the data is not
     /// poisoned, or for a lock without a poison word.
     pub fn clear_poison(&mut self) {
-        if let Some(words) = self.words {
-            poison::clear(&words.poison);
+        if let Some(beside) = self.beside {
+            poison::clear(beside.poison);
         }
     }
 
     /// Gives up the guard without releasing: the caller takes over the
     /// responsibility to release (condition waits).
     pub(super) fn into_held(self) -> &'a M {
-        debug_assert!(self.words.is_none(), "only a condition's lock waits");
+        debug_assert!(
+            !self.beside.is_some_and(|beside| beside.sequence.is_some()),
+            "no write may be left open"
+        );
         let mutex = self.mutex;
         std::mem::forget(self);
         mutex
@@ -216,16 +237,18 @@ impl RLockGuard<'_> {
 
 impl<M: RawMutex + ?Sized> Drop for Guard<'_, M> {
     fn drop(&mut self) {
-        if let Some(words) = self.words {
+        if let Some(beside) = self.beside {
             // A guard dropped while its thread unwinds may leave the data
             // half-written: mark it before anyone else can lock (as std's
             // `Mutex` poisons).
             if std::thread::panicking() {
-                poison::set(&words.poison);
+                poison::set(beside.poison);
             }
             // After the poison word, so that a reader that sees the even
             // sequence value sees the poisoning too.
-            seqlock::end_write(&words.sequence);
+            if let Some(sequence) = beside.sequence {
+                seqlock::end_write(sequence);
+            }
         }
         // After an owner death without `mark_consistent`, this release is
         // what makes the mutex not recoverable (POSIX): that is intended.

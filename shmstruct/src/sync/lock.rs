@@ -34,7 +34,8 @@ use crate::Result;
 /// later attempt fails with [`Error::NotRecoverable`](crate::Error::NotRecoverable).
 ///
 /// A lock in place has no poison flag: a thread that panics holding its
-/// guard releases it normally. The named [`Lock`](crate::Lock) and the
+/// guard releases it normally. The named [`Lock`](crate::Lock),
+/// [`RLock`](crate::RLock) and [`Condition`](crate::Condition) and the
 /// locks of `Value`, `Array` and `SharedBytes` poison instead (see
 /// [`Value`](crate::Value#when-a-lock-holder-dies)).
 ///
@@ -154,6 +155,9 @@ impl<K: LockKind> RobustLock<K> {
     pub const SIZE: usize = std::mem::size_of::<Self>();
     /// The alignment the lock needs.
     pub const ALIGN: usize = std::mem::align_of::<Self>();
+
+    /// Whether the owner may lock it again.
+    pub(crate) const REENTRANT: bool = <K as sealed::Sealed>::RECURSIVE;
 
     /// The pthread mutex type.
     const KIND: MutexKind = if <K as sealed::Sealed>::RECURSIVE {

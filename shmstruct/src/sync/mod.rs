@@ -51,13 +51,17 @@
 //! - [`RawLock`]/[`RawRLock`] are robust pthread mutexes: the next locker is
 //!   told the owner died ([`LockError::OwnerDied`]), gets the guard, repairs
 //!   the data and calls `mark_consistent`; if it does not, the lock becomes
-//!   [`Error::NotRecoverable`]. The named objects (`Lock`, `Value`, `Array`,
-//!   `SharedBytes`) do not expose this: they mark the mutex consistent
-//!   themselves and keep a poison flag beside it instead (see
+//!   [`Error::NotRecoverable`]. The named objects (`Lock`, `RLock`,
+//!   `Condition`, and the locks of `Value`, `Array` and `SharedBytes`) do
+//!   not expose this: they mark the mutex consistent themselves and keep a
+//!   poison flag beside it instead (see
 //!   [`Value`](crate::Value#when-a-lock-holder-dies)), so their locks stay
-//!   usable and report `Error::Poisoned` until repaired.
-//!   The in-place locks have no room for that flag: a panicking holder of
-//!   a [`RawLock`] guard does not poison it.
+//!   usable and report `Error::Poisoned` until repaired: one notion of a
+//!   dead holder for everything that lives in a segment.
+//!   The in-place locks keep the POSIX protocol because they have no place
+//!   for that flag that every process would know of (they may live in any
+//!   memory, such as a field of a user's struct): a panicking holder of a
+//!   [`RawLock`] guard does not poison it.
 //! - The others keep their state behind an internal robust mutex that they
 //!   repair themselves, and sleep on futexes (a killed sleeper leaves nothing
 //!   behind): a dead [`RawSemaphore`] holder's permits are reclaimed (see its
@@ -93,7 +97,7 @@ pub(crate) mod seqlock;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 mod os;
 
-pub(crate) use area::LockWords;
+pub(crate) use area::{Beside, LockWords};
 pub use barrier::RawBarrier;
 pub use condition::{RawCondition, WaitTimeoutResult};
 pub use event::RawEvent;

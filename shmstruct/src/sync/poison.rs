@@ -5,7 +5,7 @@
 //! The word is [`CLEAR`] (0) or [`POISONED`] (1). It is set when a lock
 //! holder dies with its process (the next locker gets `EOWNERDEAD`) or
 //! drops its guard while its thread panics, and cleared only by an explicit
-//! [`LockGuard::clear_poison`] under the lock. Because the library marks an
+//! [`Guard::clear_poison`](super::Guard::clear_poison) under the lock. Because the library marks an
 //! owner-died mutex consistent at once and keeps this flag instead, the
 //! mutex itself never becomes not recoverable through the poison-aware API.
 //!
@@ -21,9 +21,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::area::LockWords;
+use super::area::Beside;
 use super::os::{Acquired, Deadline};
-use super::{seqlock, Guard, LockGuard, RawLock, RawMutex};
+use super::{seqlock, Guard, RawMutex};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -79,56 +79,74 @@ pub(crate) enum Poisoned {
     Accept,
 }
 
-impl RawLock {
-    /// Locks, with poisoning through the poison word of `words`, the words
-    /// beside this lock (named `name` in errors), and makes the sequence
-    /// word odd for as long as the guard lives ([`super::seqlock`]).
-    ///
-    /// If the previous holder died holding the lock, marks the data
-    /// poisoned, the sequence word even and the mutex consistent before
-    /// anything else, so that no path, including an early return of the
-    /// caller, leaves the mutex not recoverable or lock-free readers
-    /// waiting for a dead writer. Then, with `Poisoned::Refuse`, poisoned data is
-    /// [`Error::Poisoned`] and the lock is released at once.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Poisoned`] as above; [`Error::NotRecoverable`] for a mutex
-    /// already left in that state (by an older version of this crate, or
-    /// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
-    /// [`Error::WouldDeadlock`] as [`RawLock::lock`] says.
-    pub(crate) fn lock_poisoning<'a>(
-        &'a self,
-        words: &'a LockWords,
-        name: &str,
-        wait: Wait,
-        poisoned: Poisoned,
-    ) -> Result<LockGuard<'a>> {
-        let acquired = match wait {
-            Wait::Block => self.acquire(),
-            Wait::Try => self.try_acquire(),
-            Wait::Timeout(timeout) => self.acquire_until(&Deadline::after(timeout)),
-        }?;
-        if acquired == Acquired::OwnerDied {
-            set(&words.poison);
-            seqlock::recover(&words.sequence);
-            if let Err(error) = self.mark_consistent() {
-                // Not expected: the mutex is held, robust and inconsistent.
-                // Unlocking it unrepaired makes it not recoverable, which
-                // every later locker is told; holding it forever would hang
-                // them instead.
-                // SAFETY: this thread locked it just above, and nothing
-                // relies on holding it.
-                let _ = unsafe { RawMutex::release(self) };
-                return Err(error);
-            }
-        }
-        let guard = Guard::with_words(self, words);
-        if poisoned == Poisoned::Refuse && guard.is_poisoned() {
-            return Err(Error::Poisoned {
-                lock: name.to_owned(),
-            });
-        }
-        Ok(guard)
+/// Locks `mutex` (named `name` in errors) with poisoning through the
+/// words `beside` it, and makes the sequence word among them, if any, odd
+/// for as long as the guard lives ([`super::seqlock`]).
+///
+/// If the previous holder died holding the lock, marks the data poisoned,
+/// the sequence word even and the mutex consistent before anything else,
+/// so that no path, including an early return of the caller, leaves the
+/// mutex not recoverable or lock-free readers waiting for a dead writer.
+/// Then, with `Poisoned::Refuse`, poisoned data is [`Error::Poisoned`] and
+/// the lock is released at once.
+///
+/// # Errors
+///
+/// [`Error::Poisoned`] as above; [`Error::NotRecoverable`] for a mutex
+/// already left in that state (by an older version of this crate, or
+/// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
+/// [`Error::WouldDeadlock`] as [`RawMutex`] says.
+pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
+    mutex: &'a M,
+    beside: Beside<'a>,
+    name: &str,
+    wait: Wait,
+    poisoned: Poisoned,
+) -> Result<Guard<'a, M>> {
+    let acquired = match wait {
+        Wait::Block => mutex.acquire(),
+        Wait::Try => mutex.try_acquire(),
+        Wait::Timeout(timeout) => mutex.acquire_until(&Deadline::after(timeout)),
+    }?;
+    if acquired == Acquired::OwnerDied {
+        recover(mutex, beside)?;
     }
+    refuse(Guard::with_words(mutex, beside), name, poisoned)
+}
+
+/// The owner-died recovery of a poisoning lock, which this thread has just
+/// acquired from a dead holder: marks the data poisoned, the sequence word
+/// even and the mutex consistent.
+///
+/// # Errors
+///
+/// As `mark_consistent` (not expected: the mutex is held, robust and
+/// inconsistent); the mutex is then released unrepaired, which makes it
+/// not recoverable, as every later locker is told (holding it forever
+/// would hang them instead).
+pub(crate) fn recover<M: RawMutex + ?Sized>(mutex: &M, beside: Beside<'_>) -> Result<()> {
+    set(beside.poison);
+    if let Some(sequence) = beside.sequence {
+        seqlock::recover(sequence);
+    }
+    mutex.mark_consistent().inspect_err(|_| {
+        // SAFETY: this thread holds the mutex (the caller), and nothing
+        // relies on holding it.
+        let _ = unsafe { mutex.release() };
+    })
+}
+
+/// `guard`, or with `Poisoned::Refuse` and poisoned data, the lock released
+/// and [`Error::Poisoned`].
+pub(crate) fn refuse<'a, M: RawMutex + ?Sized>(
+    guard: Guard<'a, M>,
+    name: &str,
+    poisoned: Poisoned,
+) -> Result<Guard<'a, M>> {
+    if poisoned == Poisoned::Refuse && guard.is_poisoned() {
+        return Err(Error::Poisoned {
+            lock: name.to_owned(),
+        });
+    }
+    Ok(guard)
 }

@@ -142,7 +142,7 @@ impl RawLock {
             }
             std::hint::spin_loop();
         }
-        let guard = self.lock_poisoning(words, name, wait, Poisoned::Refuse)?;
+        let guard = poison::lock(self, words.beside(true), name, wait, Poisoned::Refuse)?;
         let copy = read();
         drop(guard);
         Ok(copy)
