@@ -18,9 +18,11 @@ use crate::Result;
 /// [`Condition`](crate::Condition) ([`NamedLockGuard`]) are all this type.
 /// A guard of a lock that lives in a segment also knows:
 ///
-/// - the lock area's poison and sequence words, for a segment's own lock:
-///   it poisons the data if dropped while its thread panics, and keeps the
-///   sequence word odd while it lives (see
+/// - the poison word beside the lock, for a lock in a segment (the named
+///   locks and condition, and the locks of `Value`, `Array` and byte
+///   strings): it poisons the data if dropped while its thread panics;
+/// - for a segment's own non-reentrant lock, the sequence word too, which it
+///   keeps odd while it lives (see
 ///   [`segment::header`](crate::segment::header#lock-modes));
 /// - the segment's identity (device and inode), the same in every process
 ///   and mapping, so that objects guarded by the lock can check that a
