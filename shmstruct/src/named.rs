@@ -28,10 +28,12 @@
 //! published as ready; openers wait for that. Handles are cheap to clone
 //! (an [`Arc`] inside), so one [`Lock`] can be given to several objects of
 //! one process. The operations are those of the in-place `Raw*` types,
-//! reached through `Deref` ([`Lock`] has its own `lock` methods, whose guard
-//! also says which segment it locks, and [`Condition`] its own `lock`,
-//! `wait*` and `notify*`, which accept such a guard taken through any handle
-//! of the condition).
+//! reached through `Deref`, except locking: [`Lock`], [`RLock`] and
+//! [`Condition`] have their own `lock` methods, which poison (see
+//! [`Value`](crate::Value#when-a-lock-holder-dies)) and whose guard also
+//! says which segment it locks, and [`Condition`] its own `wait*` and
+//! `notify*`, which accept such a guard taken through any handle of the
+//! condition.
 //!
 //! # Lifetime
 //!
@@ -252,8 +254,8 @@ pub(crate) fn expect_lock_mode(
 /// A primitive `P` in a segment of its own, which other processes open by
 /// name: [`Lock`], [`RLock`], [`Semaphore`], [`Event`], [`Condition`] and
 /// [`Barrier`] are this type. The operations are `P`'s, through `Deref`
-/// (and, for [`Lock`] and [`Condition`], their own `lock` methods, whose
-/// guard also says which segment it locks).
+/// (and, for [`Lock`], [`RLock`] and [`Condition`], their own poisoning
+/// `lock` methods, whose guard also says which segment it locks).
 ///
 /// Cheap to clone: the clones share one mapping.
 pub struct Named<P: NamedPrimitive> {
