@@ -15,6 +15,47 @@ use crate::Result;
 /// call these methods; the trait is what a guard, a condition wait and the
 /// poisoning logic need from a mutex, and nothing else.
 ///
+/// # Examples
+///
+/// Code generic over the mutex, here a try-lock that reports whether the
+/// previous holder died:
+///
+/// ```
+/// use std::mem::MaybeUninit;
+/// use shmstruct::sync::{Acquired, RawLock, RawMutex, RawRLock};
+///
+/// fn free_and_sound<M: RawMutex>(mutex: &M) -> shmstruct::Result<bool> {
+///     match mutex.try_acquire() {
+///         Ok(acquired) => {
+///             // SAFETY: this thread has just acquired it, and holds nothing
+///             // that relies on it.
+///             unsafe { mutex.release() }?;
+///             Ok(acquired == Acquired::Consistent)
+///         }
+///         Err(shmstruct::Error::WouldBlock { .. }) => Ok(false),
+///         Err(error) => Err(error),
+///     }
+/// }
+///
+/// let mut a = MaybeUninit::<RawLock>::uninit();
+/// let mut b = MaybeUninit::<RawRLock>::uninit();
+/// // SAFETY: both places are writable, aligned and used by nobody else.
+/// unsafe { RawLock::init(a.as_mut_ptr()) }?;
+/// // SAFETY: as above.
+/// unsafe { RawRLock::init(b.as_mut_ptr()) }?;
+/// // SAFETY: initialised above; the place outlives the reference.
+/// let a = unsafe { RawLock::from_ptr(a.as_ptr()) };
+/// // SAFETY: as above.
+/// let b = unsafe { RawRLock::from_ptr(b.as_ptr()) };
+/// assert!(free_and_sound(a)? && free_and_sound(b)?);
+/// let held = a.lock()?;
+/// // Another thread finds it held (this one would be told `WouldDeadlock`).
+/// let other = std::thread::scope(|s| s.spawn(|| free_and_sound(a)).join());
+/// assert!(!other.expect("the thread ran")?);
+/// drop(held);
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+///
 /// # Safety
 ///
 /// An implementation guarantees that:
