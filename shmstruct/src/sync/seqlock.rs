@@ -36,6 +36,20 @@
 //! `s1` is the even value a holder's `end_write` stored, everything that
 //! holder wrote (data and poison word) is visible from `s1`'s acquire load
 //! on.
+//!
+//! # What the reader's copy races with
+//!
+//! The reader's loads are atomic, but a holder writes the data through a
+//! `&mut T` (a `DataGuard`), with plain stores. Between processes the
+//! compiler sees neither side, and the hardware guarantees what the
+//! protocol needs. Within one process, a snapshot taken by one thread while
+//! another writes through its guard is, in Rust's model, a data race even
+//! though the copy is then thrown away (the classic seqlock problem: Boehm,
+//! above; crossbeam's `AtomicCell` fallback has the same). Making it
+//! race-free would need every write under the lock to be atomic too, which
+//! a `&mut T` cannot promise; the objects that offer snapshots should say
+//! so, or write through `atomic_copy` in `set()` and document that in-place
+//! writes through the guard do not mix with snapshots in one process.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
