@@ -197,8 +197,11 @@ impl RawCondition {
                 Ok(guard) => guard,
                 Err(LockError::OwnerDied(died)) => {
                     // The next holder died holding the lock: return now,
-                    // with the guard that says so, as a spurious wake-up.
-                    let result = self.leave(seen, true).unwrap_or(WaitTimeoutResult(false));
+                    // with the guard that says so, notified if a wake-up
+                    // was there to take, else as a spurious wake-up.
+                    let left = self.leave(seen, true);
+                    let notified = left.is_some_and(|result| !result.timed_out());
+                    let result = WaitTimeoutResult(timed_out && !notified);
                     return Err(LockError::OwnerDied(died.map(|g| (g, result))));
                 }
                 Err(LockError::Failed(error)) => return Err(LockError::Failed(error)),
