@@ -943,8 +943,7 @@ impl Condition {
             Ok(relocked) => relocked,
             Err(LockError::OwnerDied(died)) => {
                 let (guard, result) = died.into_guard();
-                poison::recover(self.raw_lock(), self.beside())?;
-                (guard.consistent(), result)
+                (poison::recovered(guard, self.beside())?, result)
             }
             Err(LockError::Failed(error)) => return Err(error),
         };

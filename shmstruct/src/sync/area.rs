@@ -19,7 +19,7 @@ pub(crate) struct LockWords {
     pub(super) sequence: AtomicU64,
 }
 
-const _: () = assert!(POISON_OFFSET + std::mem::offset_of!(LockWords, poison) == POISON_OFFSET);
+const _: () = assert!(std::mem::offset_of!(LockWords, poison) == 0);
 const _: () = assert!(POISON_OFFSET + std::mem::offset_of!(LockWords, sequence) == SEQUENCE_OFFSET);
 const _: () = assert!(POISON_OFFSET % std::mem::align_of::<LockWords>() == 0);
 const _: () = assert!(POISON_OFFSET + std::mem::size_of::<LockWords>() <= LOCK_AREA_SIZE);

@@ -83,30 +83,19 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
         }
     }
 
-    /// The guard of a consistent `mutex`, just locked, with the words
-    /// `beside` it: starts a write in the sequence word, if there is one,
-    /// which the guard's drop ends.
-    pub(super) fn with_words(mutex: &'a M, beside: Beside<'a>) -> Self {
+    /// This guard, of a consistent lock, with the words `beside` its lock:
+    /// starts a write in the sequence word, if there is one, which the
+    /// guard's drop ends. A guard that has them already (one a condition
+    /// wait gives back without having released it) is returned as it is.
+    pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
+        debug_assert!(!self.inconsistent);
+        if self.beside.is_some() {
+            return self;
+        }
         if let Some(sequence) = beside.sequence {
             seqlock::begin_write(sequence);
         }
-        let mut guard = Guard::new(mutex, false);
-        guard.beside = Some(beside);
-        guard
-    }
-
-    /// This guard, with the words `beside` its lock that carry no write
-    /// to begin (a condition's poison word), after a condition wait.
-    pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
-        debug_assert!(beside.sequence.is_none());
         self.beside = Some(beside);
-        self
-    }
-
-    /// This guard, after [`super::poison::recover`] marked its mutex
-    /// consistent.
-    pub(crate) fn consistent(mut self) -> Self {
-        self.inconsistent = false;
         self
     }
 

@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::area::Beside;
-use super::os::{Acquired, Deadline};
-use super::{seqlock, Guard, RawMutex};
+use super::os::Deadline;
+use super::{seqlock, Guard, LockError, RawMutex};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -107,33 +107,35 @@ pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
         Wait::Block => mutex.acquire(),
         Wait::Try => mutex.try_acquire(),
         Wait::Timeout(timeout) => mutex.acquire_until(&Deadline::after(timeout)),
-    }?;
-    if acquired == Acquired::OwnerDied {
-        recover(mutex, beside)?;
-    }
-    refuse(Guard::with_words(mutex, beside), name, poisoned)
+    };
+    let guard = match Guard::acquired(mutex, acquired) {
+        Ok(guard) => guard,
+        Err(LockError::OwnerDied(died)) => recovered(died.into_guard(), beside)?,
+        Err(LockError::Failed(error)) => return Err(error),
+    };
+    refuse(guard.poisoning(beside), name, poisoned)
 }
 
-/// The owner-died recovery of a poisoning lock, which this thread has just
-/// acquired from a dead holder: marks the data poisoned, the sequence word
-/// even and the mutex consistent.
+/// The owner-died recovery of a poisoning lock: `guard` was just taken
+/// from a dead holder; marks the data poisoned, the sequence word even and
+/// the mutex consistent, and gives the guard back consistent.
 ///
 /// # Errors
 ///
-/// As `mark_consistent` (not expected: the mutex is held, robust and
-/// inconsistent); the mutex is then released unrepaired, which makes it
-/// not recoverable, as every later locker is told (holding it forever
+/// As [`Guard::mark_consistent`] (not expected: the mutex is held, robust
+/// and inconsistent); the guard is then dropped unrepaired, which makes the
+/// mutex not recoverable, as every later locker is told (holding it forever
 /// would hang them instead).
-pub(crate) fn recover<M: RawMutex + ?Sized>(mutex: &M, beside: Beside<'_>) -> Result<()> {
+pub(crate) fn recovered<'a, M: RawMutex + ?Sized>(
+    mut guard: Guard<'a, M>,
+    beside: Beside<'_>,
+) -> Result<Guard<'a, M>> {
     set(beside.poison);
     if let Some(sequence) = beside.sequence {
         seqlock::recover(sequence);
     }
-    mutex.mark_consistent().inspect_err(|_| {
-        // SAFETY: this thread holds the mutex (the caller), and nothing
-        // relies on holding it.
-        let _ = unsafe { mutex.release() };
-    })
+    guard.mark_consistent()?;
+    Ok(guard)
 }
 
 /// `guard`, or with `Poisoned::Refuse` and poisoned data, the lock released
