@@ -111,8 +111,18 @@ int main(int argc, char **argv) {
     if (locked == EOWNERDEAD) {
         /* As shmstruct does: mark the data poisoned (the u32 at lock area
          * + 64, under the lock) so every process is told it may be
-         * half-written, and the mutex consistent so it stays usable. */
+         * half-written, make the sequence word (the u64 at lock area + 72,
+         * which the dead holder may have left odd) even again so lock-free
+         * readers stop waiting for it, and mark the mutex consistent so it
+         * stays usable. This program only reads, so it does not bump the
+         * sequence word otherwise; one that writes under the mutex must
+         * make it odd after locking and even before unlocking. */
         __atomic_store_n((uint32_t *)(base + lock_offset + 64), 1, __ATOMIC_RELAXED);
+        uint64_t *sequence = (uint64_t *)(base + lock_offset + 72);
+        uint64_t seen = __atomic_load_n(sequence, __ATOMIC_RELAXED);
+        if (seen & 1) {
+            __atomic_store_n(sequence, seen + 1, __ATOMIC_RELEASE);
+        }
         fprintf(stderr, "c_reader: the lock's holder died; data marked poisoned, lock consistent\n");
         if (pthread_mutex_consistent(mutex) != 0) {
             return fail("pthread_mutex_consistent failed");

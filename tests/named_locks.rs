@@ -13,6 +13,7 @@ mod support;
 
 use std::time::Duration;
 
+use shmstruct::segment::header::SEQUENCE_OFFSET;
 use shmstruct::segment::LockMode;
 use shmstruct::{
     Array, Barrier, Condition, Error, Event, Lock, LockError, RLock, RawBytes, RawValue,
@@ -1065,4 +1066,183 @@ fn three_under(lock: &Lock, names: [&str; 3]) -> (Value<i32>, Array<u8>, SharedB
         .create(b"ab")
         .expect("creating");
     (value, array, bytes)
+}
+
+/// The sequence word of the own lock of the segment at `path` (the
+/// seqlock), read with `pread` as another program would.
+fn sequence_word(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).expect("opening the segment file");
+    let mut word = [0u8; 8];
+    // The header's `lock_offset`, at offset 64.
+    file.read_exact_at(&mut word, 64)
+        .expect("reading the header");
+    let lock_offset = u64::from_ne_bytes(word);
+    file.read_exact_at(&mut word, lock_offset + SEQUENCE_OFFSET as u64)
+        .expect("reading the lock area");
+    u64::from_ne_bytes(word)
+}
+
+/// Every guard that reaches data under a segment's lock, through the lock
+/// or through the objects it guards (own lock or shared), makes the lock's
+/// sequence word odd while it lives and even (higher) once it is dropped.
+#[test]
+fn every_guard_of_a_segment_lock_bumps_its_sequence_word() {
+    let [lock_name, value_name, shared_name, array_name, bytes_name] =
+        ["sq-lock", "sq-value", "sq-shared", "sq-array", "sq-bytes"].map(support::unique_name);
+    let _guards = [
+        &lock_name,
+        &value_name,
+        &shared_name,
+        &array_name,
+        &bytes_name,
+    ]
+    .map(|name| RemoveOnDrop::shm(name));
+    let lock = Lock::create(&lock_name).expect("creating the lock");
+    let value = Value::create(&value_name, 1u64).expect("creating the value");
+    let shared = Value::builder(&shared_name)
+        .lock(&lock)
+        .create(2u64)
+        .expect("creating");
+    let array = Array::create(&array_name, &[1u32, 2, 3]).expect("creating the array");
+    let bytes = SharedBytes::builder(&bytes_name)
+        .lock(&lock)
+        .create(b"ab")
+        .expect("creating");
+
+    let mut last = sequence_word(lock.path());
+    assert_eq!(last, 0, "a new lock's sequence word is zero");
+    let mut check = |held: bool| {
+        let now = sequence_word(lock.path());
+        assert_eq!(now % 2 == 1, held, "sequence {now} while held: {held}");
+        assert!(now > last, "{now} after {last}");
+        last = now;
+    };
+    let guard = lock.lock().expect("locking the lock");
+    check(true);
+    drop(guard);
+    check(false);
+    let guard = shared.lock().expect("locking the shared value");
+    check(true);
+    drop(guard);
+    check(false);
+    shared.set(3).expect("setting under the shared lock");
+    check(false);
+    bytes.set_value(b"cd").expect("setting the bytes");
+    check(false);
+
+    let start = sequence_word(value.path());
+    let guard = value.lock().expect("locking the value");
+    assert_eq!(sequence_word(value.path()), start + 1);
+    drop(guard);
+    value.set(4).expect("setting the value");
+    assert_eq!(sequence_word(value.path()), start + 4);
+
+    let start = sequence_word(array.path());
+    let guard = array.lock().expect("locking the array");
+    assert_eq!(sequence_word(array.path()), start + 1);
+    drop(guard);
+    assert_eq!(sequence_word(array.path()), start + 2);
+}
+
+/// An `RLock` holder killed at depth two poisons it for every process, as
+/// a `Lock`'s does; the lock stays usable, and repairing it (at any depth)
+/// and clearing the poison makes it usable again in another process.
+#[test]
+fn an_rlock_holder_killed_poisons_it_for_every_process() {
+    const TEST: &str = "an_rlock_holder_killed_poisons_it_for_every_process";
+    if let Some(role) = support::role() {
+        let rlock = RLock::open(&support::arg("NAME")).expect("opening");
+        if role == "checker" {
+            let guard = rlock.lock().expect("repaired in another process");
+            assert!(!guard.is_poisoned());
+            return;
+        }
+        let held = Event::open(&support::arg("HELD")).expect("opening");
+        let outer = rlock.lock().expect("locking");
+        let inner = rlock.lock().expect("locking again");
+        std::mem::forget((outer, inner));
+        held.set();
+        hang();
+    }
+    let name = support::unique_name("rpoison");
+    let held_name = support::unique_name("rpoison-held");
+    let _guards = (RemoveOnDrop::shm(&name), RemoveOnDrop::shm(&held_name));
+    let rlock = RLock::create(&name).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut holder = support::spawn_role(TEST, "holder", &[("NAME", &name), ("HELD", &held_name)]);
+    held.wait_timeout(WAIT).expect("the child holds the lock");
+    holder.kill();
+
+    for _ in 0..2 {
+        let error = rlock.lock().expect_err("poisoned");
+        assert!(error.is_poisoned(), "{error:?}");
+    }
+    assert!(!rlock.locked(), "released again after the refusal");
+    let mut outer = rlock.lock_poisoned().expect("locking poisoned");
+    assert!(outer.is_poisoned() && outer.is_consistent());
+    let inner = rlock.lock_poisoned().expect("locking again");
+    drop(inner);
+    outer.clear_poison();
+    drop(outer);
+    let mut checker = support::spawn_role(TEST, "checker", &[("NAME", &name)]);
+    assert!(checker.wait_success(), "the checker failed");
+    rlock.unlink().expect("unlinking");
+    held.unlink().expect("unlinking");
+}
+
+/// A holder of a `Condition`'s lock killed while another process waits on
+/// it: the waiter returns `Poisoned` (not a guard of half-written data, not
+/// a hang), so does every later `lock()`, and the repair clears it.
+#[test]
+fn a_condition_holder_killed_poisons_it_for_its_waiters() {
+    const TEST: &str = "a_condition_holder_killed_poisons_it_for_its_waiters";
+    if let Some(role) = support::role() {
+        let condition = Condition::open(&support::arg("NAME")).expect("opening");
+        let event = Event::open(&support::arg("EVENT")).expect("opening");
+        let guard = condition.lock().expect("locking");
+        if role == "waiter" {
+            event.set();
+            let error = condition
+                .wait_timeout(guard, WAIT)
+                .expect_err("a holder died while this one waited");
+            assert!(error.is_poisoned(), "{error:?}");
+            return;
+        }
+        condition.notify_all(&guard).expect("notifying");
+        std::mem::forget(guard);
+        event.set();
+        hang();
+    }
+    let [name, waiting_name, held_name] =
+        ["cpoison", "cpoison-w", "cpoison-h"].map(support::unique_name);
+    let _guards = [&name, &waiting_name, &held_name].map(|name| RemoveOnDrop::shm(name));
+    let condition = Condition::create(&name).expect("creating");
+    let waiting = Event::create(&waiting_name).expect("creating");
+    let held = Event::create(&held_name).expect("creating");
+    let mut waiter =
+        support::spawn_role(TEST, "waiter", &[("NAME", &name), ("EVENT", &waiting_name)]);
+    waiting.wait_timeout(WAIT).expect("the waiter locked");
+    // The waiter set the event under the lock; once this process has the
+    // lock, the waiter is inside `wait`.
+    drop(condition.lock().expect("locking"));
+    let mut holder = support::spawn_role(TEST, "holder", &[("NAME", &name), ("EVENT", &held_name)]);
+    held.wait_timeout(WAIT).expect("the holder holds the lock");
+    holder.kill();
+    assert!(waiter.wait_success(), "the waiter failed");
+
+    let error = condition.lock().expect_err("poisoned");
+    assert!(error.is_poisoned(), "{error:?}");
+    let mut guard = condition.lock_poisoned().expect("locking poisoned");
+    assert!(guard.is_poisoned());
+    guard.clear_poison();
+    drop(guard);
+    let guard = condition.lock().expect("repaired");
+    let (_guard, result) = condition
+        .wait_timeout(guard, Duration::from_millis(1))
+        .expect("waiting on repaired data");
+    assert!(result.timed_out());
+    for name in [&name, &waiting_name, &held_name] {
+        shmstruct::unlink(name).expect("unlinking");
+    }
 }

@@ -280,6 +280,212 @@ fn condition_timeouts_are_reported() {
     ));
 }
 
+/// The words the condition tests count with, only touched under the
+/// condition's lock: waits begun, and waits returned as notified.
+const BEGUN: usize = COUNTER;
+const NOTIFIED: usize = COUNTER + 4;
+/// A wait that must be notified long before this.
+const LONG_WAIT: Duration = Duration::from_secs(60);
+
+fn count(shared: &Shared, offset: usize) -> u32 {
+    // Relaxed: read under the condition's lock, which orders it.
+    shared.flag(offset).load(Ordering::Relaxed)
+}
+
+fn bump(shared: &Shared, offset: usize) {
+    // Relaxed: written under the condition's lock.
+    shared.flag(offset).fetch_add(1, Ordering::Relaxed);
+}
+
+/// Child: counts itself as waiting, waits once (a plain wait, no
+/// predicate, so every return is seen), and counts itself as notified.
+/// Role "short" waits 10 ms and must time out instead; role "stays" is
+/// killed while waiting.
+fn condition_waiter(role: &str) -> ! {
+    let shared = Shared::open_from_arg();
+    let cond = condition(&shared);
+    let guard = cond.lock().expect("lock");
+    bump(&shared, BEGUN);
+    let timeout = match role {
+        "short" => Duration::from_millis(10),
+        _ => LONG_WAIT,
+    };
+    let (guard, result) = cond.wait_timeout(guard, timeout).expect("wait");
+    match role {
+        "short" => assert!(result.timed_out(), "nobody notified"),
+        "stays" => unreachable!("a killed waiter was woken"),
+        _ => {
+            assert!(!result.timed_out(), "never notified");
+            bump(&shared, NOTIFIED);
+        }
+    }
+    drop(guard);
+    std::process::exit(0)
+}
+
+/// Locks the condition once `BEGUN` is `begun` (each waiter counts itself
+/// under the lock and only its wait releases it, so every one is then
+/// waiting).
+fn lock_when_waiting(shared: &Shared, begun: u32) -> shmstruct::LockGuard<'_> {
+    let deadline = Instant::now() + LONG_WAIT;
+    loop {
+        let guard = condition(shared).lock().expect("lock");
+        if count(shared, BEGUN) == begun {
+            return guard;
+        }
+        drop(guard);
+        assert!(Instant::now() < deadline, "the waiters never waited");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until `NOTIFIED` is `notified`.
+fn wait_notified(shared: &Shared, notified: u32) {
+    let deadline = Instant::now() + LONG_WAIT;
+    while count(shared, NOTIFIED) != notified {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {notified} waiters were notified",
+            count(shared, NOTIFIED)
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Python's `notify(n)`: of five processes waiting, `notify(2)` wakes
+/// exactly two, and `notify_all` the other three.
+#[test]
+fn condition_notify_n_wakes_exactly_n_processes() {
+    const TEST: &str = "condition_notify_n_wakes_exactly_n_processes";
+    const WAITERS: u32 = 5;
+    if let Some(role) = support::role() {
+        condition_waiter(&role);
+    }
+    let shared = Shared::create("cn");
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawCondition::init(shared.at(PRIMITIVE)) }.expect("init");
+    let cond = condition(&shared);
+    let mut children: Vec<_> = (0..WAITERS)
+        .map(|_| support::spawn_role(TEST, "waiter", &[("PATH", shared.path())]))
+        .collect();
+
+    let guard = lock_when_waiting(&shared, WAITERS);
+    cond.notify(&guard, 2).expect("notify(2)");
+    drop(guard);
+    wait_notified(&shared, 2);
+    // Give any extra wake-up time to show: none does.
+    std::thread::sleep(Duration::from_millis(200));
+    let guard = cond.lock().expect("lock");
+    assert_eq!(count(&shared, NOTIFIED), 2, "notify(2) woke more than two");
+    cond.notify(&guard, 0).expect("notify(0)");
+    drop(guard);
+    std::thread::sleep(Duration::from_millis(100));
+    let guard = cond.lock().expect("lock");
+    assert_eq!(count(&shared, NOTIFIED), 2, "notify(0) woke someone");
+    cond.notify_all(&guard).expect("notify_all");
+    drop(guard);
+    wait_notified(&shared, WAITERS);
+    for child in &mut children {
+        assert!(child.wait_success(), "a waiter failed");
+    }
+}
+
+/// Three processes wait again as soon as they return, while another
+/// notifies one at a time: waiters that have released the lock but not yet
+/// gone to sleep are never woken by a notify meant for one other, so the
+/// returns never outnumber the notifies.
+#[test]
+fn condition_notify_one_never_wakes_two() {
+    const TEST: &str = "condition_notify_one_never_wakes_two";
+    const WAITERS: u32 = 3;
+    const NOTIFIES: u32 = 10_000;
+    const STOP: usize = FLAG;
+    if support::role().is_some() {
+        let shared = Shared::open_from_arg();
+        let cond = condition(&shared);
+        let mut guard = cond.lock().expect("lock");
+        bump(&shared, BEGUN);
+        loop {
+            let (next, result) = cond.wait_timeout(guard, LONG_WAIT).expect("wait");
+            guard = next;
+            assert!(!result.timed_out(), "never notified");
+            if count(&shared, STOP) == 1 {
+                return;
+            }
+            bump(&shared, NOTIFIED);
+        }
+    }
+    let shared = Shared::create("c1");
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawCondition::init(shared.at(PRIMITIVE)) }.expect("init");
+    let cond = condition(&shared);
+    let mut children: Vec<_> = (0..WAITERS)
+        .map(|_| support::spawn_role(TEST, "waiter", &[("PATH", shared.path())]))
+        .collect();
+    drop(lock_when_waiting(&shared, WAITERS));
+    for notifies in 0..NOTIFIES {
+        let guard = cond.lock().expect("lock");
+        let notified = count(&shared, NOTIFIED);
+        assert!(
+            notified <= notifies,
+            "{notified} returns for {notifies} notify(1)"
+        );
+        cond.notify_one(&guard).expect("notify(1)");
+        drop(guard);
+        std::thread::yield_now();
+    }
+    let guard = cond.lock().expect("lock");
+    assert!(count(&shared, NOTIFIED) <= NOTIFIES);
+    assert!(count(&shared, NOTIFIED) > 0, "nobody was ever woken");
+    // Relaxed: under the lock.
+    shared.flag(STOP).store(1, Ordering::Relaxed);
+    cond.notify_all(&guard).expect("notify_all");
+    drop(guard);
+    for child in &mut children {
+        assert!(child.wait_success(), "a waiter failed");
+    }
+}
+
+/// A waiter that timed out and one that was killed while waiting do not
+/// take the wake-up of `notify(1)` from the live waiter that arrives
+/// after them; and a waiter that starts waiting after a notify is not
+/// woken by it.
+#[test]
+fn condition_timed_out_and_killed_waiters_lose_no_wake_up() {
+    const TEST: &str = "condition_timed_out_and_killed_waiters_lose_no_wake_up";
+    if let Some(role) = support::role() {
+        condition_waiter(&role);
+    }
+    let shared = Shared::create("cl");
+    // SAFETY: fresh mapping, aligned, nobody else has it yet.
+    unsafe { RawCondition::init(shared.at(PRIMITIVE)) }.expect("init");
+    let cond = condition(&shared);
+    let path = [("PATH", shared.path())];
+
+    let mut stays = support::spawn_role(TEST, "stays", &path);
+    drop(lock_when_waiting(&shared, 1));
+    stays.kill();
+    let mut short = support::spawn_role(TEST, "short", &path);
+    assert!(short.wait_success(), "the short waiter did not time out");
+
+    // Nobody live is waiting: this notify wakes no one later.
+    let guard = lock_when_waiting(&shared, 2);
+    cond.notify(&guard, 1)
+        .expect("notify before the live waiter");
+    drop(guard);
+    let mut live = support::spawn_role(TEST, "waiter", &path);
+    let guard = lock_when_waiting(&shared, 3);
+    drop(guard);
+    std::thread::sleep(Duration::from_millis(100));
+    let guard = cond.lock().expect("lock");
+    assert_eq!(count(&shared, NOTIFIED), 0, "woken by an earlier notify");
+
+    cond.notify(&guard, 1).expect("notify(1)");
+    drop(guard);
+    assert!(live.wait_success(), "the live waiter was not woken");
+    assert_eq!(count(&shared, NOTIFIED), 1);
+}
+
 /// Python's `action=`: over several rounds of three processes, exactly
 /// one party per round runs its action, before any party is released.
 #[test]

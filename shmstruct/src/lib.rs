@@ -41,7 +41,9 @@ pub use bytes::ByteString;
 pub use error::{Error, ErrorKind, Result};
 pub use layout::{Field, Kind, Layout, LayoutRef, Primitive, SharedLayout};
 #[cfg(target_os = "linux")]
-pub use named::{Barrier, Condition, Event, Lock, NamedLockGuard, RLock, Semaphore};
+pub use named::{
+    Barrier, Condition, Event, Lock, Named, NamedLockGuard, NamedPrimitive, RLock, Semaphore,
+};
 #[cfg(target_os = "linux")]
 pub use object::{
     Array, ArrayIter, Builder, Bytes, LockChoice, Locked, One, RawArray, RawBytes, RawValue, Shape,

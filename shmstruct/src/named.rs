@@ -18,14 +18,22 @@
 //! | [`Condition`] | none | `Condition { state: [u8; RawCondition::SIZE] }` |
 //! | [`Barrier`] | none | `Barrier { state: [u8; RawBarrier::SIZE] }` |
 //!
+//! Each is one generic handle, [`Named<P>`](Named), over the in-place type
+//! `P` ([`RawLock`], [`RawSemaphore`], ...): the trait [`NamedPrimitive`]
+//! says, once per type, where the primitive lives (the lock area or the
+//! data), whether it holds a robust mutex an opener checks or callers hold,
+//! and its descriptor and lock mode, as the table shows.
+//!
 //! Only the creator initialises the primitive, before the segment is
 //! published as ready; openers wait for that. Handles are cheap to clone
 //! (an [`Arc`] inside), so one [`Lock`] can be given to several objects of
 //! one process. The operations are those of the in-place `Raw*` types,
-//! reached through `Deref` ([`Lock`] has its own `lock` methods, whose guard
-//! also says which segment it locks, and [`Condition`] its own `lock`,
-//! `wait*` and `notify*`, which accept such a guard taken through any handle
-//! of the condition).
+//! reached through `Deref`, except locking: [`Lock`], [`RLock`] and
+//! [`Condition`] have their own `lock` methods, which poison (see
+//! [`Value`](crate::Value#when-a-lock-holder-dies)) and whose guard also
+//! says which segment it locks, and [`Condition`] its own `wait*` and
+//! `notify*`, which accept such a guard taken through any handle of the
+//! condition.
 //!
 //! # Lifetime
 //!
@@ -35,20 +43,21 @@
 //! [`SegmentOptions::unlink_on_drop`]. Openers never unlink.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::layout::construct::{field, structure};
-use crate::layout::{Field, Layout, SharedLayout};
+use crate::layout::Layout;
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{self, Poisoned, Wait};
+use crate::sync::Beside;
 use crate::sync::{
-    LockGuard, LockResult, RawBarrier, RawCondition, RawEvent, RawLock, RawRLock, RawSemaphore,
-    WaitTimeoutResult,
+    Guard, LockError, LockGuard, LockKind, LockWords, RawBarrier, RawCondition, RawEvent, RawLock,
+    RawRLock, RawSemaphore, RobustLock, WaitTimeoutResult,
 };
 
 // The lock area holds a RawLock or a RawRLock at its start: it must be large
@@ -60,36 +69,169 @@ const _: () = assert!(
     RawLock::SIZE <= POISON_OFFSET && POISON_OFFSET % 4 == 0 && POISON_OFFSET + 4 <= LOCK_AREA_SIZE
 );
 
-/// The descriptor of a primitive's segment: an empty struct for the locks,
-/// which live in the lock area, or an opaque byte array of the in-place
-/// type's size for the others.
-macro_rules! opaque_layout {
-    ($name:literal) => {
-        &structure($name, 0, 1, None, None, &[])
-    };
-    ($name:literal, $raw:ty) => {{
-        const FIELDS: &[Field] = &[field(
-            "state",
-            0,
-            <[u8; <$raw>::SIZE] as SharedLayout>::LAYOUT,
-        )];
-        &structure($name, <$raw>::SIZE, <$raw>::ALIGN, None, None, FIELDS)
-    }};
+/// A primitive that can live in a segment of its own, as [`Named`]`<Self>`:
+/// the in-place types of [`crate::sync`]. The trait says, once per type,
+/// where in the segment the primitive lives, whether it holds a robust
+/// mutex there that an opener must check or that callers hold across calls,
+/// and the segment's descriptor and lock mode. Sealed.
+pub trait NamedPrimitive: sealed::InSegment {}
+
+impl<P: sealed::InSegment> NamedPrimitive for P {}
+
+mod sealed {
+    use crate::layout::construct::{field, structure};
+    use crate::layout::{Field, Layout, SharedLayout};
+    use crate::segment::LockMode;
+
+    /// Where a primitive lives in its segment.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Place {
+        /// At the start of the lock area: the segment's own lock, which the
+        /// segment initialises and checks itself.
+        LockArea {
+            /// Whether it is recursive (`RLock`), which is the lock mode.
+            recursive: bool,
+        },
+        /// At the start of the data, which is the primitive's opaque state;
+        /// the segment has no lock.
+        Data {
+            /// The descriptor of the state, `[u8; SIZE]`.
+            state: &'static Layout,
+            /// What robust mutex the state starts with.
+            mutex: DataMutex,
+        },
+    }
+
+    /// The robust mutex at the start of a primitive's data, if any.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum DataMutex {
+        /// None (`Event`).
+        None,
+        /// An internal mutex, held only inside one call (`Semaphore`,
+        /// `Barrier`); an opener checks its kind before anyone locks it.
+        Internal,
+        /// A mutex callers hold across calls (a `Condition`'s lock),
+        /// checked as `Internal`; the segment must also know of it when it
+        /// is dropped.
+        HeldByCallers,
+    }
+
+    /// What [`super::Named`] needs to know about a primitive.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Spec {
+        /// The name of its descriptor, a struct: `Lock`, `Semaphore`, ...
+        pub name: &'static str,
+        /// How errors call it: "a `Lock`".
+        pub what: &'static str,
+        /// Where it lives.
+        pub place: Place,
+    }
+
+    impl Spec {
+        /// A lock in the lock area.
+        pub const fn lock(name: &'static str, what: &'static str, recursive: bool) -> Spec {
+            Spec {
+                name,
+                what,
+                place: Place::LockArea { recursive },
+            }
+        }
+
+        /// A primitive of `N` bytes in the data.
+        pub const fn data<const N: usize>(
+            name: &'static str,
+            what: &'static str,
+            mutex: DataMutex,
+        ) -> Spec {
+            let state = <[u8; N] as SharedLayout>::LAYOUT;
+            Spec {
+                name,
+                what,
+                place: Place::Data { state, mutex },
+            }
+        }
+
+        /// The segment's lock mode.
+        pub fn lock_mode(&self) -> LockMode {
+            match self.place {
+                Place::LockArea { recursive: false } => LockMode::Own,
+                Place::LockArea { recursive: true } => LockMode::OwnRecursive,
+                Place::Data { .. } => LockMode::None,
+            }
+        }
+
+        /// The robust mutex at the start of the data.
+        pub fn data_mutex(&self) -> DataMutex {
+            match self.place {
+                Place::LockArea { .. } => DataMutex::None,
+                Place::Data { mutex, .. } => mutex,
+            }
+        }
+    }
+
+    /// A primitive [`super::Named`] can hold: what its [`Spec`] says.
+    pub trait InSegment: Sized {
+        /// Where it lives, and how its segment is described.
+        const SPEC: Spec;
+    }
+
+    /// The descriptors of `P`'s segments.
+    pub struct Descriptor<P>(P);
+
+    impl<P: InSegment> Descriptor<P> {
+        /// No field for a lock, which lives in the lock area; one opaque
+        /// `state: [u8; SIZE]` for the others.
+        const FIELDS: &'static [Field] = match P::SPEC.place {
+            Place::LockArea { .. } => &[],
+            Place::Data { state, .. } => &[field("state", 0, state)],
+        };
+
+        /// An empty struct named after the lock, or a struct named after
+        /// the primitive holding its opaque state.
+        pub const LAYOUT: &'static Layout = &match P::SPEC.place {
+            Place::LockArea { .. } => structure(P::SPEC.name, 0, 1, None, None, Self::FIELDS),
+            Place::Data { .. } => structure(
+                P::SPEC.name,
+                std::mem::size_of::<P>(),
+                std::mem::align_of::<P>(),
+                None,
+                None,
+                Self::FIELDS,
+            ),
+        };
+    }
 }
 
-const LOCK_LAYOUT: &Layout = opaque_layout!("Lock");
-const RLOCK_LAYOUT: &Layout = opaque_layout!("RLock");
-const SEMAPHORE_LAYOUT: &Layout = opaque_layout!("Semaphore", RawSemaphore);
-const EVENT_LAYOUT: &Layout = opaque_layout!("Event", RawEvent);
-const CONDITION_LAYOUT: &Layout = opaque_layout!("Condition", RawCondition);
-const BARRIER_LAYOUT: &Layout = opaque_layout!("Barrier", RawBarrier);
+use sealed::{DataMutex, Descriptor, Place, Spec};
 
-/// Whether a primitive of `layout` starts its data with a robust mutex that
-/// callers may hold across calls: a `Condition`'s lock (`RawCondition::lock`,
-/// at offset 0). The other primitives hold their internal mutex only inside
-/// one call.
-fn holds_mutex_in_data(layout: &Layout) -> bool {
-    *layout == *CONDITION_LAYOUT
+impl<K: LockKind> sealed::InSegment for RobustLock<K> {
+    const SPEC: Spec = if RobustLock::<K>::REENTRANT {
+        Spec::lock("RLock", "an `RLock`", true)
+    } else {
+        Spec::lock("Lock", "a `Lock`", false)
+    };
+}
+
+impl sealed::InSegment for RawSemaphore {
+    const SPEC: Spec =
+        Spec::data::<{ RawSemaphore::SIZE }>("Semaphore", "a `Semaphore`", DataMutex::Internal);
+}
+
+impl sealed::InSegment for RawEvent {
+    const SPEC: Spec = Spec::data::<{ RawEvent::SIZE }>("Event", "an `Event`", DataMutex::None);
+}
+
+impl sealed::InSegment for RawCondition {
+    const SPEC: Spec = Spec::data::<{ RawCondition::SIZE }>(
+        "Condition",
+        "a `Condition`",
+        DataMutex::HeldByCallers,
+    );
+}
+
+impl sealed::InSegment for RawBarrier {
+    const SPEC: Spec =
+        Spec::data::<{ RawBarrier::SIZE }>("Barrier", "a `Barrier`", DataMutex::Internal);
 }
 
 /// Checks that an opened segment has a lock mode `accepted` allows.
@@ -109,20 +251,170 @@ pub(crate) fn expect_lock_mode(
     }
 }
 
-/// Opens a segment described by `layout` and checks its lock mode.
-fn open_checked(
-    name: &str,
-    options: &SegmentOptions,
-    layout: &Layout,
-    mode: LockMode,
-    opened_as: &'static str,
-) -> Result<Arc<Segment>> {
-    let mut segment = Segment::open(name, layout, options)?;
-    expect_lock_mode(&segment, |found| *found == mode, opened_as)?;
-    if holds_mutex_in_data(layout) {
-        segment.mark_mutex_in_data();
+/// A primitive `P` in a segment of its own, which other processes open by
+/// name: [`Lock`], [`RLock`], [`Semaphore`], [`Event`], [`Condition`] and
+/// [`Barrier`] are this type. The operations are `P`'s, through `Deref`
+/// (and, for [`Lock`], [`RLock`] and [`Condition`], their own poisoning
+/// `lock` methods, whose guard also says which segment it locks).
+///
+/// Cheap to clone: the clones share one mapping.
+pub struct Named<P: NamedPrimitive> {
+    segment: Arc<Segment>,
+    _primitive: PhantomData<fn() -> P>,
+}
+
+impl<P: NamedPrimitive> Named<P> {
+    /// The descriptor of this primitive's segments.
+    const LAYOUT: &'static Layout = Descriptor::<P>::LAYOUT;
+
+    fn of(segment: Arc<Segment>) -> Self {
+        Named {
+            segment,
+            _primitive: PhantomData,
+        }
     }
-    Ok(Arc::new(segment))
+
+    /// Creates the segment `name` for the primitive and lets `init`
+    /// initialise it at the start of the data (a lock in the lock area is
+    /// initialised by the segment, and `init` is not called).
+    fn create_in(
+        name: &str,
+        options: &SegmentOptions,
+        init: impl FnOnce(*mut P) -> Result<()>,
+    ) -> Result<Self> {
+        let (plan, place) = match P::SPEC.place {
+            Place::LockArea { recursive: false } => (LockPlan::Own, None),
+            Place::LockArea { recursive: true } => (LockPlan::OwnRecursive, None),
+            Place::Data { mutex, .. } => (LockPlan::None, Some(mutex)),
+        };
+        let mut segment =
+            Segment::create_locked(name, Self::LAYOUT, options, plan, |segment| match place {
+                None => Ok(()),
+                Some(_) => init(segment.data().cast::<P>().as_ptr()),
+            })?;
+        if place == Some(DataMutex::HeldByCallers) {
+            segment.mark_mutex_in_data();
+        }
+        Ok(Named::of(Arc::new(segment)))
+    }
+
+    /// Opens the segment `name` in the default directory, waiting for its
+    /// creator to finish it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::open`](crate::Value::open); a segment that holds
+    /// another primitive, or anything else, is an
+    /// [`Error::LayoutMismatch`] naming what it holds.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, &SegmentOptions::new())
+    }
+
+    /// [`open`](Named::open) with options: directory, timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Named::open).
+    pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Self> {
+        let mut segment = Segment::open(name, Self::LAYOUT, options)?;
+        let mode = P::SPEC.lock_mode();
+        expect_lock_mode(&segment, |found| *found == mode, P::SPEC.what)?;
+        match P::SPEC.data_mutex() {
+            DataMutex::None => {}
+            DataMutex::Internal => segment.check_mutex_at_data()?,
+            DataMutex::HeldByCallers => {
+                segment.check_mutex_at_data()?;
+                segment.mark_mutex_in_data();
+            }
+        }
+        if let Place::LockArea { .. } = P::SPEC.place {
+            check_poison_word(&segment)?;
+        }
+        Ok(Named::of(Arc::new(segment)))
+    }
+
+    /// The name of the segment the primitive lives in (for a value's own
+    /// lock, the value's name).
+    pub fn name(&self) -> &str {
+        self.segment.name()
+    }
+
+    /// That segment's file.
+    pub fn path(&self) -> &Path {
+        self.segment.path()
+    }
+
+    /// Removes the segment's name (see [`Value::unlink`](crate::Value::unlink)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::unlink`](crate::Value::unlink).
+    pub fn unlink(&self) -> Result<()> {
+        self.segment.unlink()
+    }
+
+    /// The segment's (device, inode): equal for every mapping of it.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.segment.identity()
+    }
+}
+
+impl<P: NamedPrimitive> Clone for Named<P> {
+    fn clone(&self) -> Self {
+        Named::of(Arc::clone(&self.segment))
+    }
+}
+
+impl<P: NamedPrimitive> Deref for Named<P> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        let place = match P::SPEC.place {
+            Place::LockArea { .. } => self.segment.lock_area(),
+            Place::Data { .. } => self.segment.data(),
+        };
+        // SAFETY: the segment was created for, or opened and checked
+        // against, this primitive's descriptor and lock mode, so its
+        // creator initialised the primitive in place (at the start of the
+        // lock area for the locks, of the data for the others) before
+        // publishing it; the place is as large and as aligned as the
+        // primitive (the descriptor's size and alignment, or the const
+        // assertions above for the lock area); it stays mapped while
+        // `self.segment` lives, which outlives the borrow, and nobody
+        // re-initialises it. All of `P`'s state is interior-mutable.
+        unsafe { &*place.cast::<P>().as_ptr() }
+    }
+}
+
+impl<P: NamedPrimitive> fmt::Debug for Named<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(P::SPEC.name)
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The poison and sequence words of `segment`'s own lock (see
+/// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
+fn lock_words(segment: &Segment) -> &LockWords {
+    debug_assert!(matches!(
+        segment.lock_mode(),
+        LockMode::Own | LockMode::OwnRecursive
+    ));
+    // SAFETY: the segment's lock mode is Own (checked by every constructor
+    // of a `Lock`), so the lock area is an own lock's area, zeroed by the
+    // creator, mapped while `segment` lives, which outlives the borrow;
+    // every process accesses the words only atomically.
+    unsafe { LockWords::at_area(segment.lock_area().as_ptr()) }
+}
+
+/// Checks, on open, that the poison word of `segment`'s own lock is one
+/// this crate writes.
+fn check_poison_word(segment: &Segment) -> Result<()> {
+    poison::check_word(lock_words(segment).poison()).map_err(|found| Error::CorruptLock {
+        name: segment.name().to_owned(),
+        reason: format!("its poison word is {found}, neither 0 nor 1"),
+    })
 }
 
 /// A lock shared by processes through a named segment: Python's
@@ -159,10 +451,7 @@ fn open_checked(
 /// # std::fs::remove_dir(&dir).unwrap();
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Lock {
-    segment: Arc<Segment>,
-}
+pub type Lock = Named<RawLock>;
 
 impl Lock {
     /// Creates the lock segment `name` in the default directory, unlocked.
@@ -180,31 +469,7 @@ impl Lock {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
-        let segment =
-            Segment::create_locked(name, LOCK_LAYOUT, options, LockPlan::Own, |_| Ok(()))?;
-        Ok(Lock {
-            segment: Arc::new(segment),
-        })
-    }
-
-    /// Opens the lock segment `name` in the default directory.
-    ///
-    /// # Errors
-    ///
-    /// As [`Value::open`](crate::Value::open); a segment that is not a
-    /// `Lock` is an [`Error::LayoutMismatch`] naming what it holds.
-    pub fn open(name: &str) -> Result<Lock> {
-        Lock::open_with(name, &SegmentOptions::new())
-    }
-
-    /// [`Lock::open`] with options: directory, timeout.
-    ///
-    /// # Errors
-    ///
-    /// As [`Lock::open`].
-    pub fn open_with(name: &str, options: &SegmentOptions) -> Result<Lock> {
-        let segment = open_checked(name, options, LOCK_LAYOUT, LockMode::Own, "a `Lock`")?;
-        Lock { segment }.check_poison_word()
+        Named::create_in(name, options, |_| Ok(()))
     }
 
     /// Opens the segment `name` as the lock of another object: any segment
@@ -217,88 +482,90 @@ impl Lock {
             |mode| *mode == LockMode::Own,
             "the lock of another object",
         )?;
-        Lock {
-            segment: Arc::new(segment),
-        }
-        .check_poison_word()
+        check_poison_word(&segment)?;
+        Ok(Named::of(Arc::new(segment)))
     }
 
     /// The own lock of `segment`, whose lock mode is [`LockMode::Own`].
     pub(crate) fn of_segment(segment: Arc<Segment>) -> Lock {
         assert_eq!(*segment.lock_mode(), LockMode::Own);
-        Lock { segment }
+        Named::of(segment)
     }
 
     /// The own lock of an opened `segment`, whose lock mode is
     /// [`LockMode::Own`], after checking its poison word.
     pub(crate) fn of_opened_segment(segment: Arc<Segment>) -> Result<Lock> {
-        Lock::of_segment(segment).check_poison_word()
+        check_poison_word(&segment)?;
+        Ok(Lock::of_segment(segment))
     }
 
     /// The lock in place, for the operations this handle does not repeat.
     #[inline]
     pub fn raw(&self) -> &RawLock {
-        // SAFETY: the segment's lock mode is Own (checked by every
-        // constructor), so its creator initialised a RawLock at the start
-        // of the lock area before publishing it; the area is large and
-        // aligned enough (const-asserted above) and stays mapped while
-        // `self.segment` lives, which outlives the returned borrow. Nobody
-        // re-initialises it.
-        unsafe { RawLock::from_ptr(self.segment.lock_area().cast().as_ptr()) }
+        self
     }
 
-    /// The poison word of the lock area (see [`crate::sync::poison`]).
-    fn poison_word(&self) -> &std::sync::atomic::AtomicU32 {
-        let word = self
-            .segment
-            .lock_area()
-            .as_ptr()
-            .wrapping_add(POISON_OFFSET);
-        // SAFETY: the word is inside the lock area (const-asserted above),
-        // 4-aligned (the area is 64-aligned), zeroed by the creator and
-        // mapped while `self.segment` lives, which outlives the borrow;
-        // every process accesses it only atomically (`sync::poison`).
-        unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) }
+    /// The poison and sequence words of the lock area.
+    pub(crate) fn words(&self) -> &LockWords {
+        lock_words(&self.segment)
     }
 
-    /// Checks, on open, that the poison word is one this crate writes.
-    fn check_poison_word(self) -> Result<Lock> {
-        match poison::check_word(self.poison_word()) {
-            Ok(()) => Ok(self),
-            Err(found) => Err(Error::CorruptLock {
-                name: self.name().to_owned(),
-                reason: format!("its poison word is {found}, neither 0 nor 1"),
-            }),
-        }
-    }
-
-    /// Locks with poisoning: the building block of every `lock()` of this
-    /// lock and of the objects it guards.
-    pub(crate) fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<LockGuard<'_>> {
+    /// A copy of the data this lock guards, made by `read` without taking
+    /// the lock when no holder is writing, and never torn: the seqlock read
+    /// of [`crate::sync::seqlock`]. `read` copies with relaxed atomic loads
+    /// (`crate::atomic_copy`) and may run several times; if the lock-free
+    /// copies keep failing (a long write, or a holder that died mid-write),
+    /// the lock is taken, waiting as `wait` says, and `read` runs under it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] for poisoned data, as `get()` reports it; the
+    /// errors of [`Lock::lock_timeout`] (or [`Lock::try_lock`]) if the lock
+    /// had to be taken.
+    // Used by the objects' snapshots; until they are, by the tests of
+    // `sync::seqlock`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
         self.raw()
-            .lock_poisoning(self.poison_word(), self.name(), wait, poisoned)
+            .read_consistent(self.words(), self.name(), wait, read)
+    }
+}
+
+/// The locks, [`Lock`] and [`RLock`]: locking with poisoning, kept in the
+/// lock area's poison word.
+impl<K: LockKind> Named<RobustLock<K>> {
+    /// Locks with poisoning: the building block of every `lock()` of this
+    /// lock and of the objects it guards. A [`Lock`]'s guard also keeps the
+    /// sequence word odd while it lives (an [`RLock`]'s cannot: a nested
+    /// level would make it even while the outer one still writes).
+    pub(crate) fn acquire(
+        &self,
+        wait: Wait,
+        poisoned: Poisoned,
+    ) -> Result<Guard<'_, RobustLock<K>>> {
+        let beside = lock_words(&self.segment).beside(!RobustLock::<K>::REENTRANT);
+        poison::lock(&**self, beside, self.name(), wait, poisoned)
     }
 
-    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<Guard<'_, RobustLock<K>>> {
         let guard = self.acquire(wait, poisoned)?;
-        Ok(NamedLockGuard {
-            guard,
-            identity: self.segment.identity(),
-        })
+        Ok(guard.in_segment(self.segment.identity()))
     }
 
-    /// Blocks until this thread holds the lock (Python's `acquire()`).
+    /// Blocks until this thread holds the lock (Python's `acquire()`; for
+    /// an [`RLock`], one more level of it).
     ///
     /// # Errors
     ///
     /// - [`Error::Poisoned`] if a holder died or panicked holding the lock
     ///   and nobody has cleared that since (the lock is released again; see
-    ///   [`Lock::lock_poisoned`]);
-    /// - [`Error::WouldDeadlock`] if this thread holds it already;
+    ///   [`lock_poisoned`](Named::lock_poisoned));
+    /// - [`Error::WouldDeadlock`] if this thread holds a [`Lock`] already
+    ///   (an [`RLock`] it holds is locked again at once);
     /// - [`Error::NotRecoverable`] only for a lock an older version of this
     ///   crate, or another program, left in that state.
     #[inline]
-    pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
+    pub fn lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Block, Poisoned::Refuse)
     }
 
@@ -309,33 +576,33 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// As [`Lock::lock`], without [`Error::Poisoned`].
-    pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
+    /// As [`lock`](Named::lock), without [`Error::Poisoned`].
+    pub fn lock_poisoned(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Block, Poisoned::Accept)
     }
 
-    /// [`Lock::lock_poisoned`], giving up with [`Error::TimedOut`] after
+    /// [`lock_poisoned`](Named::lock_poisoned), giving up with [`Error::TimedOut`] after
     /// `timeout`.
     ///
     /// # Errors
     ///
-    /// As [`Lock::lock_timeout`], without [`Error::Poisoned`].
-    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+    /// As [`lock_timeout`](Named::lock_timeout), without [`Error::Poisoned`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// Whether any thread of any process holds the lock (Python's
-    /// `locked()`); see [`RawLock::locked`].
+    /// `locked()`); see [`RobustLock::locked`].
     pub fn locked(&self) -> bool {
-        self.raw().locked()
+        RobustLock::locked(self)
     }
 
     /// Takes the lock if nobody holds it (Python's `acquire(False)`).
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`] if another thread holds it; as [`Lock::lock`].
-    pub fn try_lock(&self) -> Result<NamedLockGuard<'_>> {
+    /// [`Error::WouldBlock`] if another thread holds it; as [`lock`](Named::lock).
+    pub fn try_lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Try, Poisoned::Refuse)
     }
 
@@ -344,42 +611,9 @@ impl Lock {
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`] past the timeout; as [`Lock::lock`].
-    pub fn lock_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+    /// [`Error::TimedOut`] past the timeout; as [`lock`](Named::lock).
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
         self.named(Wait::Timeout(timeout), Poisoned::Refuse)
-    }
-
-    /// The name of the segment the lock lives in (for a value's own lock,
-    /// the value's name).
-    pub fn name(&self) -> &str {
-        self.segment.name()
-    }
-
-    /// That segment's file.
-    pub fn path(&self) -> &Path {
-        self.segment.path()
-    }
-
-    /// Removes the segment's name (see [`Value::unlink`](crate::Value::unlink)).
-    ///
-    /// # Errors
-    ///
-    /// As [`Value::unlink`](crate::Value::unlink).
-    pub fn unlink(&self) -> Result<()> {
-        self.segment.unlink()
-    }
-
-    /// The lock segment's (device, inode): equal for every mapping of it.
-    pub(crate) fn identity(&self) -> (u64, u64) {
-        self.segment.identity()
-    }
-}
-
-impl fmt::Debug for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("name", &self.name())
-            .finish_non_exhaustive()
     }
 }
 
@@ -423,174 +657,35 @@ impl fmt::Debug for Lock {
 /// program that writes the data without taking it breaks it. A guard of
 /// poisoned data ([`Lock::lock_poisoned`]) is accepted: repair the data in
 /// place, drop the reference, then [`clear_poison`](Self::clear_poison).
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct NamedLockGuard<'a> {
-    guard: LockGuard<'a>,
-    identity: (u64, u64),
-}
+///
+/// It is a [`LockGuard`] (the one [`Guard`](crate::sync::Guard) type) that
+/// knows the segment its lock lives in.
+pub type NamedLockGuard<'a> = LockGuard<'a>;
 
-impl<'a> NamedLockGuard<'a> {
-    /// The guard of the lock in place (for [`RawCondition`]-style waits on
-    /// it, or [`LockGuard::guarding`]).
-    pub fn lock_guard(&self) -> &LockGuard<'a> {
-        &self.guard
-    }
-
-    /// See [`LockGuard::is_consistent`].
-    pub fn is_consistent(&self) -> bool {
-        self.guard.is_consistent()
-    }
-
-    /// See [`LockGuard::mark_consistent`].
-    ///
-    /// # Errors
-    ///
-    /// As [`LockGuard::mark_consistent`].
-    pub fn mark_consistent(&mut self) -> Result<()> {
-        self.guard.mark_consistent()
-    }
-
-    /// See [`LockGuard::is_poisoned`].
-    pub fn is_poisoned(&self) -> bool {
-        self.guard.is_poisoned()
-    }
-
-    /// See [`LockGuard::clear_poison`].
-    pub fn clear_poison(&mut self) {
-        self.guard.clear_poison();
-    }
-
-    /// Whether this guard holds the lock of segment `identity`.
-    pub(crate) fn holds(&self, identity: (u64, u64)) -> bool {
-        self.identity == identity
-    }
-}
-
-impl fmt::Debug for NamedLockGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NamedLockGuard")
-            .field("consistent", &self.is_consistent())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Wraps the result of locking the lock of segment `identity`.
-#[inline]
-fn named_guard(
-    identity: (u64, u64),
-    result: LockResult<LockGuard<'_>>,
-) -> LockResult<NamedLockGuard<'_>> {
-    let wrap = |guard| NamedLockGuard { guard, identity };
-    result.map(wrap).map_err(|error| error.map(wrap))
-}
-
-/// The common part of the named primitives that live in a segment's data.
-macro_rules! named_primitive {
-    (
-        $(#[$doc:meta])*
-        $name:ident($raw:ty, $layout:expr, $mode:expr, $what:literal, $place:ident)
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name {
-            segment: Arc<Segment>,
-        }
-
-        impl $name {
-            /// Opens the segment `name` in the default directory, waiting
-            /// for its creator to finish it.
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("As [`Value::open`](crate::Value::open); a segment that is not a `", stringify!($name), "` is an [`Error::LayoutMismatch`] naming what it holds.")]
-            pub fn open(name: &str) -> Result<$name> {
-                $name::open_with(name, &SegmentOptions::new())
-            }
-
-            #[doc = concat!("[`", stringify!($name), "::open`] with options: directory, timeout.")]
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("As [`", stringify!($name), "::open`].")]
-            pub fn open_with(name: &str, options: &SegmentOptions) -> Result<$name> {
-                let segment = open_checked(name, options, $layout, $mode, $what)?;
-                if <$raw>::STARTS_WITH_MUTEX {
-                    segment.check_mutex_at_data()?;
-                }
-                Ok($name { segment })
-            }
-
-            /// The segment's name.
-            pub fn name(&self) -> &str {
-                self.segment.name()
-            }
-
-            /// The segment's file.
-            pub fn path(&self) -> &Path {
-                self.segment.path()
-            }
-
-            /// Removes the segment's name (see
-            /// [`Value::unlink`](crate::Value::unlink)).
-            ///
-            /// # Errors
-            ///
-            /// As [`Value::unlink`](crate::Value::unlink).
-            pub fn unlink(&self) -> Result<()> {
-                self.segment.unlink()
-            }
-        }
-
-        impl Deref for $name {
-            type Target = $raw;
-
-            fn deref(&self) -> &$raw {
-                // SAFETY: the segment was created for, or opened and
-                // checked against, this primitive's descriptor and lock
-                // mode, so its creator initialised the primitive in place
-                // (at the start of the data, or of the lock area for the
-                // locks) before publishing it; the place is as large and
-                // as aligned as the primitive (the descriptor's size and
-                // alignment, or the const assertions above); it stays
-                // mapped while `self.segment` lives, which outlives the
-                // borrow, and nobody re-initialises it.
-                unsafe { <$raw>::from_ptr(self.segment.$place().cast().as_ptr()) }
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("name", &self.name())
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
-named_primitive!(
-    /// A reentrant lock shared by processes through a named segment:
-    /// Python's `multiprocessing.RLock()`, robust. The operations are
-    /// [`RawRLock`]'s (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{RLock, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-rlock-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let lock = RLock::create_with("rlock", &options)?;
-    /// let outer = lock.lock()?;
-    /// let inner = lock.lock()?; // the owner may lock again
-    /// drop((inner, outer));
-    /// # drop(lock);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    RLock(RawRLock, RLOCK_LAYOUT, LockMode::OwnRecursive, "an `RLock`", lock_area)
-);
+/// A reentrant lock shared by processes through a named segment:
+/// Python's `multiprocessing.RLock()`, robust. It locks as [`Lock`] does,
+/// with poisoning (a holder that dies or panics at any depth poisons it
+/// until [`clear_poison`](crate::sync::Guard::clear_poison)), and may be
+/// locked again by its holder; `release` and `leak` are [`RawRLock`]'s
+/// (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{RLock, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-rlock-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let lock = RLock::create_with("rlock", &options)?;
+/// let outer = lock.lock()?;
+/// let inner = lock.lock()?; // the owner may lock again
+/// drop((inner, outer));
+/// # drop(lock);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type RLock = Named<RawRLock>;
 
 impl RLock {
     /// Creates the reentrant lock segment `name` in the default directory.
@@ -608,62 +703,36 @@ impl RLock {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<RLock> {
-        let segment =
-            Segment::create_locked(name, RLOCK_LAYOUT, options, LockPlan::OwnRecursive, |_| {
-                Ok(())
-            })?;
-        Ok(RLock {
-            segment: Arc::new(segment),
-        })
+        Named::create_in(name, options, |_| Ok(()))
     }
 }
 
-/// Creates the segment `name` for a primitive described by `layout`, with
-/// no lock, and lets `init` initialise it at the start of the data.
-fn create_in_data<R>(
-    name: &str,
-    options: &SegmentOptions,
-    layout: &Layout,
-    init: impl FnOnce(*mut R) -> Result<()>,
-) -> Result<Arc<Segment>> {
-    debug_assert_eq!(layout.size(), std::mem::size_of::<R>());
-    let mut segment = Segment::create_locked(name, layout, options, LockPlan::None, |segment| {
-        init(segment.data().cast::<R>().as_ptr())
-    })?;
-    if holds_mutex_in_data(layout) {
-        segment.mark_mutex_in_data();
-    }
-    Ok(Arc::new(segment))
-}
-
-named_primitive!(
-    /// A semaphore shared by processes through a named segment: Python's
-    /// `multiprocessing.Semaphore(n)`, or `BoundedSemaphore(n)` when
-    /// created with [`Semaphore::create_bounded`]. The operations are
-    /// [`RawSemaphore`]'s (through `Deref`), including what happens to a
-    /// dead holder's permits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{SegmentOptions, Semaphore};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-sem-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let slots = Semaphore::create_bounded_with("slots", 2, &options)?;
-    /// let other = Semaphore::open_with("slots", &options)?;
-    /// let a = slots.acquire()?;
-    /// let b = other.acquire()?;
-    /// assert!(slots.try_acquire().is_err());
-    /// drop((a, b));
-    /// assert_eq!(other.value()?, 2);
-    /// # drop((slots, other));
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Semaphore(RawSemaphore, SEMAPHORE_LAYOUT, LockMode::None, "a `Semaphore`", data)
-);
+/// A semaphore shared by processes through a named segment: Python's
+/// `multiprocessing.Semaphore(n)`, or `BoundedSemaphore(n)` when
+/// created with [`Semaphore::create_bounded`]. The operations are
+/// [`RawSemaphore`]'s (through `Deref`), including what happens to a
+/// dead holder's permits.
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{SegmentOptions, Semaphore};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-sem-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let slots = Semaphore::create_bounded_with("slots", 2, &options)?;
+/// let other = Semaphore::open_with("slots", &options)?;
+/// let a = slots.acquire()?;
+/// let b = other.acquire()?;
+/// assert!(slots.try_acquire().is_err());
+/// drop((a, b));
+/// assert_eq!(other.value()?, 2);
+/// # drop((slots, other));
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Semaphore = Named<RawSemaphore>;
 
 impl Semaphore {
     /// Creates the semaphore segment `name` in the default directory with
@@ -682,13 +751,12 @@ impl Semaphore {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, value: u32, options: &SegmentOptions) -> Result<Semaphore> {
-        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+        Named::create_in(name, options, |semaphore| {
             // SAFETY: the data area is RawSemaphore::SIZE bytes (the
             // descriptor's size) aligned to at least RawSemaphore::ALIGN,
             // and nobody else sees the segment before it is ready.
             unsafe { RawSemaphore::init(semaphore, value) }
-        })?;
-        Ok(Semaphore { segment })
+        })
     }
 
     /// Creates a bounded semaphore (Python's `BoundedSemaphore(value)`):
@@ -712,36 +780,33 @@ impl Semaphore {
         value: u32,
         options: &SegmentOptions,
     ) -> Result<Semaphore> {
-        let segment = create_in_data(name, options, SEMAPHORE_LAYOUT, |semaphore| {
+        Named::create_in(name, options, |semaphore| {
             // SAFETY: as in `create_with`.
             unsafe { RawSemaphore::init_bounded(semaphore, value) }
-        })?;
-        Ok(Semaphore { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// An event shared by processes through a named segment: Python's
-    /// `multiprocessing.Event()`. The operations are [`RawEvent`]'s
-    /// (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{Event, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-event-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let ready = Event::create_with("ready", &options)?;
-    /// Event::open_with("ready", &options)?.set();
-    /// assert!(ready.is_set());
-    /// # drop(ready);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Event(RawEvent, EVENT_LAYOUT, LockMode::None, "an `Event`", data)
-);
+/// An event shared by processes through a named segment: Python's
+/// `multiprocessing.Event()`. The operations are [`RawEvent`]'s
+/// (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{Event, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-event-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let ready = Event::create_with("ready", &options)?;
+/// Event::open_with("ready", &options)?.set();
+/// assert!(ready.is_set());
+/// # drop(ready);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Event = Named<RawEvent>;
 
 impl Event {
     /// Creates the event segment `name` in the default directory, cleared.
@@ -759,53 +824,54 @@ impl Event {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Event> {
-        let segment = create_in_data(name, options, EVENT_LAYOUT, |event| {
+        Named::create_in(name, options, |event| {
             // SAFETY: the data area is RawEvent::SIZE bytes aligned to at
             // least RawEvent::ALIGN, unseen by others before it is ready.
             unsafe { RawEvent::init(event) };
             Ok(())
-        })?;
-        Ok(Event { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// A condition variable shared by processes through a named segment:
-    /// Python's `multiprocessing.Condition()`. The operations are
-    /// [`RawCondition`]'s (through `Deref`).
-    ///
-    /// The condition carries its own lock ([`RawCondition::lock`]): all
-    /// waiters of one condition must use one mutex, and between processes
-    /// the way to know that is to keep them together. Unlike Python's
-    /// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
-    /// shared state with the condition's own lock instead.
-    ///
-    /// Its own `lock`, `wait*` and `notify*` methods (which take the place
-    /// of [`RawCondition`]'s) use a [`NamedLockGuard`] and check it by the
-    /// segment's identity, so a guard taken through one handle of the
-    /// condition serves every handle of it, in any mapping.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use shmstruct::{Condition, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-cond-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let changed = Condition::create_with("changed", &options)?;
-    /// let guard = changed.lock()?;
-    /// let (guard, result) = changed.wait_timeout(guard, Duration::from_millis(1))?;
-    /// assert!(result.timed_out());
-    /// changed.notify_all(&guard)?;
-    /// # drop(guard);
-    /// # drop(changed);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Condition(RawCondition, CONDITION_LAYOUT, LockMode::None, "a `Condition`", data)
-);
+/// A condition variable shared by processes through a named segment:
+/// Python's `multiprocessing.Condition()`. The operations are
+/// [`RawCondition`]'s (through `Deref`).
+///
+/// The condition carries its own lock ([`RawCondition::lock`]): all
+/// waiters of one condition must use one mutex, and between processes
+/// the way to know that is to keep them together. Unlike Python's
+/// `Condition(lock)`, it cannot adopt a separate [`Lock`]; guard the
+/// shared state with the condition's own lock instead.
+///
+/// Its own `lock`, `wait*` and `notify*` methods (which take the place
+/// of [`RawCondition`]'s) use a [`NamedLockGuard`] and check it by the
+/// segment's identity, so a guard taken through one handle of the
+/// condition serves every handle of it, in any mapping.
+///
+/// Its lock poisons as [`Lock`]'s does: a holder that dies or panics
+/// holding it makes `lock()` and the waits report [`Error::Poisoned`] in
+/// every process until a repairer clears it ([`Condition::lock_poisoned`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use shmstruct::{Condition, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-cond-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let changed = Condition::create_with("changed", &options)?;
+/// let guard = changed.lock()?;
+/// let (guard, result) = changed.wait_timeout(guard, Duration::from_millis(1))?;
+/// assert!(result.timed_out());
+/// changed.notify_all(&guard)?;
+/// # drop(guard);
+/// # drop(changed);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Condition = Named<RawCondition>;
 
 impl Condition {
     /// Checks that `guard` holds this condition's lock (through any handle
@@ -820,31 +886,73 @@ impl Condition {
         }
     }
 
-    /// Locks the condition's lock (see [`RawLock::lock`]).
+    /// The words beside the condition's lock: its poison word.
+    fn beside(&self) -> Beside<'_> {
+        Beside::poison(self.poison_word())
+    }
+
+    /// Locks the condition's lock, with poisoning as [`Lock::lock`]: a
+    /// holder that died or panicked holding it poisons the data it guards.
     ///
     /// # Errors
     ///
-    /// As [`RawLock::lock`].
-    pub fn lock(&self) -> LockResult<NamedLockGuard<'_>> {
-        named_guard(self.segment.identity(), self.raw_lock().lock())
+    /// As [`Lock::lock`].
+    pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Poisoned::Refuse)
+    }
+
+    /// Locks the condition's lock, poisoned or not, to repair the data (see
+    /// [`Lock::lock_poisoned`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock_poisoned`].
+    pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Poisoned::Accept)
+    }
+
+    fn acquire(&self, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+        let guard = poison::lock(
+            self.raw_lock(),
+            self.beside(),
+            self.name(),
+            Wait::Block,
+            poisoned,
+        )?;
+        Ok(guard.in_segment(self.segment.identity()))
     }
 
     /// Waits as [`RawCondition::wait_for_verified`] says, after checking
-    /// `guard` by segment identity, and wraps the guard again.
+    /// `guard` by segment identity, and gives back a guard of this
+    /// condition again, with poisoning: if a holder of the lock died while
+    /// this thread waited, or the data is poisoned when it has the lock
+    /// back, the lock is released and [`Error::Poisoned`] returned.
     fn wait_named<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Option<Duration>,
         condition: Option<&mut dyn FnMut() -> bool>,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.check_guard(&guard)?;
-        let identity = guard.identity;
         let waited = match condition {
-            Some(condition) => self.wait_for_verified(guard.guard, timeout, condition),
-            None => self.wait_verified(guard.guard, timeout),
+            Some(condition) => self.wait_for_verified(guard, timeout, condition),
+            None => self.wait_verified(guard, timeout),
         };
-        let wrap = |(guard, result)| (NamedLockGuard { guard, identity }, result);
-        waited.map(wrap).map_err(|error| error.map(wrap))
+        let (guard, result) = match waited {
+            Ok(relocked) => relocked,
+            Err(LockError::OwnerDied(died)) => {
+                let (guard, result) = died.into_guard();
+                (poison::recovered(guard, self.beside())?, result)
+            }
+            Err(LockError::Failed(error)) => return Err(error),
+        };
+        let guard = guard
+            .poisoning(self.beside())
+            .in_segment(self.segment.identity());
+        Ok((
+            poison::refuse(guard, self.name(), Poisoned::Refuse)?,
+            result,
+        ))
     }
 
     /// As [`RawCondition::wait`], with a guard of this condition taken
@@ -852,11 +960,10 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
-    pub fn wait<'a>(&'a self, guard: NamedLockGuard<'a>) -> LockResult<NamedLockGuard<'a>> {
-        self.wait_named(guard, None, None)
-            .map(|(guard, _)| guard)
-            .map_err(|e| e.map(|(guard, _)| guard))
+    /// [`Error::Poisoned`] (the lock released) if a holder of the lock died
+    /// or panicked while this thread waited; as [`RawCondition::wait`].
+    pub fn wait<'a>(&'a self, guard: NamedLockGuard<'a>) -> Result<NamedLockGuard<'a>> {
+        self.wait_named(guard, None, None).map(|(guard, _)| guard)
     }
 
     /// As [`RawCondition::wait_timeout`], with a guard of this condition
@@ -864,12 +971,12 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_timeout<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Duration,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.wait_named(guard, Some(timeout), None)
     }
 
@@ -878,15 +985,14 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_for<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         mut condition: impl FnMut() -> bool,
-    ) -> LockResult<NamedLockGuard<'a>> {
+    ) -> Result<NamedLockGuard<'a>> {
         self.wait_named(guard, None, Some(&mut condition))
             .map(|(guard, _)| guard)
-            .map_err(|e| e.map(|(guard, _)| guard))
     }
 
     /// As [`RawCondition::wait_for_timeout`], with a guard of this
@@ -894,13 +1000,13 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// As [`RawCondition::wait`].
+    /// As [`Condition::wait`].
     pub fn wait_for_timeout<'a>(
         &'a self,
         guard: NamedLockGuard<'a>,
         timeout: Duration,
         mut condition: impl FnMut() -> bool,
-    ) -> LockResult<(NamedLockGuard<'a>, WaitTimeoutResult)> {
+    ) -> Result<(NamedLockGuard<'a>, WaitTimeoutResult)> {
         self.wait_named(guard, Some(timeout), Some(&mut condition))
     }
 
@@ -912,7 +1018,7 @@ impl Condition {
     /// [`Error::NotOwner`] if `guard` is not of this condition's lock.
     pub fn notify(&self, guard: &NamedLockGuard<'_>, n: u32) -> Result<()> {
         self.check_guard(guard)?;
-        self.notify_verified(&guard.guard, n)
+        self.notify_verified(guard, n)
     }
 
     /// Wakes one waiter.
@@ -948,37 +1054,34 @@ impl Condition {
     ///
     /// As [`Value::create`](crate::Value::create).
     pub fn create_with(name: &str, options: &SegmentOptions) -> Result<Condition> {
-        let segment = create_in_data(name, options, CONDITION_LAYOUT, |condition| {
+        Named::create_in(name, options, |condition| {
             // SAFETY: the data area is RawCondition::SIZE bytes aligned to
             // at least RawCondition::ALIGN, unseen before it is ready.
             unsafe { RawCondition::init(condition) }
-        })?;
-        Ok(Condition { segment })
+        })
     }
 }
 
-named_primitive!(
-    /// A barrier shared by processes through a named segment: Python's
-    /// `multiprocessing.Barrier(parties)`. The operations are
-    /// [`RawBarrier`]'s (through `Deref`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use shmstruct::{Barrier, SegmentOptions};
-    ///
-    /// let dir = std::env::temp_dir().join(format!("shmstruct-doc-barrier-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
-    /// let start = Barrier::create_with("start", 1, &options)?;
-    /// assert_eq!(Barrier::open_with("start", &options)?.parties(), 1);
-    /// start.wait()?; // one party: passes at once
-    /// # drop(start);
-    /// # std::fs::remove_dir(&dir).unwrap();
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
-    Barrier(RawBarrier, BARRIER_LAYOUT, LockMode::None, "a `Barrier`", data)
-);
+/// A barrier shared by processes through a named segment: Python's
+/// `multiprocessing.Barrier(parties)`. The operations are
+/// [`RawBarrier`]'s (through `Deref`).
+///
+/// # Examples
+///
+/// ```
+/// use shmstruct::{Barrier, SegmentOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("shmstruct-doc-barrier-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = SegmentOptions::new().dir(&dir).unlink_on_drop(true);
+/// let start = Barrier::create_with("start", 1, &options)?;
+/// assert_eq!(Barrier::open_with("start", &options)?.parties(), 1);
+/// start.wait()?; // one party: passes at once
+/// # drop(start);
+/// # std::fs::remove_dir(&dir).unwrap();
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type Barrier = Named<RawBarrier>;
 
 impl Barrier {
     /// Creates the barrier segment `name` in the default directory for
@@ -998,12 +1101,11 @@ impl Barrier {
     ///
     /// As [`Barrier::create`].
     pub fn create_with(name: &str, parties: u32, options: &SegmentOptions) -> Result<Barrier> {
-        let segment = create_in_data(name, options, BARRIER_LAYOUT, |barrier| {
+        Named::create_in(name, options, |barrier| {
             // SAFETY: the data area is RawBarrier::SIZE bytes aligned to at
             // least RawBarrier::ALIGN, unseen before it is ready.
             unsafe { RawBarrier::init(barrier, parties) }
-        })?;
-        Ok(Barrier { segment })
+        })
     }
 }
 
@@ -1014,18 +1116,20 @@ mod tests {
     #[test]
     fn descriptors_round_trip() {
         for layout in [
-            LOCK_LAYOUT,
-            RLOCK_LAYOUT,
-            SEMAPHORE_LAYOUT,
-            EVENT_LAYOUT,
-            CONDITION_LAYOUT,
-            BARRIER_LAYOUT,
+            Lock::LAYOUT,
+            RLock::LAYOUT,
+            Semaphore::LAYOUT,
+            Event::LAYOUT,
+            Condition::LAYOUT,
+            Barrier::LAYOUT,
         ] {
             let decoded = Layout::decode(&layout.encode()).expect("decodes");
             assert_eq!(&decoded, layout);
             assert_eq!(decoded.fingerprint(), layout.fingerprint());
         }
-        assert_eq!(SEMAPHORE_LAYOUT.size(), RawSemaphore::SIZE);
-        assert_eq!(LOCK_LAYOUT.name(), "Lock");
+        assert_eq!(Semaphore::LAYOUT.size(), RawSemaphore::SIZE);
+        assert_eq!(Semaphore::LAYOUT.align(), RawSemaphore::ALIGN);
+        assert_eq!(Lock::LAYOUT.name(), "Lock");
+        assert_eq!(Lock::LAYOUT.size(), 0);
     }
 }

@@ -42,18 +42,42 @@
 //! | value | mode | the lock area holds |
 //! |---:|---|---|
 //! | [`LOCK_NONE`] (0) | none (`RawValue`, `RawArray`, `Semaphore`, ...) | zeroes |
-//! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0, the poison word at [`POISON_OFFSET`] (64) |
-//! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0 |
+//! | [`LOCK_OWN`] (1) | own lock (`Value`, `Array`, `Lock`) | a `RawLock` at offset 0, the poison word at [`POISON_OFFSET`] (64), the sequence word at [`SEQUENCE_OFFSET`] (72) |
+//! | [`LOCK_OWN_RECURSIVE`] (2) | own recursive lock (`RLock`) | a `RawRLock` at offset 0, the poison word at [`POISON_OFFSET`] (64); the sequence word stays 0 |
 //! | [`LOCK_SHARED`] (3) | the lock of another segment | that segment's name and identity: see below |
 //!
 //! The creator initialises the lock (or writes the name) before it
 //! publishes the segment as ready; an opener checks the mode it expects.
 //!
-//! The poison word of an own lock (a `u32` at offset 64 of the area, read
-//! and written atomically) is 0 while the data is sound and 1 once a holder
-//! died or panicked holding the lock, until a repairer clears it under the
-//! lock (`crate::sync::poison`). An opener refuses any other value as a
-//! corrupt lock. Objects with a shared lock use the lock segment's word.
+//! An own lock's area, in full:
+//!
+//! | offset | size | field      | meaning                                                    |
+//! |-------:|-----:|------------|------------------------------------------------------------|
+//! |      0 |   40 | `mutex`    | the robust `pthread_mutex_t` (48 bytes on aarch64 glibc)   |
+//! |     64 |    4 | `poison`   | 0 while the data is sound, 1 once poisoned                 |
+//! |     68 |    4 | `reserved` | zero                                                       |
+//! |     72 |    8 | `sequence` | the seqlock word: odd while a holder may be writing        |
+//! |     80 |   48 | `reserved` | zero                                                       |
+//!
+//! The poison word (read and written atomically) is 0 while the data is sound
+//! and 1 once a holder died or panicked holding the lock, until a repairer
+//! clears it under the lock (`crate::sync::poison`). An opener refuses any
+//! other value as a corrupt lock.
+//!
+//! The sequence word (a `u64`, read and written atomically) lets readers copy
+//! the data without the lock and know the copy is whole (a seqlock,
+//! `crate::sync::seqlock`): every holder of the lock that may write the data
+//! makes it odd right after locking and even (one more) right before
+//! unlocking, so it only ever grows, and a reader that sees the same even
+//! value before and after its copy saw no write. Any value is valid; one left
+//! odd by a holder that died is made even again by the next locker, which
+//! also poisons the data. A writer that takes the mutex without bumping the
+//! word (a C or Python program) is invisible to lock-free readers: such
+//! programs must bump it too, or the data must not be read lock-free.
+//!
+//! An own recursive lock (`RLock`) keeps the poison word too, but not the
+//! sequence word: a nested level would make it even while an outer one
+//! still writes. Objects with a shared lock use the lock segment's words.
 //!
 //! A shared lock's area (`SharedLockArea`) names the lock's segment, and
 //! records which file that name meant when the object was created, so that
@@ -92,6 +116,11 @@ pub const LOCK_AREA_SIZE: usize = 128;
 /// Where the poison word lives in an own lock's area: a `u32` after the
 /// `RawLock`, 0 (clear) or 1 (poisoned); see [Lock modes](self#lock-modes).
 pub const POISON_OFFSET: usize = 64;
+/// Where the sequence word lives in an own lock's area: a `u64`, odd while
+/// a holder of the lock may be writing the data, bumped by every holder
+/// (a seqlock for lock-free consistent reads); see
+/// [Lock modes](self#lock-modes).
+pub const SEQUENCE_OFFSET: usize = 72;
 /// The alignment of the lock area and the least alignment of the data
 /// (a cache line, so that the lock and the data do not share one with the
 /// header).

@@ -72,10 +72,6 @@ pub struct RawBarrier {
 const _: () = assert!(std::mem::offset_of!(RawBarrier, mutex) == 0);
 
 impl RawBarrier {
-    /// Whether it starts with an error-checking robust mutex (its internal mutex is its first field),
-    /// whose kind an opener checks before anyone locks it.
-    pub(crate) const STARTS_WITH_MUTEX: bool = true;
-
     /// Bytes to reserve for a `RawBarrier`.
     pub const SIZE: usize = std::mem::size_of::<RawBarrier>();
     /// The alignment a `RawBarrier` needs.

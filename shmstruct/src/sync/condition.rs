@@ -3,9 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::lock::{LockGuard, RawLock};
 use super::os::{self, Deadline, Wake};
-use super::{LockError, LockResult, OwnerDied};
+use super::{Guard, LockError, LockGuard, LockResult, OwnerDied, RawLock, RawMutex};
 use crate::{Error, Result};
 
 /// Python's `multiprocessing.Condition`, in shared memory: a [`RawLock`]
@@ -21,7 +20,9 @@ use crate::{Error, Result};
 /// `pthread_cond_t` (whose glibc implementation keeps per-waiter counts a
 /// killed waiter never gives back, so a later notify can hang): a process
 /// killed while waiting leaves nothing behind, and one killed while holding
-/// the lock is reported to the next locker as for [`RawLock`].
+/// the lock is reported to the next locker as for [`RawLock`] (the named
+/// [`Condition`](crate::Condition) poisons instead, through a word kept in
+/// this type).
 ///
 /// [`RawCondition::SIZE`] bytes, aligned to [`RawCondition::ALIGN`].
 ///
@@ -46,15 +47,21 @@ use crate::{Error, Result};
 #[repr(C)]
 pub struct RawCondition {
     lock: RawLock,
-    /// Bumped by every notify; waiters sleep while it is unchanged. Only
-    /// changed and read under `lock`.
+    /// Bumped by every notify that wakes someone; the futex word waiters
+    /// sleep on while it is unchanged. Only changed under `lock`.
     sequence: AtomicU32,
-    /// How many may be sleeping (so a notify with nobody waiting makes no
-    /// system call). Changed under `lock`; a waiter killed while sleeping
-    /// leaves it one too high, which costs only unneeded wake-up calls.
+    /// Waiters between the start of their wait and their return (counted
+    /// under `lock`). A waiter killed meanwhile stays counted: see
+    /// [`RawCondition::notify`] for what that costs.
     waiters: AtomicU32,
+    /// Wake-ups notifies have handed out and no waiter has taken yet. A
+    /// waiter returns as notified only by taking one, under `lock`, and
+    /// only one handed out after its wait began.
+    pending: AtomicU32,
+    /// The poison word of the named `Condition`, whose lock poisons the
+    /// data it guards (see [`super::poison`]); unused in place.
+    poison: AtomicU32,
 }
-
 /// How a wait or a notify knows that its guard holds the condition's lock.
 #[derive(Clone, Copy, Debug)]
 enum GuardCheck {
@@ -81,10 +88,6 @@ impl WaitTimeoutResult {
 const _: () = assert!(std::mem::offset_of!(RawCondition, lock) == 0);
 
 impl RawCondition {
-    /// Whether it starts with an error-checking robust mutex (its lock is its first field),
-    /// whose kind an opener checks before anyone locks it.
-    pub(crate) const STARTS_WITH_MUTEX: bool = true;
-
     /// Bytes to reserve for a `RawCondition`.
     pub const SIZE: usize = std::mem::size_of::<RawCondition>();
     /// The alignment a `RawCondition` needs.
@@ -102,7 +105,8 @@ impl RawCondition {
     ///
     /// [`Error::SyncOs`] if the pthread library refuses.
     pub unsafe fn init(ptr: *mut RawCondition) -> Result<()> {
-        // The counters are atomics, valid as zero bytes.
+        // The counters are atomics, valid as zero bytes: no waiter, nothing
+        // pending.
         // SAFETY: the caller guarantees `ptr` is valid for writes and unused.
         unsafe { ptr.write_bytes(0, 1) };
         // SAFETY: as above; `lock` is at offset 0 (asserted below the
@@ -127,6 +131,11 @@ impl RawCondition {
         &self.lock
     }
 
+    /// The poison word of the named `Condition`'s lock.
+    pub(crate) fn poison_word(&self) -> &AtomicU32 {
+        &self.poison
+    }
+
     /// Locks the condition's lock (see [`RawLock::lock`]).
     ///
     /// # Errors
@@ -148,6 +157,15 @@ impl RawCondition {
 
     /// Releases the lock, sleeps until notified (or `deadline`), and locks
     /// again.
+    ///
+    /// The waiter counts itself in `waiters` and remembers `sequence`. It
+    /// returns as notified only by taking one of the `pending` wake-ups,
+    /// with the lock held, and only after `sequence` moved past the value it
+    /// remembered (so a wake-up handed out before its wait began is never
+    /// its). Woken without one to take (another waiter was quicker, or the
+    /// wake was spurious), it goes back to sleep. At its deadline it leaves
+    /// without one, unless one was handed out meanwhile: then it returns as
+    /// notified (not timed out), as Python's `wait` returns `True`.
     fn wait_until<'a>(
         &'a self,
         guard: LockGuard<'a>,
@@ -161,44 +179,73 @@ impl RawCondition {
                 OwnerDied::new(guard).map(|g| (g, WaitTimeoutResult(false))),
             ));
         }
-        // Relaxed (both): we hold the lock, which orders these with every
-        // notifier; the kernel compares `sequence` again before sleeping.
-        // `fetch_add`/`fetch_sub` wrap: both words are shared memory, and a
-        // corrupt `waiters` must not panic (a wrong count only wastes or
-        // skips a wake-up call, as any rogue write here could).
-        let seen = self.sequence.load(Ordering::Relaxed);
+        // Relaxed, here and below for `waiters`, `pending` and the loads of
+        // `sequence` under the lock: the lock orders them with every other
+        // waiter and notifier. Wrapping arithmetic: the words are shared
+        // memory, and a corrupt value must not panic (it can only waste or
+        // skip wake-ups, as any rogue write here could).
+        let mut seen = self.sequence.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        let lock = guard.into_held_lock();
-        let unlocked = lock.mutex.unlock();
-        debug_assert!(unlocked.is_ok());
-        let mut timed_out = false;
-        // Relaxed: a changed value is all we look for; the data the
-        // notifier wrote is ordered by the lock we take below.
+        let lock = guard.into_held();
+        loop {
+            // SAFETY: this thread holds the lock (the guard given up above,
+            // or relocked below), and holds nothing that relies on it.
+            let unlocked = unsafe { lock.release() };
+            debug_assert!(unlocked.is_ok());
+            let timed_out = self.sleep(seen, deadline);
+            let guard = match Guard::acquired(lock, lock.acquire()) {
+                Ok(guard) => guard,
+                Err(LockError::OwnerDied(died)) => {
+                    // The next holder died holding the lock: return now,
+                    // with the guard that says so, notified if a wake-up
+                    // was there to take, else as a spurious wake-up.
+                    let left = self.leave(seen, true);
+                    let notified = left.is_some_and(|result| !result.timed_out());
+                    let result = WaitTimeoutResult(timed_out && !notified);
+                    return Err(LockError::OwnerDied(died.map(|g| (g, result))));
+                }
+                Err(LockError::Failed(error)) => return Err(LockError::Failed(error)),
+            };
+            debug_assert!(std::ptr::eq(guard.lock(), lock));
+            if let Some(result) = self.leave(seen, timed_out) {
+                return Ok((guard, result));
+            }
+            seen = self.sequence.load(Ordering::Relaxed);
+            guard.into_held();
+        }
+    }
+
+    /// Sleeps, without the lock, until `sequence` is no longer `seen` or
+    /// `deadline` passes; whether it passed.
+    fn sleep(&self, seen: u32, deadline: Option<&Deadline>) -> bool {
+        // Relaxed: a changed value is all we look for; what the notifier
+        // wrote is ordered by the lock the caller takes next.
         while self.sequence.load(Ordering::Relaxed) == seen {
             if os::futex_wait(&self.sequence, seen, deadline) == Wake::TimedOut {
-                timed_out = true;
-                break;
+                return true;
             }
         }
-        let relocked = lock.guard(lock.mutex.lock());
-        let decrement = |g: &LockGuard<'_>| {
-            debug_assert!(std::ptr::eq(g.lock(), lock));
-            // Relaxed: under the lock, as above.
-            self.waiters.fetch_sub(1, Ordering::Relaxed);
-        };
-        match relocked {
-            Ok(guard) => {
-                decrement(&guard);
-                Ok((guard, WaitTimeoutResult(timed_out)))
-            }
-            Err(LockError::OwnerDied(died)) => {
-                decrement(died.guard());
-                Err(LockError::OwnerDied(
-                    died.map(|g| (g, WaitTimeoutResult(timed_out))),
-                ))
-            }
-            Err(LockError::Failed(error)) => Err(LockError::Failed(error)),
+        false
+    }
+
+    /// With the lock held by a waiter that remembered `sequence` as
+    /// `seen`: takes a pending wake-up handed out since, and leaves the
+    /// waiters, returning not timed out; or, with nothing to take, leaves
+    /// them only if `give_up`, returning timed out; else `None` (sleep
+    /// again).
+    fn leave(&self, seen: u32, give_up: bool) -> Option<WaitTimeoutResult> {
+        let pending = self.pending.load(Ordering::Relaxed);
+        let notified = self.sequence.load(Ordering::Relaxed) != seen && pending > 0;
+        if !notified && !give_up {
+            return None;
         }
+        let pending = if notified { pending - 1 } else { pending };
+        let waiters = self.waiters.load(Ordering::Relaxed).wrapping_sub(1);
+        self.waiters.store(waiters, Ordering::Relaxed);
+        // Never more wake-ups pending than waiters to take them (only a
+        // corrupt count could make it so).
+        self.pending.store(pending.min(waiters), Ordering::Relaxed);
+        Some(WaitTimeoutResult(!notified))
     }
 
     /// Releases the lock, sleeps until notified, and locks again (Python's
@@ -314,11 +361,28 @@ impl RawCondition {
         self.wait_until(guard, deadline.as_ref(), GuardCheck::Verified)
     }
 
-    /// Wakes `n` sleeping waiters (Python's `notify(n)`); `guard` proves
-    /// this thread holds the condition's lock. A woken waiter runs once it
-    /// gets the lock, after this thread releases it. A waiter that had
-    /// released the lock but not yet gone to sleep also returns, so more
-    /// than `n` may wake (callers re-check their condition anyway).
+    /// Wakes at most `n` of the waiters (Python's `notify(n)`); `guard`
+    /// proves this thread holds the condition's lock. A woken waiter
+    /// returns once it gets the lock, after this thread releases it.
+    ///
+    /// # What is promised
+    ///
+    /// - At most `n` waits return as notified for this call, and only waits
+    ///   that began before it (under the lock): a thread that starts waiting
+    ///   after the notify, or that released the lock and has not yet gone
+    ///   to sleep, is not woken by it unless it was waiting before it.
+    /// - If at least `n` waits began before this call and have not
+    ///   returned, exactly `n` of them return as notified (whichever the
+    ///   scheduler picks, not necessarily the oldest).
+    /// - A wait that times out leaves without taking a wake-up, unless one
+    ///   was handed out before it got the lock back: then it returns as
+    ///   notified. Either way no wake-up meant for a live waiter is lost.
+    /// - A waiter killed while waiting stays counted. A notify may hand one
+    ///   of its `n` wake-ups to it; a live waiter can then take that one on
+    ///   a later notify, so that later call wakes one more than its `n`
+    ///   (at most one more per killed waiter). It never wakes fewer.
+    /// - A wait may also return early with [`LockError::OwnerDied`] (a
+    ///   holder of the lock died); it is not counted as notified.
     ///
     /// # Errors
     ///
@@ -335,13 +399,23 @@ impl RawCondition {
 
     fn notify_checked(&self, guard: &LockGuard<'_>, n: u32, check: GuardCheck) -> Result<()> {
         self.check_guard(guard, check)?;
-        // Relaxed: under the lock, which waiters also hold when they read
-        // `sequence` and bump `waiters`. Wrapping (as `fetch_add` is): only
-        // a change is looked for, and u32::MAX is as good a value as any.
-        self.sequence.fetch_add(1, Ordering::Relaxed);
-        if n > 0 && self.waiters.load(Ordering::Relaxed) > 0 {
-            os::futex_wake(&self.sequence, i32::try_from(n).unwrap_or(i32::MAX));
+        // Relaxed (all): under the lock, which every waiter holds when it
+        // reads or changes these words.
+        let waiters = self.waiters.load(Ordering::Relaxed);
+        let pending = self.pending.load(Ordering::Relaxed);
+        // The waiters no pending wake-up is meant for yet.
+        let unserved = waiters.saturating_sub(pending);
+        let wake = n.min(unserved);
+        if wake == 0 {
+            return Ok(());
         }
+        self.pending.store(pending + wake, Ordering::Relaxed);
+        // Wrapping (as `fetch_add` is): only a change is looked for.
+        self.sequence.fetch_add(1, Ordering::Relaxed);
+        // Waking more sleepers than there are wake-ups to take would only
+        // send the extra ones back to sleep; waiters not asleep yet see the
+        // new sequence and take one without being woken.
+        os::futex_wake(&self.sequence, i32::try_from(wake).unwrap_or(i32::MAX));
         Ok(())
     }
 

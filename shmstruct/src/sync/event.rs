@@ -57,10 +57,6 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
-    /// Whether it starts with an error-checking robust mutex (it has no mutex),
-    /// whose kind an opener checks before anyone locks it.
-    pub(crate) const STARTS_WITH_MUTEX: bool = false;
-
     /// Bytes to reserve for a `RawEvent`.
     pub const SIZE: usize = std::mem::size_of::<RawEvent>();
     /// The alignment a `RawEvent` needs.

@@ -24,14 +24,14 @@ extern "C" {
 /// A point in time on `CLOCK_MONOTONIC`, the clock every timeout of this
 /// module is measured on (it does not jump when the wall clock is set).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Deadline {
+pub struct Deadline {
     at: libc::timespec,
 }
 
 impl Deadline {
     /// `timeout` from now. Timeouts too large to represent saturate (they
     /// are then, in practice, "never").
-    pub(crate) fn after(timeout: Duration) -> Deadline {
+    pub fn after(timeout: Duration) -> Deadline {
         let now = monotonic_now();
         let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX / 2);
         let mut sec = now.tv_sec.saturating_add(secs).min(i64::MAX / 2);
@@ -94,9 +94,9 @@ fn os_error(call: &'static str, code: libc::c_int) -> Error {
     }
 }
 
-/// What a successful lock call found.
+/// What a successful lock of a [`RawMutex`](super::RawMutex) found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Acquired {
+pub enum Acquired {
     /// The mutex was consistent.
     Consistent,
     /// The previous owner died holding it (`EOWNERDEAD`): the caller owns
@@ -272,9 +272,16 @@ impl RobustMutex {
             rc => Err(os_error(call, rc)),
         }
     }
+}
 
+// SAFETY: a robust, process-shared pthread mutex has every property the
+// trait asks for (POSIX `pthread_mutex_lock`, `pthread_mutex_consistent`):
+// mutual exclusion between processes mapping it, acquire/release
+// synchronisation, EOWNERDEAD for a dead owner; the timed forms use
+// `pthread_mutex_clocklock` with a deadline.
+unsafe impl super::RawMutex for RobustMutex {
     /// Blocks until the calling thread owns the mutex.
-    pub(crate) fn lock(&self) -> Result<Acquired> {
+    fn acquire(&self) -> Result<Acquired> {
         // SAFETY: the mutex was initialised (type invariant).
         let rc = unsafe { libc::pthread_mutex_lock(self.raw()) };
         Self::acquired("pthread_mutex_lock", rc)
@@ -290,14 +297,14 @@ impl RobustMutex {
     /// releases it correctly; with an expired deadline it takes a free mutex
     /// at once and reports `ETIMEDOUT` for a held one (POSIX: the timeout
     /// is only checked when the mutex cannot be locked immediately).
-    pub(crate) fn try_lock(&self) -> Result<Acquired> {
+    fn try_acquire(&self) -> Result<Acquired> {
         let past = Deadline {
             at: libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
         };
-        match self.lock_until(&past) {
+        match self.acquire_until(&past) {
             Err(Error::TimedOut { .. }) => Err(Error::WouldBlock { primitive: "lock" }),
             other => other,
         }
@@ -305,7 +312,7 @@ impl RobustMutex {
 
     /// Blocks until the calling thread owns the mutex or `deadline` passes
     /// (`TimedOut`).
-    pub(crate) fn lock_until(&self, deadline: &Deadline) -> Result<Acquired> {
+    fn acquire_until(&self, deadline: &Deadline) -> Result<Acquired> {
         // SAFETY: the mutex was initialised (type invariant); `deadline.at`
         // is a normalised timespec on CLOCK_MONOTONIC.
         let rc =
@@ -315,7 +322,7 @@ impl RobustMutex {
 
     /// Releases the mutex (one level of a recursive one). A thread that
     /// does not own it gets `NotOwner` (robust mutexes check the owner).
-    pub(crate) fn unlock(&self) -> Result<()> {
+    unsafe fn release(&self) -> Result<()> {
         // SAFETY: the mutex was initialised (type invariant); robust mutexes
         // check ownership, so a wrong caller gets EPERM, not corruption.
         let rc = unsafe { libc::pthread_mutex_unlock(self.raw()) };
@@ -330,7 +337,7 @@ impl RobustMutex {
     /// (Python's `locked()`): its futex word holds an owner's thread id.
     /// A mutex whose holder died, and that nobody has locked since, is not
     /// held. The answer may be stale as soon as it is returned.
-    pub(crate) fn is_locked(&self) -> bool {
+    fn is_locked(&self) -> bool {
         // SAFETY: the futex word is the first, 4-aligned u32 of an
         // initialised glibc mutex (`__data.__lock`, see
         // `robust_mutex_held_in_this_process`), inside `self`, which lives
@@ -342,7 +349,7 @@ impl RobustMutex {
     }
 
     /// Marks a mutex acquired with [`Acquired::OwnerDied`] consistent again.
-    pub(crate) fn mark_consistent(&self) -> Result<()> {
+    fn mark_consistent(&self) -> Result<()> {
         // SAFETY: the mutex was initialised (type invariant); on a mutex
         // that is not inconsistent or not owned the call returns EINVAL.
         let rc = unsafe { libc::pthread_mutex_consistent(self.raw()) };

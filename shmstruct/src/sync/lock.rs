@@ -1,13 +1,11 @@
-//! [`RawLock`]: a process-shared, robust, non-reentrant mutex in place.
+//! [`RawLock`] and [`RawRLock`]: process-shared, robust mutexes in place,
+//! one type ([`RobustLock`]) of two kinds.
 
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
-use std::ptr::NonNull;
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use super::os::{Acquired, Deadline, MutexKind, RobustMutex};
-use super::{LockError, LockResult, OwnerDied};
+use super::{Guard, LockResult, RawMutex};
 use crate::Result;
 
 /// A lock shared by processes, living in shared memory: Python's
@@ -29,14 +27,15 @@ use crate::Result;
 /// # When the holder dies
 ///
 /// If a process (or thread) dies holding the lock, the next
-/// [`lock`](RawLock::lock) returns [`LockError::OwnerDied`] carrying the
-/// guard. The caller repairs whatever the dead holder may have left
-/// half-written, then calls [`LockGuard::mark_consistent`]. A guard
-/// dropped without that leaves the lock permanently unusable: every later
-/// attempt fails with [`Error::NotRecoverable`](crate::Error::NotRecoverable).
+/// [`lock`](RawLock::lock) returns [`LockError::OwnerDied`](super::LockError::OwnerDied)
+/// carrying the guard. The caller repairs whatever the dead holder may have
+/// left half-written, then calls [`LockGuard::mark_consistent`](Guard::mark_consistent).
+/// A guard dropped without that leaves the lock permanently unusable: every
+/// later attempt fails with [`Error::NotRecoverable`](crate::Error::NotRecoverable).
 ///
 /// A lock in place has no poison flag: a thread that panics holding its
-/// guard releases it normally. The named [`Lock`](crate::Lock) and the
+/// guard releases it normally. The named [`Lock`](crate::Lock),
+/// [`RLock`](crate::RLock) and [`Condition`](crate::Condition) and the
 /// locks of `Value`, `Array` and `SharedBytes` poison instead (see
 /// [`Value`](crate::Value#when-a-lock-holder-dies)).
 ///
@@ -56,48 +55,145 @@ use crate::Result;
 /// {
 ///     let _guard = lock.lock()?;
 ///     assert!(lock.try_lock().is_err()); // held: it would block
+///     assert!(lock.locked());
 /// }
 /// assert!(lock.try_lock().is_ok());
 /// # Ok::<(), shmstruct::Error>(())
 /// ```
-#[repr(C)]
-pub struct RawLock {
-    pub(super) mutex: RobustMutex,
+pub type RawLock = RobustLock<Exclusive>;
+
+/// A reentrant lock shared by processes, living in shared memory: Python's
+/// `multiprocessing.RLock`, robust like [`RawLock`].
+///
+/// The thread that holds it may lock it again; it is free for others once
+/// every guard is dropped (or every level released). It is a glibc
+/// `pthread_mutex_t` with `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST`
+/// and `PTHREAD_MUTEX_RECURSIVE`: [`RawRLock::SIZE`] bytes, aligned to
+/// [`RawRLock::ALIGN`]. Owner death is reported as for [`RawLock`]
+/// ([`LockError::OwnerDied`](super::LockError::OwnerDied)).
+///
+/// # Releasing, Python-style
+///
+/// Python's `RLock.release()` from a thread that does not own the lock
+/// raises `RuntimeError`. Guards make that structurally impossible: a guard
+/// is made only by the locking thread and cannot be sent to another
+/// (`!Send`). For code that acquires and releases in separate places, as
+/// Python does, [`RLockGuard::leak`](Guard::leak) keeps a level held
+/// without a guard and [`RawRLock::release`](RobustLock::release) gives one
+/// level back; `release` from a thread that does not hold the lock is
+/// [`Error::NotOwner`](crate::Error::NotOwner) (the robust mutex checks the
+/// owner).
+///
+/// Because the owner can hold several guards at once, a `RawRLock` guard
+/// never hands out `&mut` access to data.
+///
+/// # Examples
+///
+/// ```
+/// use std::mem::MaybeUninit;
+/// use shmstruct::sync::RawRLock;
+///
+/// let mut memory = MaybeUninit::<RawRLock>::uninit();
+/// // SAFETY: the memory is writable, aligned and not used by anyone else.
+/// unsafe { RawRLock::init(memory.as_mut_ptr()) }?;
+/// // SAFETY: initialised above; `memory` outlives `lock`.
+/// let lock = unsafe { RawRLock::from_ptr(memory.as_ptr()) };
+/// let outer = lock.lock()?;
+/// let inner = lock.lock()?; // the owner may lock again
+/// drop(inner);
+/// drop(outer);
+///
+/// lock.lock()?.leak(); // acquire()...
+/// lock.release()?; // ...release()
+/// assert!(lock.release().is_err()); // not held any more
+/// # Ok::<(), shmstruct::Error>(())
+/// ```
+pub type RawRLock = RobustLock<Reentrant>;
+
+/// The kind of a [`RobustLock`]: [`Exclusive`] ([`RawLock`]) or
+/// [`Reentrant`] ([`RawRLock`]). Sealed: these two are all there is.
+pub trait LockKind: sealed::Sealed {}
+
+/// A [`RawLock`]: locking it again from the thread that holds it is
+/// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock).
+#[derive(Debug)]
+pub enum Exclusive {}
+
+/// A [`RawRLock`]: the thread that holds it may lock it again.
+#[derive(Debug)]
+pub enum Reentrant {}
+
+impl LockKind for Exclusive {}
+impl LockKind for Reentrant {}
+
+mod sealed {
+    /// The pthread mutex type of a [`super::LockKind`].
+    pub trait Sealed {
+        /// Whether the owner may lock again.
+        const RECURSIVE: bool;
+    }
+
+    impl Sealed for super::Exclusive {
+        const RECURSIVE: bool = false;
+    }
+
+    impl Sealed for super::Reentrant {
+        const RECURSIVE: bool = true;
+    }
 }
 
-impl RawLock {
-    /// Bytes to reserve for a `RawLock`.
-    pub const SIZE: usize = std::mem::size_of::<RawLock>();
-    /// The alignment a `RawLock` needs.
-    pub const ALIGN: usize = std::mem::align_of::<RawLock>();
+/// A robust, process-shared mutex in place, of kind `K`: use it as
+/// [`RawLock`] or [`RawRLock`], whose docs say what each is.
+#[repr(C)]
+pub struct RobustLock<K: LockKind> {
+    pub(super) mutex: RobustMutex,
+    _kind: PhantomData<K>,
+}
+
+impl<K: LockKind> RobustLock<K> {
+    /// Bytes to reserve for the lock.
+    pub const SIZE: usize = std::mem::size_of::<Self>();
+    /// The alignment the lock needs.
+    pub const ALIGN: usize = std::mem::align_of::<Self>();
+
+    /// Whether the owner may lock it again.
+    pub(crate) const REENTRANT: bool = <K as sealed::Sealed>::RECURSIVE;
+
+    /// The pthread mutex type.
+    const KIND: MutexKind = if <K as sealed::Sealed>::RECURSIVE {
+        MutexKind::Recursive
+    } else {
+        MutexKind::ErrorCheck
+    };
 
     /// Initialises an unlocked lock at `ptr`. Only the creator of the
     /// memory calls this, once, before other processes look at it.
     ///
     /// # Safety
     ///
-    /// `ptr` is valid for writes of [`RawLock::SIZE`] bytes and aligned to
-    /// [`RawLock::ALIGN`], and no thread or process uses the memory during
-    /// the call. For cross-process use the memory is a shared mapping.
+    /// `ptr` is valid for writes of `SIZE` bytes and aligned to `ALIGN`,
+    /// and no thread or process uses the memory during the call. For
+    /// cross-process use the memory is a shared mapping.
     ///
     /// # Errors
     ///
-    /// [`Error::SyncOs`](crate::Error::SyncOs) if the pthread library refuses (it does not on
-    /// Linux).
-    pub unsafe fn init(ptr: *mut RawLock) -> Result<()> {
+    /// [`Error::SyncOs`](crate::Error::SyncOs) if the pthread library
+    /// refuses (it does not on Linux).
+    pub unsafe fn init(ptr: *mut Self) -> Result<()> {
         // SAFETY: forwarded from the caller; `mutex` is at offset 0 of a
-        // `repr(C)` struct, so `ptr` is valid for it too.
-        unsafe { RobustMutex::init(ptr.cast(), MutexKind::ErrorCheck) }
+        // `repr(C)` struct (the marker takes no room), so `ptr` is valid
+        // for it too.
+        unsafe { RobustMutex::init(ptr.cast(), Self::KIND) }
     }
 
     /// The lock at `ptr`, for lifetime `'a`.
     ///
     /// # Safety
     ///
-    /// `ptr` points to a lock that [`RawLock::init`] initialised, in memory
-    /// that stays mapped for `'a` and that nobody re-initialises or
+    /// `ptr` points to a lock of this kind that `init` initialised, in
+    /// memory that stays mapped for `'a` and that nobody re-initialises or
     /// overwrites meanwhile.
-    pub unsafe fn from_ptr<'a>(ptr: *const RawLock) -> &'a RawLock {
+    pub unsafe fn from_ptr<'a>(ptr: *const Self) -> &'a Self {
         debug_assert!(ptr.is_aligned());
         // SAFETY: the caller guarantees an initialised lock that lives for
         // 'a; all its state is interior-mutable, so a shared reference is
@@ -105,58 +201,38 @@ impl RawLock {
         unsafe { &*ptr }
     }
 
-    pub(super) fn guard(&self, acquired: Result<Acquired>) -> LockResult<LockGuard<'_>> {
-        match acquired? {
-            Acquired::Consistent => Ok(LockGuard::new(self, false, None)),
-            Acquired::OwnerDied => Err(LockError::OwnerDied(OwnerDied::new(LockGuard::new(
-                self, true, None,
-            )))),
-        }
-    }
-
-    /// Blocks until this thread holds the lock.
+    /// Blocks until this thread holds the lock (at once, for a
+    /// [`RawRLock`] it already holds).
     ///
     /// # Errors
     ///
-    /// - [`LockError::OwnerDied`]: acquired, but the previous holder died
-    ///   holding it; the guard is inside.
-    /// - [`Error::NotRecoverable`](crate::Error::NotRecoverable): a previous holder died and the lock was
-    ///   released without being marked consistent.
-    /// - [`Error::WouldDeadlock`](crate::Error::WouldDeadlock): this thread already holds it.
-    pub fn lock(&self) -> LockResult<LockGuard<'_>> {
-        self.guard(self.mutex.lock())
+    /// - [`LockError::OwnerDied`](super::LockError::OwnerDied): acquired,
+    ///   but the previous holder died holding it; the guard is inside.
+    /// - [`Error::NotRecoverable`](crate::Error::NotRecoverable): a previous
+    ///   holder died and the lock was released without being marked
+    ///   consistent.
+    /// - [`Error::WouldDeadlock`](crate::Error::WouldDeadlock): this thread
+    ///   already holds a [`RawLock`].
+    /// - [`Error::SyncOs`](crate::Error::SyncOs) past a [`RawRLock`]'s
+    ///   recursion limit.
+    pub fn lock(&self) -> LockResult<Guard<'_, Self>> {
+        Guard::acquired(self, self.acquire())
     }
 
-    /// Whether any thread of any process holds the lock (Python's
-    /// `Lock.locked()`). Only a snapshot: it may change right after.
-    ///
-    /// ```
-    /// # use shmstruct::RawLock;
-    /// # let mut place = std::mem::MaybeUninit::<RawLock>::uninit();
-    /// # // SAFETY: `place` is writable, aligned and unused.
-    /// # unsafe { RawLock::init(place.as_mut_ptr()) }?;
-    /// # // SAFETY: initialised above, lives for the example.
-    /// # let lock = unsafe { RawLock::from_ptr(place.as_ptr()) };
-    /// assert!(!lock.locked());
-    /// let guard = lock.lock()?;
-    /// assert!(lock.locked());
-    /// drop(guard);
-    /// assert!(!lock.locked());
-    /// # Ok::<(), shmstruct::Error>(())
-    /// ```
+    /// Whether any thread of any process holds the lock, at any depth
+    /// (Python's `locked()`). Only a snapshot: it may change right after.
     pub fn locked(&self) -> bool {
-        self.mutex.is_locked()
+        self.is_locked()
     }
 
-    /// Takes the lock if nobody holds it.
+    /// Takes the lock if nobody else holds it.
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`](crate::Error::WouldBlock) if another thread holds it,
-    /// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) if this one does, and the
-    /// errors of [`RawLock::lock`].
-    pub fn try_lock(&self) -> LockResult<LockGuard<'_>> {
-        self.guard(self.mutex.try_lock())
+    /// [`Error::WouldBlock`](crate::Error::WouldBlock) if another thread
+    /// holds it, and the errors of [`lock`](RobustLock::lock).
+    pub fn try_lock(&self) -> LockResult<Guard<'_, Self>> {
+        Guard::acquired(self, self.try_acquire())
     }
 
     /// Blocks until this thread holds the lock or `timeout` (on the
@@ -164,201 +240,67 @@ impl RawLock {
     ///
     /// # Errors
     ///
-    /// [`Error::TimedOut`](crate::Error::TimedOut) past the timeout, and the errors of
-    /// [`RawLock::lock`].
-    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<LockGuard<'_>> {
-        self.guard(self.mutex.lock_until(&Deadline::after(timeout)))
+    /// [`Error::TimedOut`](crate::Error::TimedOut) past the timeout, and
+    /// the errors of [`lock`](RobustLock::lock).
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<Guard<'_, Self>> {
+        Guard::acquired(self, self.acquire_until(&Deadline::after(timeout)))
     }
 }
 
-impl std::fmt::Debug for RawLock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawLock").finish_non_exhaustive()
-    }
-}
-
-/// Proof that this thread holds a [`RawLock`]; dropping it unlocks.
-///
-/// Not `Send`: a pthread mutex must be unlocked by the thread that locked
-/// it.
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct LockGuard<'a> {
-    lock: &'a RawLock,
-    inconsistent: bool,
-    /// The poison word beside the lock, for locks that have one (those of
-    /// named objects; see [`super::poison`]).
-    poison: Option<&'a AtomicU32>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<'a> LockGuard<'a> {
-    pub(super) fn new(
-        lock: &'a RawLock,
-        inconsistent: bool,
-        poison: Option<&'a AtomicU32>,
-    ) -> Self {
-        LockGuard {
-            lock,
-            inconsistent,
-            poison,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// Whether the data this lock guards is marked poisoned: a holder died
-    /// or panicked while holding the lock, and nobody has called
-    /// [`clear_poison`](LockGuard::clear_poison) since. Always `false` for
-    /// a lock in place ([`RawLock`]), which has no poison word.
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.is_some_and(super::poison::is_set)
-    }
-
-    /// Declares the guarded data repaired: later `lock()`, `get()` and
-    /// `set()` calls succeed again in every process (as
-    /// [`std::sync::Mutex::clear_poison`]). Does nothing if the data is not
-    /// poisoned, or for a lock in place ([`RawLock`]).
-    pub fn clear_poison(&mut self) {
-        if let Some(word) = self.poison {
-            super::poison::clear(word);
-        }
-    }
-
-    /// The lock this guard holds.
-    pub fn lock(&self) -> &'a RawLock {
-        self.lock
-    }
-
-    /// Gives up the guard without unlocking: the caller takes over the
-    /// responsibility to unlock (condition waits).
-    pub(super) fn into_held_lock(self) -> &'a RawLock {
-        let lock = self.lock;
-        std::mem::forget(self);
-        lock
-    }
-
-    /// `false` while the lock is held after its previous holder died and
-    /// before [`LockGuard::mark_consistent`].
-    pub fn is_consistent(&self) -> bool {
-        !self.inconsistent
-    }
-
-    /// Declares the guarded data repaired after the previous holder died
-    /// (`pthread_mutex_consistent`), so the lock stays usable after this
-    /// guard drops. Does nothing on a consistent lock.
+impl RawRLock {
+    /// Releases one level held by this thread without a guard (see
+    /// [`RLockGuard::leak`](Guard::leak)): Python's `RLock.release()`.
+    ///
+    /// Safe, unlike [`RawMutex::release`]: a `RawRLock` guard gives no
+    /// access that relies on holding the lock.
     ///
     /// # Errors
     ///
-    /// [`Error::SyncOs`](crate::Error::SyncOs) if the pthread library refuses.
-    pub fn mark_consistent(&mut self) -> Result<()> {
-        if self.inconsistent {
-            self.lock.mutex.mark_consistent()?;
-            self.inconsistent = false;
-        }
-        Ok(())
-    }
-
-    /// Gives access to `data`, which this lock guards, for as long as the
-    /// lock is held: the building block of a `Value<T>`'s lock, and of one
-    /// lock shared by several objects.
-    ///
-    /// # Safety
-    ///
-    /// `data` is valid for reads and writes of a `T`, aligned, for `'a`;
-    /// every bit pattern another process may store there is a valid `T`;
-    /// and every thread of every process reads or writes it only while
-    /// holding this lock (so the `&mut T` the guard hands out is exclusive).
-    pub unsafe fn guarding<T: ?Sized>(self, data: NonNull<T>) -> DataGuard<'a, T> {
-        DataGuard { guard: self, data }
+    /// [`Error::NotOwner`](crate::Error::NotOwner) if this thread does not
+    /// hold the lock.
+    pub fn release(&self) -> Result<()> {
+        // SAFETY: the mutex checks the owner (robust), and nothing relies
+        // on a reentrant lock staying held (see above).
+        unsafe { RawMutex::release(self) }
     }
 }
 
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        // A guard dropped while its thread unwinds may leave the data
-        // half-written: mark it before anyone else can lock (as std's
-        // `Mutex` poisons).
-        if let Some(word) = self.poison {
-            if std::thread::panicking() {
-                super::poison::set(word);
-            }
-        }
-        // After an owner death without `mark_consistent`, this unlock is
-        // what makes the mutex not recoverable (POSIX): that is intended.
-        let unlocked = self.lock.mutex.unlock();
-        debug_assert!(unlocked.is_ok(), "unlocking a held lock: {unlocked:?}");
+// SAFETY: every method forwards to the robust pthread mutex inside, which
+// has the properties the trait asks for (its own impl).
+unsafe impl<K: LockKind> RawMutex for RobustLock<K> {
+    fn acquire(&self) -> Result<Acquired> {
+        self.mutex.acquire()
+    }
+
+    fn try_acquire(&self) -> Result<Acquired> {
+        self.mutex.try_acquire()
+    }
+
+    fn acquire_until(&self, deadline: &Deadline) -> Result<Acquired> {
+        self.mutex.acquire_until(deadline)
+    }
+
+    unsafe fn release(&self) -> Result<()> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.mutex.release() }
+    }
+
+    fn mark_consistent(&self) -> Result<()> {
+        self.mutex.mark_consistent()
+    }
+
+    fn is_locked(&self) -> bool {
+        self.mutex.is_locked()
     }
 }
 
-impl std::fmt::Debug for LockGuard<'_> {
+impl<K: LockKind> std::fmt::Debug for RobustLock<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LockGuard")
-            .field("consistent", &self.is_consistent())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A held [`RawLock`] and the data it guards, readable and writable through
-/// `Deref`/`DerefMut` until the guard drops (made by
-/// [`LockGuard::guarding`]).
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct DataGuard<'a, T: ?Sized> {
-    guard: LockGuard<'a>,
-    data: NonNull<T>,
-}
-
-impl<'a, T: ?Sized> DataGuard<'a, T> {
-    /// The lock guard inside.
-    pub fn lock_guard(&self) -> &LockGuard<'a> {
-        &self.guard
-    }
-
-    /// See [`LockGuard::is_consistent`].
-    pub fn is_consistent(&self) -> bool {
-        self.guard.is_consistent()
-    }
-
-    /// See [`LockGuard::mark_consistent`].
-    ///
-    /// # Errors
-    ///
-    /// As [`LockGuard::mark_consistent`].
-    pub fn mark_consistent(&mut self) -> Result<()> {
-        self.guard.mark_consistent()
-    }
-
-    /// See [`LockGuard::is_poisoned`].
-    pub fn is_poisoned(&self) -> bool {
-        self.guard.is_poisoned()
-    }
-
-    /// See [`LockGuard::clear_poison`].
-    pub fn clear_poison(&mut self) {
-        self.guard.clear_poison();
-    }
-}
-
-impl<T: ?Sized> Deref for DataGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        // SAFETY: `guarding`'s contract: valid, aligned, and nobody else
-        // touches it while the lock is held, which it is for `self`'s life.
-        unsafe { self.data.as_ref() }
-    }
-}
-
-impl<T: ?Sized> DerefMut for DataGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes this borrow unique within
-        // the process, and the lock excludes every other thread and process.
-        unsafe { self.data.as_mut() }
-    }
-}
-
-impl<T: ?Sized> std::fmt::Debug for DataGuard<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataGuard")
-            .field("consistent", &self.is_consistent())
-            .finish_non_exhaustive()
+        let name = if <K as sealed::Sealed>::RECURSIVE {
+            "RawRLock"
+        } else {
+            "RawLock"
+        };
+        f.debug_struct(name).finish_non_exhaustive()
     }
 }

@@ -24,7 +24,7 @@
 //! | type | `SIZE` | `ALIGN` |
 //! |---|---|---|
 //! | [`RawLock`], [`RawRLock`] | 40 | 8 |
-//! | [`RawCondition`] | 48 | 8 |
+//! | [`RawCondition`] | 56 | 8 |
 //! | [`RawBarrier`] | 64 | 8 |
 //! | [`RawSemaphore`] | 344 | 8 |
 //! | [`RawEvent`] | 4 | 4 |
@@ -33,6 +33,17 @@
 //! the named objects (`Lock::create(name)`) and the `Value<T>` lock are
 //! built on them.
 //!
+//! # One mutex interface, one guard
+//!
+//! As in lock_api, every mutex here sits under one `unsafe trait`,
+//! [`RawMutex`] (acquire, try, acquire by a [`Deadline`], release, mark
+//! consistent), implemented by [`RawLock`] and [`RawRLock`] (one type,
+//! [`RobustLock`], of two kinds) and by the internal mutex of the other
+//! primitives; and one generic [`Guard`] holds any of them: [`LockGuard`],
+//! [`RLockGuard`] and the named [`NamedLockGuard`](crate::NamedLockGuard)
+//! are that guard. [`DataGuard`] is a [`LockGuard`] with the data it
+//! protects.
+//!
 //! # When a process dies
 //!
 //! No process can deadlock the others by dying inside a primitive:
@@ -40,13 +51,17 @@
 //! - [`RawLock`]/[`RawRLock`] are robust pthread mutexes: the next locker is
 //!   told the owner died ([`LockError::OwnerDied`]), gets the guard, repairs
 //!   the data and calls `mark_consistent`; if it does not, the lock becomes
-//!   [`Error::NotRecoverable`]. The named objects (`Lock`, `Value`, `Array`,
-//!   `SharedBytes`) do not expose this: they mark the mutex consistent
-//!   themselves and keep a poison flag beside it instead (see
+//!   [`Error::NotRecoverable`]. The named objects (`Lock`, `RLock`,
+//!   `Condition`, and the locks of `Value`, `Array` and `SharedBytes`) do
+//!   not expose this: they mark the mutex consistent themselves and keep a
+//!   poison flag beside it instead (see
 //!   [`Value`](crate::Value#when-a-lock-holder-dies)), so their locks stay
-//!   usable and report `Error::Poisoned` until repaired.
-//!   The in-place locks have no room for that flag: a panicking holder of
-//!   a [`RawLock`] guard does not poison it.
+//!   usable and report `Error::Poisoned` until repaired: one notion of a
+//!   dead holder for everything that lives in a segment.
+//!   The in-place locks keep the POSIX protocol because they have no place
+//!   for that flag that every process would know of (they may live in any
+//!   memory, such as a field of a user's struct): a panicking holder of a
+//!   [`RawLock`] guard does not poison it.
 //! - The others keep their state behind an internal robust mutex that they
 //!   repair themselves, and sleep on futexes (a killed sleeper leaves nothing
 //!   behind): a dead [`RawSemaphore`] holder's permits are reclaimed (see its
@@ -68,23 +83,30 @@ use std::fmt;
 
 use crate::Error;
 
+mod area;
 mod barrier;
 mod condition;
 mod event;
+mod guard;
 mod lock;
 pub(crate) mod poison;
-mod rlock;
+mod raw;
 mod semaphore;
+pub(crate) mod seqlock;
 
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 mod os;
 
+pub(crate) use area::{Beside, LockWords};
 pub use barrier::RawBarrier;
 pub use condition::{RawCondition, WaitTimeoutResult};
 pub use event::RawEvent;
-pub use lock::{DataGuard, LockGuard, RawLock};
+use guard::Held;
+pub use guard::{DataGuard, Guard, LockGuard, RLockGuard};
+pub use lock::{Exclusive, LockKind, RawLock, RawRLock, Reentrant, RobustLock};
 pub(crate) use os::{robust_mutex_held_in_this_process, MutexKind, RobustMutex};
-pub use rlock::{RLockGuard, RawRLock};
+pub use os::{Acquired, Deadline};
+pub use raw::RawMutex;
 pub use semaphore::{RawSemaphore, SemaphoreGuard};
 
 /// The result of acquiring a lock: the guard, or why there is none (or why
@@ -221,50 +243,3 @@ impl<G> fmt::Display for OwnerDied<G> {
 }
 
 impl<G> std::error::Error for OwnerDied<G> {}
-
-/// The internal robust mutex of a primitive, held; released on drop.
-struct Held<'a> {
-    mutex: &'a os::RobustMutex,
-}
-
-/// How long a bounded call may still wait for a primitive's internal mutex
-/// after its own deadline: a live, running process holds that mutex only
-/// for a few instructions, so this is scheduling noise. A stopped or forged
-/// holder costs a bounded call no more than this.
-const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
-
-impl<'a> Held<'a> {
-    /// Locks `mutex`; if its holder died inside the primitive's own
-    /// bookkeeping, runs `repair` before marking it consistent. With a
-    /// `deadline`, gives up with [`crate::Error::TimedOut`] once it has
-    /// passed and [`ENTER_GRACE`] more has elapsed, so that bounded calls
-    /// stay bounded whatever the mutex's holder does.
-    fn enter_by(
-        mutex: &'a os::RobustMutex,
-        deadline: Option<&os::Deadline>,
-        repair: impl FnOnce(),
-    ) -> crate::Result<Held<'a>> {
-        let acquired = match deadline {
-            None => mutex.lock()?,
-            Some(deadline) => mutex.lock_until(&deadline.max_after(ENTER_GRACE))?,
-        };
-        match acquired {
-            os::Acquired::Consistent => {}
-            os::Acquired::OwnerDied => {
-                repair();
-                mutex.mark_consistent()?;
-            }
-        }
-        Ok(Held { mutex })
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let unlocked = self.mutex.unlock();
-        debug_assert!(
-            unlocked.is_ok(),
-            "unlocking an internal mutex: {unlocked:?}"
-        );
-    }
-}

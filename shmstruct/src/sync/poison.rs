@@ -5,7 +5,7 @@
 //! The word is [`CLEAR`] (0) or [`POISONED`] (1). It is set when a lock
 //! holder dies with its process (the next locker gets `EOWNERDEAD`) or
 //! drops its guard while its thread panics, and cleared only by an explicit
-//! [`LockGuard::clear_poison`] under the lock. Because the library marks an
+//! [`Guard::clear_poison`](super::Guard::clear_poison) under the lock. Because the library marks an
 //! owner-died mutex consistent at once and keeps this flag instead, the
 //! mutex itself never becomes not recoverable through the poison-aware API.
 //!
@@ -21,8 +21,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::os::{Acquired, Deadline};
-use super::{LockGuard, RawLock};
+use super::area::Beside;
+use super::os::Deadline;
+use super::{seqlock, Guard, LockError, RawMutex};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -78,51 +79,76 @@ pub(crate) enum Poisoned {
     Accept,
 }
 
-impl RawLock {
-    /// Locks, with poisoning through `word`, the poison word beside this
-    /// lock (named `name` in errors).
-    ///
-    /// If the previous holder died holding the lock, marks the data
-    /// poisoned and the mutex consistent before anything else, so that no
-    /// path, including an early return of the caller, leaves the mutex not
-    /// recoverable. Then, with `Poisoned::Refuse`, poisoned data is
-    /// [`Error::Poisoned`] and the lock is released at once.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Poisoned`] as above; [`Error::NotRecoverable`] for a mutex
-    /// already left in that state (by an older version of this crate, or
-    /// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
-    /// [`Error::WouldDeadlock`] as [`RawLock::lock`] says.
-    pub(crate) fn lock_poisoning<'a>(
-        &'a self,
-        word: &'a AtomicU32,
-        name: &str,
-        wait: Wait,
-        poisoned: Poisoned,
-    ) -> Result<LockGuard<'a>> {
-        let acquired = match wait {
-            Wait::Block => self.mutex.lock(),
-            Wait::Try => self.mutex.try_lock(),
-            Wait::Timeout(timeout) => self.mutex.lock_until(&Deadline::after(timeout)),
-        }?;
-        if acquired == Acquired::OwnerDied {
-            set(word);
-            if let Err(error) = self.mutex.mark_consistent() {
-                // Not expected: the mutex is held, robust and inconsistent.
-                // Unlocking it unrepaired makes it not recoverable, which
-                // every later locker is told; holding it forever would hang
-                // them instead.
-                drop(LockGuard::new(self, true, Some(word)));
-                return Err(error);
-            }
-        }
-        let guard = LockGuard::new(self, false, Some(word));
-        if poisoned == Poisoned::Refuse && guard.is_poisoned() {
-            return Err(Error::Poisoned {
-                lock: name.to_owned(),
-            });
-        }
-        Ok(guard)
+/// Locks `mutex` (named `name` in errors) with poisoning through the
+/// words `beside` it, and makes the sequence word among them, if any, odd
+/// for as long as the guard lives ([`super::seqlock`]).
+///
+/// If the previous holder died holding the lock, marks the data poisoned,
+/// the sequence word even and the mutex consistent before anything else,
+/// so that no path, including an early return of the caller, leaves the
+/// mutex not recoverable or lock-free readers waiting for a dead writer.
+/// Then, with `Poisoned::Refuse`, poisoned data is [`Error::Poisoned`] and
+/// the lock is released at once.
+///
+/// # Errors
+///
+/// [`Error::Poisoned`] as above; [`Error::NotRecoverable`] for a mutex
+/// already left in that state (by an older version of this crate, or
+/// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
+/// [`Error::WouldDeadlock`] as [`RawMutex`] says.
+pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
+    mutex: &'a M,
+    beside: Beside<'a>,
+    name: &str,
+    wait: Wait,
+    poisoned: Poisoned,
+) -> Result<Guard<'a, M>> {
+    let acquired = match wait {
+        Wait::Block => mutex.acquire(),
+        Wait::Try => mutex.try_acquire(),
+        Wait::Timeout(timeout) => mutex.acquire_until(&Deadline::after(timeout)),
+    };
+    let guard = match Guard::acquired(mutex, acquired) {
+        Ok(guard) => guard,
+        Err(LockError::OwnerDied(died)) => recovered(died.into_guard(), beside)?,
+        Err(LockError::Failed(error)) => return Err(error),
+    };
+    refuse(guard.poisoning(beside), name, poisoned)
+}
+
+/// The owner-died recovery of a poisoning lock: `guard` was just taken
+/// from a dead holder; marks the data poisoned, the sequence word even and
+/// the mutex consistent, and gives the guard back consistent.
+///
+/// # Errors
+///
+/// As [`Guard::mark_consistent`] (not expected: the mutex is held, robust
+/// and inconsistent); the guard is then dropped unrepaired, which makes the
+/// mutex not recoverable, as every later locker is told (holding it forever
+/// would hang them instead).
+pub(crate) fn recovered<'a, M: RawMutex + ?Sized>(
+    mut guard: Guard<'a, M>,
+    beside: Beside<'_>,
+) -> Result<Guard<'a, M>> {
+    set(beside.poison);
+    if let Some(sequence) = beside.sequence {
+        seqlock::recover(sequence);
     }
+    guard.mark_consistent()?;
+    Ok(guard)
+}
+
+/// `guard`, or with `Poisoned::Refuse` and poisoned data, the lock released
+/// and [`Error::Poisoned`].
+pub(crate) fn refuse<'a, M: RawMutex + ?Sized>(
+    guard: Guard<'a, M>,
+    name: &str,
+    poisoned: Poisoned,
+) -> Result<Guard<'a, M>> {
+    if poisoned == Poisoned::Refuse && guard.is_poisoned() {
+        return Err(Error::Poisoned {
+            lock: name.to_owned(),
+        });
+    }
+    Ok(guard)
 }

@@ -128,10 +128,6 @@ pub struct RawSemaphore {
 const _: () = assert!(std::mem::offset_of!(RawSemaphore, mutex) == 0);
 
 impl RawSemaphore {
-    /// Whether it starts with an error-checking robust mutex (its internal mutex is its first field),
-    /// whose kind an opener checks before anyone locks it.
-    pub(crate) const STARTS_WITH_MUTEX: bool = true;
-
     /// Bytes to reserve for a `RawSemaphore`.
     pub const SIZE: usize = std::mem::size_of::<RawSemaphore>();
     /// The alignment a `RawSemaphore` needs.
