@@ -1,12 +1,14 @@
 //! The one object type behind `Value`, `RawValue`, `Array`, `RawArray`,
 //! `SharedBytes` and `RawBytes`: its builder, `open_or_create` raced by
 //! real processes, keeping a segment past its creator, the lazy iterators
-//! and in-place indexing, and what each face refuses.
+//! and in-place indexing, atomic types shared in place without a lock, and
+//! what each face refuses.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use shmstruct::segment::LockMode;
@@ -233,4 +235,62 @@ fn guards_index_and_iterate_in_place_and_raw_arrays_lazily() {
     assert_eq!(iter.next(), Some(2));
     assert_eq!(iter.next(), None);
     assert_eq!((&raw).into_iter().rev().collect::<Vec<_>>(), [30, 2, 1]);
+}
+
+/// Two words of shared statistics, made only of atomics.
+#[derive(shmstruct::SharedLayout)]
+#[repr(C)]
+struct Stats {
+    hits: AtomicU64,
+    per_worker: [AtomicU32; 2],
+}
+
+const ATOMIC_ADDS: u32 = 50_000;
+
+#[test]
+fn atomic_types_are_shared_in_place_without_a_lock() {
+    let stats = || RawValue::<Stats>::builder(&support::arg("NAME")).dir(support::arg("DIR"));
+    if let Some(role) = support::role() {
+        let worker: usize = role.parse().expect("a worker number");
+        let stats = stats().open().expect("opened");
+        let stats = stats.as_atomic();
+        for _ in 0..ATOMIC_ADDS {
+            stats.hits.fetch_add(1, Ordering::Relaxed);
+            stats.per_worker[worker].fetch_add(1, Ordering::Relaxed);
+        }
+        std::process::exit(0);
+    }
+    let test = "atomic_types_are_shared_in_place_without_a_lock";
+    let dir = TempDir::new("atomic");
+    let name = support::unique_name("atomic");
+    let zero = Stats {
+        hits: AtomicU64::new(0),
+        per_worker: [AtomicU32::new(0), AtomicU32::new(0)],
+    };
+    let created = RawValue::<Stats>::builder(&name)
+        .dir(&dir.0)
+        .create(zero)
+        .expect("created");
+    let args = [
+        ("NAME", name.as_str()),
+        ("DIR", dir.0.to_str().expect("utf-8")),
+    ];
+    let mut workers: Vec<ChildGuard> = ["0", "1"]
+        .iter()
+        .map(|worker| support::spawn_role(test, worker, &args))
+        .collect();
+    for worker in &mut workers {
+        assert!(worker.wait_success(), "a worker failed");
+    }
+    // No add was lost, though no lock was taken.
+    let stats = created.as_atomic();
+    assert_eq!(
+        stats.hits.load(Ordering::Relaxed),
+        2 * u64::from(ATOMIC_ADDS)
+    );
+    for worker in &stats.per_worker {
+        assert_eq!(worker.load(Ordering::Relaxed), ATOMIC_ADDS);
+    }
+    // The handle's copy sees the same numbers.
+    assert_eq!(created.get().hits.into_inner(), 2 * u64::from(ATOMIC_ADDS));
 }

@@ -218,6 +218,39 @@ impl Field {
     }
 }
 
+/// Whether every byte of a compile-time descriptor that holds data belongs
+/// to an `Atomic*` integer: then a shared `&T` to memory that other
+/// processes change is sound, since atomics are interior-mutable and every
+/// access to them is atomic (padding is never read). Run-time (owned)
+/// descriptors never reach here and count as not atomic.
+pub(crate) const fn is_all_atomic(layout: &Layout) -> bool {
+    match &layout.kind {
+        Kind::Atomic(_) => true,
+        Kind::Primitive(_) | Kind::Bytes { .. } => false,
+        Kind::Array { element, len } => *len == 0 || is_all_atomic_ref(element),
+        Kind::Struct { fields, .. } => match fields {
+            Cow::Borrowed(fields) => {
+                let mut i = 0;
+                while i < fields.len() {
+                    if !is_all_atomic_ref(&fields[i].ty) {
+                        return false;
+                    }
+                    i += 1;
+                }
+                true
+            }
+            Cow::Owned(_) => false,
+        },
+    }
+}
+
+const fn is_all_atomic_ref(layout: &LayoutRef) -> bool {
+    match layout {
+        LayoutRef::Static(layout) => is_all_atomic(layout),
+        LayoutRef::Owned(_) => false,
+    }
+}
+
 impl Layout {
     /// The type's name: the struct's name as declared, `"f64"` for a number,
     /// `"AtomicU32"` for an atomic, `"[Point; 3]"` for an array and
@@ -451,6 +484,16 @@ mod tests {
         assert_eq!(AtomicU32::LAYOUT.name(), "AtomicU32");
         assert_eq!(*AtomicU32::LAYOUT.kind(), Kind::Atomic(Primitive::U32));
         assert!(i8::LAYOUT.fields().is_empty());
+    }
+
+    #[test]
+    fn only_atomics_all_the_way_down_are_all_atomic() {
+        assert!(is_all_atomic(AtomicU32::LAYOUT));
+        assert!(is_all_atomic(<[[AtomicU8; 2]; 3]>::LAYOUT));
+        assert!(is_all_atomic(<[u64; 0]>::LAYOUT), "no bytes at all");
+        assert!(!is_all_atomic(u32::LAYOUT));
+        assert!(!is_all_atomic(<[u32; 2]>::LAYOUT));
+        assert!(!is_all_atomic(crate::ByteString::<4>::LAYOUT));
     }
 
     #[test]

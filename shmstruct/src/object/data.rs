@@ -22,7 +22,7 @@ use crate::segment::{LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{Poisoned, Wait};
 use crate::sync::DataGuard;
 
-use super::{LockChoice, Locked, One, Shape, Shared};
+use super::{LockChoice, Locked, One, Shape, Shared, Unlocked};
 
 /// `len` elements of `T` side by side in shared memory, and every copy in
 /// and out of them.
@@ -202,6 +202,65 @@ impl<D: Shape + ?Sized, L: LockChoice> Shared<D, L> {
     /// mapped while `self` lives.
     fn target(&self) -> NonNull<D::Target> {
         D::target(self.segment.data().cast(), self.len)
+    }
+}
+
+impl<D: Shape + ?Sized> Shared<D, Unlocked> {
+    /// The data in place, for a type made only of `Atomic*` integers (and
+    /// arrays and structs of them): every access is an atomic operation,
+    /// so no lock is needed, and other processes see each one.
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use shmstruct::{RawValue, SharedLayout};
+    /// #[derive(SharedLayout)]
+    /// #[repr(C)]
+    /// struct Stats {
+    ///     hits: AtomicU64,
+    ///     misses: AtomicU64,
+    /// }
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-atomic-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let zero = Stats { hits: AtomicU64::new(0), misses: AtomicU64::new(0) };
+    /// let stats = RawValue::<Stats>::builder("stats").dir(&dir).create(zero)?;
+    /// stats.as_atomic().hits.fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(stats.get().hits.into_inner(), 1);
+    /// # drop(stats);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    ///
+    /// Any other type is refused when the program is compiled:
+    ///
+    /// ```compile_fail,E0080
+    /// let counter = shmstruct::RawValue::<u64>::create("counter", 0)?;
+    /// let plain: &u64 = counter.as_atomic(); // error: u64 is not an atomic
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    ///
+    /// Only lock-free objects have it: a locked one hands out `&mut` to
+    /// the same bytes under its guard, which no `&T` may outlive. The
+    /// word-wise copies of `get` and `set` may use wider accesses than the
+    /// atomics do, and Rust leaves racing accesses of mixed sizes
+    /// undefined: while threads of this process use the atomics, read and
+    /// write the value through them too.
+    pub fn as_atomic(&self) -> &D::Target {
+        const {
+            assert!(
+                crate::layout::is_all_atomic(<D::Element as SharedLayout>::LAYOUT),
+                "as_atomic() needs a type made only of Atomic* integers"
+            )
+        };
+        // SAFETY: the data is `len` elements of `D`, aligned (checked on
+        // open, planned on create) and mapped while `self` lives, which the
+        // borrow outlives. Every byte of it that holds data belongs to an
+        // atomic (asserted above from the element's descriptor, which
+        // `SharedLayout`, an unsafe trait, promises is exact), and atomics
+        // are interior-mutable, so a shared reference stays sound while
+        // other processes, or these handles' word-wise copies, change them.
+        // No `&mut` to these bytes exists: an unlocked object has no guard,
+        // and its segment records no lock, so no locked handle opens it.
+        unsafe { self.target().as_ref() }
     }
 }
 
