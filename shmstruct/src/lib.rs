@@ -22,6 +22,10 @@ compile_error!(
      pthread mutexes, futexes, /dev/shm and /proc/<pid>/stat"
 );
 
+// The derive names the crate `::shmstruct`, so that this crate's own
+// tests use it too.
+extern crate self as shmstruct;
+
 mod asserts;
 mod atomic_copy;
 mod bytes;

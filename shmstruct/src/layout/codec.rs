@@ -971,48 +971,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Declares a `#[repr(...)]` struct with a hand-written `SharedLayout` whose
-/// descriptor is named `$name`, with every offset, the size and the
-/// alignment taken from the compiler. For tests, until the derive exists.
-#[cfg(test)]
-macro_rules! shared_struct {
-    (
-        $(#[repr($($repr:tt)*)])* struct $ty:ident as $name:literal
-        (packed $packed:expr, align $align:expr)
-        { $($field:ident: $field_ty:ty),* $(,)? }
-    ) => {
-        $(#[repr($($repr)*)])*
-        #[allow(dead_code)] // only its layout is used
-        pub(crate) struct $ty { $($field: $field_ty),* }
-
-        // SAFETY: a `#[repr(C)]` struct of `SharedLayout` fields, so valid
-        // for every bit pattern, without pointers or drop glue; the
-        // descriptor takes every offset, the size and the alignment from the
-        // compiler.
-        unsafe impl $crate::layout::SharedLayout for $ty {
-            const LAYOUT: &'static $crate::layout::Layout = {
-                // A constant of its own: an array nested in a call is not
-                // promoted to `'static`.
-                const FIELDS: &[$crate::layout::Field] = &[$($crate::layout::construct::field(
-                    stringify!($field),
-                    ::core::mem::offset_of!($ty, $field),
-                    <$field_ty as $crate::layout::SharedLayout>::LAYOUT,
-                )),*];
-                &$crate::layout::construct::structure(
-                    $name,
-                    ::core::mem::size_of::<$ty>(),
-                    ::core::mem::align_of::<$ty>(),
-                    $packed,
-                    $align,
-                    FIELDS,
-                )
-            };
-        }
-    };
-}
-#[cfg(test)]
-pub(super) use shared_struct;
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -1020,39 +978,62 @@ mod tests {
     use super::*;
     use crate::ByteString;
 
-    shared_struct! { #[repr(C)] struct Point as "Point" (packed None, align None) { x: f64, y: f64 } }
-    #[rustfmt::skip]
-    shared_struct! {
-        #[repr(C)] struct Outer as "Outer" (packed None, align None) {
-            tag: u8,
-            at: Point,
-            trail: [Point; 2],
-            label: ByteString<5>,
-            hits: AtomicU32,
-            grid: [[i16; 3]; 2],
-            bytes: [ByteString<3>; 2],
-        }
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Point {
+        x: f64,
+        y: f64,
     }
-    #[rustfmt::skip]
-    shared_struct! {
-        #[repr(C, packed(2))] struct Packed as "Packed" (packed Some(2), align None) {
-            a: u8, b: u32, c: u16, p: Point,
-        }
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Outer {
+        tag: u8,
+        at: Point,
+        trail: [Point; 2],
+        label: ByteString<5>,
+        hits: AtomicU32,
+        grid: [[i16; 3]; 2],
+        bytes: [ByteString<3>; 2],
     }
-    #[rustfmt::skip]
-    shared_struct! {
-        #[repr(C, packed)] struct Packed1 as "Packed1" (packed Some(1), align None) { a: u8, b: u64 }
+    #[derive(crate::SharedLayout)]
+    #[repr(C, packed(2))]
+    #[allow(dead_code)] // only its layout is used
+    struct Packed {
+        a: u8,
+        b: u32,
+        c: u16,
+        p: Point,
     }
-    #[rustfmt::skip]
-    shared_struct! {
-        #[repr(C, align(16))] struct Aligned as "Aligned" (packed None, align Some(16)) { a: u8, b: u16 }
+    #[derive(crate::SharedLayout)]
+    #[repr(C, packed)]
+    #[allow(dead_code)] // only its layout is used
+    struct Packed1 {
+        a: u8,
+        b: u64,
     }
-    shared_struct! { #[repr(C)] struct Empty as "Empty" (packed None, align None) {} }
-    #[rustfmt::skip]
-    shared_struct! {
-        #[repr(C)] struct Nested as "Nested" (packed None, align None) {
-            n: u8, aligned: Aligned, packed: [Packed; 3], empty: Empty, last: i64, ünï: u8,
-        }
+    #[derive(crate::SharedLayout)]
+    #[repr(C, align(16))]
+    #[allow(dead_code)] // only its layout is used
+    struct Aligned {
+        a: u8,
+        b: u16,
+    }
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Empty {}
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Nested {
+        n: u8,
+        aligned: Aligned,
+        packed: [Packed; 3],
+        empty: Empty,
+        last: i64,
+        ünï: u8,
     }
 
     #[test]

@@ -108,7 +108,6 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::codec::shared_struct;
     use crate::layout::SharedLayout;
 
     /// The fingerprint of an encoding given as bytes.
@@ -118,26 +117,53 @@ mod tests {
         finalise(hasher.0)
     }
 
-    mod first {
-        use super::*;
-        shared_struct! { #[repr(C)] struct Point as "Point" (packed None, align None) { x: f64, y: f64 } }
+    /// A struct declared as `Point` with `fields`, in a module of its own,
+    /// so that several can share the name.
+    macro_rules! point {
+        ($module:ident, #[repr($($repr:tt)*)] { $($fields:tt)* }) => {
+            mod $module {
+                #[derive(crate::SharedLayout)]
+                #[repr($($repr)*)]
+                #[allow(dead_code)] // only its layout is used
+                pub(super) struct Point { $($fields)* }
+            }
+        };
     }
 
-    mod second {
-        use super::*;
-        shared_struct! { #[repr(C)] struct Point as "Point" (packed None, align None) { x: f64, y: f64 } }
+    point!(first, #[repr(C)] { x: f64, y: f64 });
+    point!(second, #[repr(C)] { x: f64, y: f64 });
+    point!(renamed, #[repr(C)] { x: f64, z: f64 });
+    point!(swapped, #[repr(C)] { y: f64, x: f64 });
+    point!(retyped, #[repr(C)] { x: f64, y: i64 });
+    point!(aligned, #[repr(C, align(32))] { x: f64, y: f64 });
+
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Other {
+        x: f64,
+        y: f64,
     }
 
-    shared_struct! { #[repr(C)] struct Renamed as "Point" (packed None, align None) { x: f64, z: f64 } }
-    shared_struct! { #[repr(C)] struct Swapped as "Point" (packed None, align None) { y: f64, x: f64 } }
-    shared_struct! { #[repr(C)] struct Retyped as "Point" (packed None, align None) { x: f64, y: i64 } }
-    shared_struct! { #[repr(C)] struct Other as "Other" (packed None, align None) { x: f64, y: f64 } }
-    #[rustfmt::skip]
-    shared_struct! { #[repr(C, align(32))] struct Aligned as "Point" (packed None, align Some(32)) { x: f64, y: f64 } }
-    #[rustfmt::skip]
-    shared_struct! { #[repr(C)] struct Loose as "Mixed" (packed None, align None) { a: u8, b: u32 } }
-    #[rustfmt::skip]
-    shared_struct! { #[repr(C, packed(2))] struct Tight as "Mixed" (packed Some(2), align None) { a: u8, b: u32 } }
+    mod loose {
+        #[derive(crate::SharedLayout)]
+        #[repr(C)]
+        #[allow(dead_code)] // only its layout is used
+        pub(super) struct Mixed {
+            a: u8,
+            b: u32,
+        }
+    }
+
+    mod tight {
+        #[derive(crate::SharedLayout)]
+        #[repr(C, packed(2))]
+        #[allow(dead_code)] // only its layout is used
+        pub(super) struct Mixed {
+            a: u8,
+            b: u32,
+        }
+    }
 
     #[test]
     fn separately_declared_identical_structs_agree() {
@@ -161,19 +187,31 @@ mod tests {
     fn every_change_disagrees() {
         let point = first::Point::LAYOUT.fingerprint();
         for (change, layout) in [
-            ("field renamed", Renamed::LAYOUT),
-            ("fields swapped", Swapped::LAYOUT),
-            ("field type changed", Retyped::LAYOUT),
+            ("field renamed", renamed::Point::LAYOUT),
+            ("fields swapped", swapped::Point::LAYOUT),
+            ("field type changed", retyped::Point::LAYOUT),
             ("struct renamed", Other::LAYOUT),
-            ("size and alignment changed by align(32)", Aligned::LAYOUT),
+            (
+                "size and alignment changed by align(32)",
+                aligned::Point::LAYOUT,
+            ),
         ] {
             assert_ne!(layout.fingerprint(), point, "{change}");
         }
-        assert_eq!((Aligned::LAYOUT.size(), Aligned::LAYOUT.align()), (32, 32));
+        assert_eq!(
+            (
+                aligned::Point::LAYOUT.size(),
+                aligned::Point::LAYOUT.align()
+            ),
+            (32, 32)
+        );
         // Same names and types, offset of `b` moved from 4 to 2 by packing.
-        assert_eq!(Loose::LAYOUT.fields()[1].offset(), 4);
-        assert_eq!(Tight::LAYOUT.fields()[1].offset(), 2);
-        assert_ne!(Loose::LAYOUT.fingerprint(), Tight::LAYOUT.fingerprint());
+        assert_eq!(loose::Mixed::LAYOUT.fields()[1].offset(), 4);
+        assert_eq!(tight::Mixed::LAYOUT.fields()[1].offset(), 2);
+        assert_ne!(
+            loose::Mixed::LAYOUT.fingerprint(),
+            tight::Mixed::LAYOUT.fingerprint()
+        );
     }
 
     #[test]
