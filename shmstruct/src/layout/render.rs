@@ -763,123 +763,116 @@ pub(super) fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String 
 mod tests {
     use super::*;
     use crate::bytes::ByteString;
-    use crate::layout::construct::{field, structure};
     use crate::layout::SharedLayout;
     use std::sync::atomic::{AtomicU64, AtomicU8};
 
-    /// Declares a struct and the `SharedLayout` impl `#[derive(SharedLayout)]`
-    /// writes for it.
-    macro_rules! shared_struct {
-        (
-            $(#[$attr:meta])*
-            $vis:vis struct $name:ident { $($field:ident: $ty:ty),* $(,)? }
-            packed: $packed:expr, align: $align:expr
-        ) => {
-            $(#[$attr])*
-            #[allow(dead_code)]
-            $vis struct $name { $($field: $ty),* }
-
-            // SAFETY: every field is `SharedLayout` (so valid for every bit
-            // pattern and pointer-free), the struct has a fixed `repr(C)`
-            // layout, and the descriptor is built from `offset_of!`,
-            // `size_of` and `align_of`.
-            unsafe impl SharedLayout for $name {
-                const LAYOUT: &'static Layout = &structure(
-                    stringify!($name),
-                    ::core::mem::size_of::<$name>(),
-                    ::core::mem::align_of::<$name>(),
-                    $packed,
-                    $align,
-                    {
-                        const FIELDS: &[crate::layout::Field] = &[$(field(
-                            stringify!($field),
-                            ::core::mem::offset_of!($name, $field),
-                            <$ty as SharedLayout>::LAYOUT,
-                        )),*];
-                        FIELDS
-                    },
-                );
-            }
-        };
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Point {
+        x: f64,
+        y: f64,
     }
 
-    shared_struct! {
-        #[repr(C)]
-        struct Point { x: f64, y: f64 }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Mixed {
+        a: u8,
+        b: u16,
+        c: u32,
+        d: u64,
+        e: f32,
+        f: f64,
+        g: u8,
     }
 
-    shared_struct! {
-        #[repr(C)]
-        struct Mixed { a: u8, b: u16, c: u32, d: u64, e: f32, f: f64, g: u8 }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Demo {
+        n: i32,
+        x: f64,
+        s: ByteString<16>,
+        a: [Point; 3],
     }
 
-    shared_struct! {
-        #[repr(C)]
-        struct Demo { n: i32, x: f64, s: ByteString<16>, a: [Point; 3] }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Grid {
+        cells: [[i32; 2]; 3],
+        corners: [[Point; 2]; 2],
+        names: [ByteString<4>; 2],
     }
 
-    shared_struct! {
-        #[repr(C)]
-        struct Grid { cells: [[i32; 2]; 3], corners: [[Point; 2]; 2], names: [ByteString<4>; 2] }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C, align(16))]
+    #[allow(dead_code)] // only its layout is used
+    struct Aligned16 {
+        a: u8,
     }
 
-    shared_struct! {
-        #[repr(C, align(16))]
-        struct Aligned16 { a: u8 }
-        packed: None, align: Some(16)
+    #[derive(crate::SharedLayout)]
+    #[repr(C, align(64))]
+    #[allow(dead_code)] // only its layout is used
+    struct Aligned64 {
+        hits: AtomicU64,
+        flag: AtomicU8,
     }
 
-    shared_struct! {
-        #[repr(C, align(64))]
-        struct Aligned64 { hits: AtomicU64, flag: AtomicU8 }
-        packed: None, align: Some(64)
+    #[derive(crate::SharedLayout)]
+    #[repr(C, packed)]
+    #[allow(dead_code)] // only its layout is used
+    struct Packed {
+        a: u8,
+        b: u32,
+        c: u16,
     }
 
-    shared_struct! {
-        #[repr(C, packed)]
-        struct Packed { a: u8, b: u32, c: u16 }
-        packed: Some(1), align: None
-    }
-
-    shared_struct! {
-        #[repr(C, packed(2))]
-        struct Packed2 { a: u8, b: u64, p: Point }
-        packed: Some(2), align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C, packed(2))]
+    #[allow(dead_code)] // only its layout is used
+    struct Packed2 {
+        a: u8,
+        b: u64,
+        p: Point,
     }
 
     mod one {
-        use super::*;
-        shared_struct! {
-            #[repr(C)]
-            pub(super) struct Inner { a: u8 }
-            packed: None, align: None
+        #[derive(crate::SharedLayout)]
+        #[repr(C)]
+        #[allow(dead_code)] // only its layout is used
+        pub(super) struct Inner {
+            a: u8,
         }
     }
 
     mod two {
-        use super::*;
-        shared_struct! {
-            #[repr(C)]
-            pub(super) struct Inner { a: u64 }
-            packed: None, align: None
+        #[derive(crate::SharedLayout)]
+        #[repr(C)]
+        #[allow(dead_code)] // only its layout is used
+        pub(super) struct Inner {
+            a: u64,
         }
     }
 
-    shared_struct! {
-        #[repr(C)]
-        struct Both { x: one::Inner, y: two::Inner, z: [one::Inner; 2] }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(dead_code)] // only its layout is used
+    struct Both {
+        x: one::Inner,
+        y: two::Inner,
+        z: [one::Inner; 2],
     }
 
-    shared_struct! {
-        #[repr(C)]
-        #[allow(non_camel_case_types, non_snake_case)]
-        struct class { Structure: u8, from: u8 }
-        packed: None, align: None
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    #[allow(non_camel_case_types, non_snake_case)]
+    #[allow(dead_code)] // only its layout is used
+    struct class {
+        Structure: u8,
+        from: u8,
     }
 
     #[test]
