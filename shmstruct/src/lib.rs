@@ -68,6 +68,9 @@ mod array;
 mod asserts;
 mod atomic_copy;
 mod bytes;
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub mod dynamic;
 mod error;
 pub mod layout;
 #[cfg(target_os = "linux")]

@@ -1,0 +1,418 @@
+//! `Lock` and `RLock`: Python's `multiprocessing.Lock()` and `RLock()`,
+//! robust and poisoning, by name.
+//!
+//! # Held per thread
+//!
+//! Both are robust pthread mutexes, which belong to the thread that took
+//! them: `release()` must come from the thread that called `acquire()`
+//! (Python's `multiprocessing.Lock` lets another thread release it; this one
+//! raises `RuntimeError`). A thread that takes a `Lock` it already holds
+//! gets `RuntimeError` instead of a deadlock. The guard of a held `Lock` is
+//! kept in a thread-local list, so a thread that ends holding a lock
+//! releases it as it ends.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use shmstruct::{LockError, NamedLockGuard};
+
+use crate::errors::{IntoPy, Poisoned};
+use crate::handle::{options, Owned};
+use crate::wait::{acquire_timeout, sliced};
+
+/// A lock guard kept after `acquire()` returned, until `release()`.
+struct Held {
+    /// The file of the lock's segment: every handle of one lock in this
+    /// process shares it.
+    key: String,
+    /// The guard (a `NamedLockGuard<'static>` or a `LockGuard<'static>`).
+    /// Declared before `handle`, so it is dropped (unlocked) first.
+    guard: Box<dyn Any>,
+    /// Keeps the mapping the guard points into alive.
+    handle: Arc<dyn Send + Sync>,
+}
+
+thread_local! {
+    /// The guards this thread holds, most recent last.
+    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The key of a lock's held guards: its segment's file, the same for every
+/// handle of it in this process.
+pub fn key_of(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Keeps `guard` as held by this thread for `key`, with `handle`.
+///
+/// # Safety
+///
+/// `handle` keeps alive everything `guard` borrows: `guard` was taken
+/// through `handle` and borrows only the lock and its poison word, which
+/// live in `handle`'s mapping (its `'static` is a lifetime extended by the
+/// caller). The guard never leaves this thread (`HELD` is thread-local),
+/// as a lock guard must not, and is dropped before `handle` (field order).
+pub unsafe fn hold<G: 'static>(key: &str, handle: Arc<dyn Send + Sync>, guard: G) {
+    HELD.with_borrow_mut(|held| {
+        held.push(Held {
+            key: key.to_owned(),
+            guard: Box::new(guard),
+            handle,
+        })
+    });
+}
+
+/// The most recent guard, of type `G`, this thread holds for `key`, taken
+/// out of the list, with its handle (keep the handle alive at least as long
+/// as the guard: [`put_back`] does).
+///
+/// # Errors
+///
+/// `RuntimeError` when this thread does not hold it.
+pub fn take_held<G: 'static>(key: &str, what: &str) -> PyResult<(Box<G>, Arc<dyn Send + Sync>)> {
+    HELD.with_borrow_mut(|held| {
+        let at = held
+            .iter()
+            .rposition(|held| held.key == key && held.guard.is::<G>())
+            .ok_or_else(|| not_held(what))?;
+        let Held { guard, handle, .. } = held.remove(at);
+        let guard = guard.downcast::<G>().expect("checked by `is` above");
+        Ok((guard, handle))
+    })
+}
+
+/// Puts back a guard taken with [`take_held`].
+pub fn put_back<G: 'static>(key: &str, guard: Box<G>, handle: Arc<dyn Send + Sync>) {
+    HELD.with_borrow_mut(|held| {
+        held.push(Held {
+            key: key.to_owned(),
+            guard,
+            handle,
+        })
+    });
+}
+
+/// Calls `f` with the most recent guard of type `G` this thread holds for
+/// `key`.
+///
+/// # Errors
+///
+/// `RuntimeError` when this thread does not hold it; `f`'s error.
+pub fn with_held<G: 'static, T>(
+    key: &str,
+    what: &str,
+    f: impl FnOnce(&mut G) -> PyResult<T>,
+) -> PyResult<T> {
+    HELD.with_borrow_mut(|held| {
+        let guard = held
+            .iter_mut()
+            .rev()
+            .find_map(|held| {
+                (held.key == key)
+                    .then(|| held.guard.downcast_mut::<G>())
+                    .flatten()
+            })
+            .ok_or_else(|| not_held(what))?;
+        f(guard)
+    })
+}
+
+fn not_held(what: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "this thread does not hold {what} (a shmstruct lock is released by the thread that \
+         acquired it)"
+    ))
+}
+
+/// The error for a lock whose previous holder died, after the lock was
+/// made consistent and released: for the locks without a poison flag (an
+/// `RLock`, a `Condition`'s lock).
+pub fn holder_died<G>(
+    error: LockError<G>,
+    what: &str,
+    consistent: impl FnOnce(&mut G) -> shmstruct::Result<()>,
+) -> PyErr {
+    match error {
+        LockError::OwnerDied(died) => {
+            let mut guard = died.into_guard();
+            if let Err(error) = consistent(&mut guard) {
+                return crate::errors::to_py(error);
+            }
+            drop(guard);
+            Poisoned::new_err(format!(
+                "a holder of {what} died holding it; the data it guards may be half-written. \
+                 The lock is usable again: acquire it again after checking the data"
+            ))
+        }
+        LockError::Failed(error) => crate::errors::to_py(error),
+    }
+}
+
+/// A lock shared by processes through the named segment `name`: Python's
+/// `multiprocessing.Lock()`, robust. If a holder dies (or a Rust thread
+/// panics holding it), the lock *poisons* what it guards: every later
+/// `acquire()`, in every process, raises `shmstruct.Poisoned` until someone
+/// takes it with `acquire_poisoned()`, repairs the data and calls
+/// `clear_poison()`. Held per thread: the thread that acquired it releases
+/// it.
+///
+/// `Lock.create(name)` makes it (the name is removed when this handle is
+/// garbage-collected, unless `keep()` is called); `Lock.open(name)` opens it.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Lock {
+    inner: Arc<Owned<shmstruct::Lock>>,
+    key: String,
+}
+
+impl Lock {
+    /// The Python handle of a value's lock (which the value's handle owns).
+    pub fn of(lock: &shmstruct::Lock) -> Lock {
+        Lock::new(Owned::opened(lock.clone()))
+    }
+
+    fn new(inner: Owned<shmstruct::Lock>) -> Lock {
+        Lock {
+            key: key_of(inner.handle.path()),
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The crate's handle.
+    pub fn handle(&self) -> &shmstruct::Lock {
+        &self.inner.handle
+    }
+
+    fn take(&self, py: Python<'_>, timeout: Option<Duration>, poisoned: bool) -> PyResult<bool> {
+        let lock = &self.inner.handle;
+        let guard = sliced(py, timeout, |slice| {
+            if poisoned {
+                lock.lock_poisoned_timeout(slice)
+            } else {
+                lock.lock_timeout(slice)
+            }
+        })?;
+        Ok(match guard {
+            Some(guard) => {
+                // SAFETY: the guard was taken through `self.inner`, whose
+                // mapping holds the lock and the poison word it borrows.
+                let guard = unsafe {
+                    std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard)
+                };
+                // SAFETY: `self.inner` keeps that mapping alive.
+                unsafe { hold(&self.key, self.inner.clone(), guard) };
+                true
+            }
+            None => false,
+        })
+    }
+}
+
+#[pymethods]
+impl Lock {
+    /// Creates the lock segment `name`, unlocked.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, mode = None))]
+    fn create(name: &str, mode: Option<u32>) -> PyResult<Lock> {
+        let lock = shmstruct::Lock::create_with(name, &options(mode)).py()?;
+        Ok(Lock::new(Owned::created(lock)))
+    }
+
+    /// Opens the lock segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<Lock> {
+        let lock = shmstruct::Lock::open_with(name, &options(None)).py()?;
+        Ok(Lock::new(Owned::opened(lock)))
+    }
+
+    /// Takes the lock (Python's `acquire`): `True` once held, `False` if
+    /// `blocking=False` or the `timeout` (seconds) passed first. Raises
+    /// `shmstruct.Poisoned` if the data is poisoned (the lock is then not
+    /// held), `RuntimeError` if this thread holds it already.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        self.take(py, acquire_timeout(blocking, timeout)?, false)
+    }
+
+    /// Takes the lock whether or not its data is poisoned: the way to
+    /// repair the data, then `clear_poison()` and `release()`.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire_poisoned(
+        &self,
+        py: Python<'_>,
+        blocking: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        self.take(py, acquire_timeout(blocking, timeout)?, true)
+    }
+
+    /// Releases the lock this thread holds.
+    fn release(&self) -> PyResult<()> {
+        let (guard, handle) = take_held::<NamedLockGuard<'static>>(&self.key, "this lock")?;
+        drop(guard);
+        drop(handle);
+        Ok(())
+    }
+
+    /// Whether the data is poisoned; only with the lock held.
+    fn is_poisoned(&self) -> PyResult<bool> {
+        with_held(
+            &self.key,
+            "this lock",
+            |guard: &mut NamedLockGuard<'static>| Ok(guard.is_poisoned()),
+        )
+    }
+
+    /// Marks the data repaired; only with the lock held.
+    fn clear_poison(&self) -> PyResult<()> {
+        with_held(
+            &self.key,
+            "this lock",
+            |guard: &mut NamedLockGuard<'static>| {
+                guard.clear_poison();
+                Ok(())
+            },
+        )
+    }
+
+    /// Whether any thread of any process holds the lock.
+    fn locked(&self) -> bool {
+        self.inner.handle.locked()
+    }
+
+    /// Whether this thread holds the lock.
+    fn is_held(&self) -> bool {
+        with_held(&self.key, "", |_: &mut NamedLockGuard<'static>| Ok(())).is_ok()
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.take(py, None, false)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.Lock {:?}>", self.inner.handle.name())
+    }
+}
+
+/// A recursive lock shared by processes through the named segment `name`:
+/// Python's `multiprocessing.RLock()`, robust. The thread that holds it may
+/// take it again; it is free once released as often as it was acquired,
+/// by that thread. If a holder dies, the next `acquire()` raises
+/// `shmstruct.Poisoned` once (having made the lock usable again).
+#[pyclass(module = "shmstruct", frozen)]
+pub struct RLock {
+    inner: Owned<shmstruct::RLock>,
+}
+
+#[pymethods]
+impl RLock {
+    /// Creates the recursive lock segment `name`, unlocked.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, mode = None))]
+    fn create(name: &str, mode: Option<u32>) -> PyResult<RLock> {
+        let lock = shmstruct::RLock::create_with(name, &options(mode)).py()?;
+        Ok(RLock {
+            inner: Owned::created(lock),
+        })
+    }
+
+    /// Opens the recursive lock segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<RLock> {
+        let lock = shmstruct::RLock::open_with(name, &options(None)).py()?;
+        Ok(RLock {
+            inner: Owned::opened(lock),
+        })
+    }
+
+    /// Takes the lock once more (Python's `acquire`): `True` once held,
+    /// `False` if `blocking=False` or the `timeout` passed first.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let lock = &self.inner.handle;
+        let taken = sliced(py, acquire_timeout(blocking, timeout)?, |slice| {
+            match lock.lock_timeout(slice) {
+                Ok(guard) => {
+                    // Released by `release()`, from this thread.
+                    guard.leak();
+                    Ok(Ok(()))
+                }
+                Err(LockError::Failed(error)) => Err(error),
+                Err(died) => Ok(Err(holder_died(died, "the RLock", |guard| {
+                    guard.mark_consistent()
+                }))),
+            }
+        })?;
+        match taken {
+            Some(Ok(())) => Ok(true),
+            Some(Err(error)) => Err(error),
+            None => Ok(false),
+        }
+    }
+
+    /// Releases one level of the lock this thread holds.
+    fn release(&self) -> PyResult<()> {
+        self.inner
+            .handle
+            .release()
+            .map_err(|_| not_held("this RLock"))
+    }
+
+    /// Whether any thread of any process holds the lock.
+    fn locked(&self) -> bool {
+        self.inner.handle.locked()
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.RLock {:?}>", self.inner.handle.name())
+    }
+}

@@ -1,0 +1,471 @@
+//! `Semaphore` (and bounded), `Event`, `Condition` and `Barrier`: Python's
+//! `multiprocessing` primitives, by name, over the crate's robust ones.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use shmstruct::{LockError, LockGuard, RawCondition};
+
+use crate::errors::{IntoPy, Poisoned};
+use crate::handle::{options, Owned};
+use crate::locks::{hold, holder_died, key_of, put_back, take_held, with_held};
+use crate::wait::{acquire_timeout, released, sliced, timeout};
+
+/// A counting semaphore shared by processes through the named segment
+/// `name`: Python's `multiprocessing.Semaphore(value)`, or
+/// `BoundedSemaphore(value)` when created bounded. Any thread of any
+/// process may release it. A permit taken here is not given back if this
+/// process dies (as with Python's); use the Rust guard for that.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Semaphore {
+    inner: Owned<shmstruct::Semaphore>,
+}
+
+#[pymethods]
+impl Semaphore {
+    /// Creates the semaphore segment `name` with `value` permits; bounded:
+    /// releasing beyond `value` raises `ValueError`.
+    #[staticmethod]
+    #[pyo3(signature = (name, value = 1, *, bounded = false, mode = None))]
+    fn create(name: &str, value: u32, bounded: bool, mode: Option<u32>) -> PyResult<Semaphore> {
+        let options = options(mode);
+        let semaphore = if bounded {
+            shmstruct::Semaphore::create_bounded_with(name, value, &options)
+        } else {
+            shmstruct::Semaphore::create_with(name, value, &options)
+        }
+        .py()?;
+        Ok(Semaphore {
+            inner: Owned::created(semaphore),
+        })
+    }
+
+    /// Opens the semaphore segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<Semaphore> {
+        let semaphore = shmstruct::Semaphore::open_with(name, &options(None)).py()?;
+        Ok(Semaphore {
+            inner: Owned::opened(semaphore),
+        })
+    }
+
+    /// Takes a permit: `True`, or `False` if `blocking=False` or the
+    /// `timeout` passed first.
+    #[pyo3(signature = (blocking = true, timeout = None))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let semaphore = &self.inner.handle;
+        let taken = sliced(py, acquire_timeout(blocking, timeout)?, |slice| {
+            semaphore.acquire_timeout(slice)?.forget()
+        })?;
+        Ok(taken.is_some())
+    }
+
+    /// Gives a permit back.
+    fn release(&self) -> PyResult<()> {
+        self.inner.handle.release().py()
+    }
+
+    /// The number of permits available now.
+    fn get_value(&self) -> PyResult<u32> {
+        self.inner.handle.value().py()
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.Semaphore {:?}>", self.inner.handle.name())
+    }
+}
+
+/// An event shared by processes through the named segment `name`: Python's
+/// `multiprocessing.Event()`.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Event {
+    inner: Owned<shmstruct::Event>,
+}
+
+#[pymethods]
+impl Event {
+    /// Creates the event segment `name`, not set.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, mode = None))]
+    fn create(name: &str, mode: Option<u32>) -> PyResult<Event> {
+        let event = shmstruct::Event::create_with(name, &options(mode)).py()?;
+        Ok(Event {
+            inner: Owned::created(event),
+        })
+    }
+
+    /// Opens the event segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<Event> {
+        let event = shmstruct::Event::open_with(name, &options(None)).py()?;
+        Ok(Event {
+            inner: Owned::opened(event),
+        })
+    }
+
+    /// Sets the flag and wakes every waiter.
+    fn set(&self) {
+        self.inner.handle.set();
+    }
+
+    /// Clears the flag.
+    fn clear(&self) {
+        self.inner.handle.clear();
+    }
+
+    /// Whether the flag is set.
+    fn is_set(&self) -> bool {
+        self.inner.handle.is_set()
+    }
+
+    /// Waits until the flag is set or `timeout` seconds pass; returns the
+    /// flag, as Python's `wait`.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let event = &self.inner.handle;
+        let set = sliced(py, self::timeout(timeout)?, |slice| {
+            event.wait_timeout(slice)
+        })?;
+        Ok(set.is_some() || event.is_set())
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.Event {:?}>", self.inner.handle.name())
+    }
+}
+
+/// A condition variable with its own lock, shared by processes through the
+/// named segment `name`: Python's `multiprocessing.Condition()`. Its lock
+/// is held per thread, as a `Lock`'s. `notify(n)` wakes at most `n`
+/// waiters. If a holder of its lock dies, the next `acquire()` raises
+/// `shmstruct.Poisoned` once (having made the lock usable again).
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Condition {
+    inner: Arc<Owned<shmstruct::Condition>>,
+    key: String,
+}
+
+/// The guard of a condition's lock, kept while this thread holds it.
+type ConditionGuard = LockGuard<'static>;
+
+impl Condition {
+    fn new(inner: Owned<shmstruct::Condition>) -> Condition {
+        Condition {
+            key: key_of(inner.handle.path()),
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+#[pymethods]
+impl Condition {
+    /// Creates the condition segment `name`.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, mode = None))]
+    fn create(name: &str, mode: Option<u32>) -> PyResult<Condition> {
+        let condition = shmstruct::Condition::create_with(name, &options(mode)).py()?;
+        Ok(Condition::new(Owned::created(condition)))
+    }
+
+    /// Opens the condition segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<Condition> {
+        let condition = shmstruct::Condition::open_with(name, &options(None)).py()?;
+        Ok(Condition::new(Owned::opened(condition)))
+    }
+
+    /// Takes the condition's lock: `True`, or `False` if `blocking=False` or
+    /// the `timeout` passed first.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let lock = self.inner.handle.raw_lock();
+        let taken = sliced(py, acquire_timeout(blocking, timeout)?, |slice| match lock
+            .lock_timeout(slice)
+        {
+            Ok(guard) => Ok(Ok(guard)),
+            Err(LockError::Failed(error)) => Err(error),
+            Err(died) => Ok(Err(holder_died(died, "the condition's lock", |guard| {
+                guard.mark_consistent()
+            }))),
+        })?;
+        match taken {
+            Some(Ok(guard)) => {
+                // SAFETY: the guard was taken through `self.inner`, whose
+                // mapping holds the condition's lock it borrows.
+                let guard = unsafe { std::mem::transmute::<LockGuard<'_>, ConditionGuard>(guard) };
+                // SAFETY: `self.inner` keeps that mapping alive.
+                unsafe { hold(&self.key, self.inner.clone(), guard) };
+                Ok(true)
+            }
+            Some(Err(error)) => Err(error),
+            None => Ok(false),
+        }
+    }
+
+    /// Releases the condition's lock this thread holds.
+    fn release(&self) -> PyResult<()> {
+        let (guard, handle) = take_held::<ConditionGuard>(&self.key, "the condition's lock")?;
+        drop(guard);
+        drop(handle);
+        Ok(())
+    }
+
+    /// Releases the lock, waits for a notification or `timeout` seconds,
+    /// and takes the lock again; `False` if the timeout passed.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let condition: &RawCondition = &self.inner.handle;
+        let timeout = self::timeout(timeout)?;
+        let (guard, handle) = take_held::<ConditionGuard>(&self.key, "the condition's lock")?;
+        let mut slot = Some(*guard);
+        let waited = sliced(py, timeout, |slice| {
+            let guard = slot.take().expect("the guard is back after every slice");
+            match condition.wait_timeout(guard, slice) {
+                Ok((guard, result)) => {
+                    slot = Some(guard);
+                    if result.timed_out() {
+                        Err(shmstruct::Error::TimedOut {
+                            primitive: "condition",
+                        })
+                    } else {
+                        Ok(None)
+                    }
+                }
+                Err(LockError::OwnerDied(died)) => {
+                    let (mut guard, _) = died.into_guard();
+                    let consistent = guard.mark_consistent();
+                    slot = Some(guard);
+                    consistent.map(|()| Some(()))
+                }
+                Err(LockError::Failed(error)) => Err(error),
+            }
+        });
+        // Held again whatever happened, unless the wait itself failed.
+        if let Some(guard) = slot {
+            // SAFETY: as in `acquire`: the guard of the lock in the mapping
+            // of `self.inner`, which `handle` (a clone of it) keeps alive.
+            let guard = unsafe { std::mem::transmute::<LockGuard<'_>, ConditionGuard>(guard) };
+            put_back(&self.key, Box::new(guard), handle);
+        }
+        match waited? {
+            Some(None) => Ok(true),
+            Some(Some(())) => Err(Poisoned::new_err(
+                "a holder of the condition's lock died holding it; the data it guards may be \
+                 half-written. The lock is held again and usable",
+            )),
+            None => Ok(false),
+        }
+    }
+
+    /// Wakes at most `n` waiters; only with the lock held.
+    #[pyo3(signature = (n = 1))]
+    fn notify(&self, n: u32) -> PyResult<()> {
+        let condition: &RawCondition = &self.inner.handle;
+        with_held(
+            &self.key,
+            "the condition's lock",
+            |guard: &mut ConditionGuard| condition.notify(guard, n).py(),
+        )
+    }
+
+    /// Waits until `predicate()` is true (checked first, then after every
+    /// wake-up, with the lock held) or `timeout` seconds pass; returns the
+    /// last value of `predicate()`, as Python's `wait_for`.
+    #[pyo3(signature = (predicate, timeout = None))]
+    fn wait_for(
+        &self,
+        py: Python<'_>,
+        predicate: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        let deadline = self::timeout(timeout)?.map(|timeout| Instant::now() + timeout);
+        loop {
+            let result = predicate.call0()?;
+            if result.is_truthy()? {
+                return Ok(result.unbind());
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(result.unbind());
+                    }
+                    Some(left.as_secs_f64())
+                }
+            };
+            self.wait(py, remaining)?;
+        }
+    }
+
+    /// Wakes every waiter; only with the lock held.
+    fn notify_all(&self) -> PyResult<()> {
+        self.notify(u32::MAX)
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.Condition {:?}>", self.inner.handle.name())
+    }
+}
+
+/// A barrier for `parties` threads or processes, shared through the named
+/// segment `name`: Python's `multiprocessing.Barrier(parties)`. A `timeout`
+/// that passes breaks the barrier (`threading.BrokenBarrierError`), as in
+/// Python. `wait()` releases the GIL but, unlike the other waits, is not
+/// cut into slices (a slice's timeout would break the barrier), so Ctrl-C
+/// is noticed only when it returns; give it a `timeout`.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Barrier {
+    inner: Owned<shmstruct::Barrier>,
+}
+
+#[pymethods]
+impl Barrier {
+    /// Creates the barrier segment `name` for `parties` parties.
+    #[staticmethod]
+    #[pyo3(signature = (name, parties, *, mode = None))]
+    fn create(name: &str, parties: u32, mode: Option<u32>) -> PyResult<Barrier> {
+        let barrier = shmstruct::Barrier::create_with(name, parties, &options(mode)).py()?;
+        Ok(Barrier {
+            inner: Owned::created(barrier),
+        })
+    }
+
+    /// Opens the barrier segment `name`.
+    #[staticmethod]
+    fn open(name: &str) -> PyResult<Barrier> {
+        let barrier = shmstruct::Barrier::open_with(name, &options(None)).py()?;
+        Ok(Barrier {
+            inner: Owned::opened(barrier),
+        })
+    }
+
+    /// Waits until all parties have called `wait`; returns this party's
+    /// index, from 0 to `parties - 1`, as Python's.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u32> {
+        let barrier = &self.inner.handle;
+        let timeout = self::timeout(timeout)?;
+        released(py, || match timeout {
+            Some(timeout) => barrier.wait_timeout(timeout),
+            None => barrier.wait(),
+        })
+        .py()
+    }
+
+    /// Breaks the barrier: every waiter, now and later, raises
+    /// `BrokenBarrierError` until `reset()`.
+    fn abort(&self) -> PyResult<()> {
+        self.inner.handle.abort().py()
+    }
+
+    /// Returns the barrier to its initial, unbroken state.
+    fn reset(&self) -> PyResult<()> {
+        self.inner.handle.reset().py()
+    }
+
+    /// The number of parties.
+    #[getter]
+    fn parties(&self) -> u32 {
+        self.inner.handle.parties()
+    }
+
+    /// The number of parties waiting now.
+    #[getter]
+    fn n_waiting(&self) -> PyResult<u32> {
+        self.inner.handle.n_waiting().py()
+    }
+
+    /// Whether the barrier is broken.
+    #[getter]
+    fn broken(&self) -> PyResult<bool> {
+        self.inner.handle.is_broken().py()
+    }
+
+    /// The segment's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.handle.name()
+    }
+
+    /// Keeps the segment when this (creating) handle is garbage-collected.
+    fn keep(&self) {
+        self.inner.keep();
+    }
+
+    /// Removes the segment's name now.
+    fn unlink(&self) -> PyResult<()> {
+        self.inner.unlink()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<shmstruct.Barrier {:?}>", self.inner.handle.name())
+    }
+}

@@ -1,0 +1,193 @@
+//! Segments whose layout is known only at run time: the layer under the
+//! Python package, whose types are run-time descriptors (ctypes classes),
+//! not Rust types.
+//!
+//! A [`DynamicSegment`] is what a `Value<T>`, `Array<T>` or byte string
+//! segment is, without the `T`: the same header, descriptor, lock modes and
+//! checks, so a segment made here opens as `Value::<T>::open` when its
+//! descriptor is `T::LAYOUT`, and the reverse. Its data is reached through a
+//! raw address ([`DynamicSegment::data`]); what may be done there is the
+//! caller's business, as for any memory other processes write.
+//!
+//! Not a stable API: it exists for the Python package.
+
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::named::Lock;
+use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
+use crate::value::{open_lock, shared_lock_plan};
+
+/// What guards the data of a segment being created: Python's `lock=`.
+#[derive(Clone, Copy, Debug)]
+pub enum DataLock<'a> {
+    /// No lock (`lock=False`), as `RawValue` and `RawArray`.
+    None,
+    /// Its own lock, in its lock area (`lock=True`), as `Value` and `Array`.
+    Own,
+    /// The lock of another segment (`lock=some_lock`).
+    Shared(&'a Lock),
+}
+
+/// A segment holding data described by a run-time [`Layout`], with the lock
+/// that guards it (if any).
+///
+/// The segment is never unlinked by dropping the handle: the caller decides
+/// ([`DynamicSegment::unlink`]).
+#[derive(Debug)]
+pub struct DynamicSegment {
+    segment: Arc<Segment>,
+    layout: Layout,
+    lock: Option<Lock>,
+}
+
+impl DynamicSegment {
+    /// Creates the segment `name` holding `init`, the bytes of a `layout`,
+    /// guarded as `lock` says.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if `init` is not `layout.size()` bytes long;
+    /// [`Error::WrongLock`] for a shared lock in another directory; as
+    /// [`Value::create`](crate::Value::create) otherwise.
+    pub fn create(
+        name: &str,
+        layout: &Layout,
+        init: &[u8],
+        lock: DataLock<'_>,
+        options: &SegmentOptions,
+    ) -> Result<DynamicSegment> {
+        if init.len() != layout.size() {
+            return Err(Error::InvalidInput {
+                reason: format!(
+                    "segment \"{name}\" for `{}` needs {} bytes of data, not {}",
+                    layout.name(),
+                    layout.size(),
+                    init.len()
+                ),
+            });
+        }
+        let plan = match lock {
+            DataLock::None => LockPlan::None,
+            DataLock::Own => LockPlan::Own,
+            DataLock::Shared(lock) => shared_lock_plan(name, lock, options)?,
+        };
+        let segment = Segment::create_locked(name, layout, options, plan, |segment| {
+            // SAFETY: the data area is `layout.size()` bytes inside the
+            // mapping (Header::plan), `init` is a local slice of that many
+            // bytes (checked above) and cannot overlap the fresh mapping;
+            // u8 needs no alignment; no other process sees the segment
+            // before it is published as ready, after this.
+            unsafe {
+                std::ptr::copy_nonoverlapping(init.as_ptr(), segment.data().as_ptr(), init.len())
+            };
+            Ok(())
+        })?;
+        let segment = Arc::new(segment);
+        let lock = match lock {
+            DataLock::None => None,
+            DataLock::Own => Some(Lock::of_segment(segment.clone())),
+            DataLock::Shared(lock) => Some(lock.clone()),
+        };
+        Ok(DynamicSegment {
+            segment,
+            layout: layout.clone(),
+            lock,
+        })
+    }
+
+    /// Opens the segment `name`, whatever it holds: its layout is read from
+    /// its own descriptor, checked against the header's fingerprint and data
+    /// area. Its lock (own or shared) is opened with it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::open`](crate::Value::open);
+    /// [`Error::LockModeMismatch`] for an `RLock`'s segment, whose recursive
+    /// lock guards no data.
+    pub fn open(name: &str, options: &SegmentOptions) -> Result<DynamicSegment> {
+        let segment = Segment::open_any(name, options)?;
+        let stored = segment.descriptor_bytes();
+        let layout = Layout::decode(&stored).map_err(|source| Error::CorruptDescriptor {
+            name: name.to_owned(),
+            source,
+        })?;
+        segment.check_layout(&layout, &stored)?;
+        let segment = Arc::new(segment);
+        let lock = match segment.lock_mode() {
+            LockMode::None => None,
+            _ => Some(open_lock(&segment, options, "an object of any type")?),
+        };
+        Ok(DynamicSegment {
+            segment,
+            layout,
+            lock,
+        })
+    }
+
+    /// Checks that the segment holds data described by `expected`, field
+    /// by field, as a typed `open` does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LayoutMismatch`] naming the differences.
+    pub fn check_layout(&self, expected: &Layout) -> Result<()> {
+        self.segment
+            .check_layout(expected, &self.segment.descriptor_bytes())
+    }
+
+    /// The layout of the data, from the segment's descriptor.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The address of the data in this process's mapping, aligned to
+    /// `layout().align()`, valid for `len()` bytes while this handle (or
+    /// a clone) lives. Other processes may write it at any time.
+    pub fn data(&self) -> NonNull<u8> {
+        self.segment.data()
+    }
+
+    /// The size of the data in bytes.
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Whether the data is empty (a struct without fields).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The lock that guards the data: its own or a shared one; `None` for
+    /// a segment without a lock.
+    pub fn lock(&self) -> Option<&Lock> {
+        self.lock.as_ref()
+    }
+
+    /// What guards the data, as the header records it.
+    pub fn lock_mode(&self) -> &LockMode {
+        self.segment.lock_mode()
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.segment.name()
+    }
+
+    /// The segment's file.
+    pub fn path(&self) -> &Path {
+        self.segment.path()
+    }
+
+    /// Removes the segment's name if it still names this segment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::unlink`](crate::Value::unlink).
+    pub fn unlink(&self) -> Result<()> {
+        self.segment.unlink()
+    }
+}
