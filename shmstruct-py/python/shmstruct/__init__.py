@@ -156,6 +156,17 @@ class _Shared:
         """Removes the segment's name now."""
         self._segment.unlink()
 
+    def __del__(self):
+        # The creating handle removes the name when it goes, even while
+        # views of the data (which keep the mapping) live on.
+        segment = getattr(self, "_segment", None)
+        if segment is not None and segment.unlinks_on_drop:
+            segment.keep()
+            try:
+                segment.unlink()
+            except OSError:
+                pass
+
     def __reduce__(self):
         raise TypeError(
             f"{type(self).__name__} is shared by name: pass {self.name!r} to the "
