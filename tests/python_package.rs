@@ -203,7 +203,10 @@ fn build() -> (PathBuf, PathBuf) {
     ]);
     cargo(&["build", "-p", "shmstruct", "--example", "point"]);
     let debug = target.join("debug");
-    (debug.join("lib_shmstruct.so"), debug.join("examples").join("point"))
+    (
+        debug.join("lib_shmstruct.so"),
+        debug.join("examples").join("point"),
+    )
 }
 
 /// A directory removed with everything in it when dropped.
@@ -250,7 +253,10 @@ fn python_package() {
         .current_dir(root())
         .env("PYTHONPATH", temp.0.join("path"))
         .env("SHMSTRUCT_DIR", &segments)
-        .env("SHMSTRUCT_RUST_CHILD", std::env::current_exe().expect("this binary"))
+        .env(
+            "SHMSTRUCT_RUST_CHILD",
+            std::env::current_exe().expect("this binary"),
+        )
         .env("SHMSTRUCT_POINT", &point)
         .env("SHMSTRUCT_PYTHON_PATH", temp.0.join("path"))
         .stdin(Stdio::null())
@@ -273,7 +279,10 @@ fn python_package() {
     let printed = std::fs::read_to_string(&output).unwrap_or_default();
     eprintln!("{printed}");
     let status = status.unwrap_or_else(|| panic!("the Python tests ran over {RUN_LIMIT:?}"));
-    assert!(status.success(), "the Python tests failed ({status}):\n{printed}");
+    assert!(
+        status.success(),
+        "the Python tests failed ({status}):\n{printed}"
+    );
     assert!(printed.contains("\nOK"), "no unittest result:\n{printed}");
     let left: Vec<_> = std::fs::read_dir(&segments)
         .expect("the segment dir")

@@ -61,7 +61,7 @@ pub fn to_py(error: Error) -> PyErr {
 }
 
 /// `threading.BrokenBarrierError`, as Python's own barriers raise.
-fn broken_barrier(message: String) -> PyErr {
+pub fn broken_barrier(message: String) -> PyErr {
     pyo3::Python::attach(|py| {
         match py
             .import("threading")

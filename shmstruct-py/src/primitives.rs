@@ -7,7 +7,7 @@ use std::time::Instant;
 use pyo3::prelude::*;
 use shmstruct::{LockError, LockGuard, RawCondition};
 
-use crate::errors::{IntoPy, Poisoned};
+use crate::errors::{broken_barrier, to_py, IntoPy, Poisoned};
 use crate::handle::{options, Owned};
 use crate::locks::{hold, holder_died, key_of, put_back, take_held, with_held};
 use crate::wait::{acquire_timeout, released, sliced, timeout};
@@ -417,7 +417,14 @@ impl Barrier {
             Some(timeout) => barrier.wait_timeout(timeout),
             None => barrier.wait(),
         })
-        .py()
+        .map_err(|error| {
+            if error.is_timed_out() {
+                // Python's barrier breaks on a timeout, and says so.
+                broken_barrier(error.to_string())
+            } else {
+                to_py(error)
+            }
+        })
     }
 
     /// Breaks the barrier: every waiter, now and later, raises
