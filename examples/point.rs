@@ -137,7 +137,10 @@ fn parent(kind: Child) -> Result<(), Box<dyn Error>> {
     let mut child = if kind == Child::Python {
         let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
         let mut child = Command::new(python);
-        child.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/point_child.py"));
+        child.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/point_child.py"
+        ));
         child
     } else {
         let mut child = Command::new(std::env::current_exe()?);

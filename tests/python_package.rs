@@ -285,7 +285,10 @@ fn python_package() {
     );
     assert!(printed.contains("\nOK"), "no unittest result:\n{printed}");
     // Here every test has what it needs: a skipped one is a broken setup.
-    assert!(!printed.contains("skipped"), "Python tests were skipped:\n{printed}");
+    assert!(
+        !printed.contains("skipped"),
+        "Python tests were skipped:\n{printed}"
+    );
     let left: Vec<_> = std::fs::read_dir(&segments)
         .expect("the segment dir")
         .map(|entry| entry.expect("an entry").file_name())

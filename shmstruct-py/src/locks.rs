@@ -11,27 +11,35 @@
 //! kept in a thread-local list, so a thread that ends holding a lock
 //! releases it as it ends.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use shmstruct::{LockError, NamedLockGuard};
+use shmstruct::{LockError, LockGuard, NamedLockGuard};
 
 use crate::errors::{IntoPy, Poisoned};
 use crate::handle::{options, Owned};
 use crate::wait::{acquire_timeout, sliced};
 
+/// The guard of a lock this thread holds: a `Lock`'s (poisoning), or a
+/// `Condition`'s lock. Its `'static` is a lifetime extended by [`hold`]'s
+/// caller; the [`Held`] entry keeps what it borrows alive.
+pub enum Guard {
+    /// A `Lock`'s guard.
+    Lock(NamedLockGuard<'static>),
+    /// A `Condition`'s lock's guard.
+    Condition(LockGuard<'static>),
+}
+
 /// A lock guard kept after `acquire()` returned, until `release()`.
 struct Held {
     /// The file of the lock's segment: every handle of one lock in this
     /// process shares it.
-    key: String,
-    /// The guard (a `NamedLockGuard<'static>` or a `LockGuard<'static>`).
+    key: Arc<str>,
     /// Declared before `handle`, so it is dropped (unlocked) first.
-    guard: Box<dyn Any>,
+    guard: Guard,
     /// Keeps the mapping the guard points into alive.
     handle: Arc<dyn Send + Sync>,
 }
@@ -43,8 +51,8 @@ thread_local! {
 
 /// The key of a lock's held guards: its segment's file, the same for every
 /// handle of it in this process.
-pub fn key_of(path: &std::path::Path) -> String {
-    path.to_string_lossy().into_owned()
+pub fn key_of(path: &std::path::Path) -> Arc<str> {
+    path.to_string_lossy().into()
 }
 
 /// Keeps `guard` as held by this thread for `key`, with `handle`.
@@ -56,72 +64,71 @@ pub fn key_of(path: &std::path::Path) -> String {
 /// live in `handle`'s mapping (its `'static` is a lifetime extended by the
 /// caller). The guard never leaves this thread (`HELD` is thread-local),
 /// as a lock guard must not, and is dropped before `handle` (field order).
-pub unsafe fn hold<G: 'static>(key: &str, handle: Arc<dyn Send + Sync>, guard: G) {
+pub unsafe fn hold(key: &Arc<str>, handle: Arc<dyn Send + Sync>, guard: Guard) {
     HELD.with_borrow_mut(|held| {
         held.push(Held {
-            key: key.to_owned(),
-            guard: Box::new(guard),
-            handle,
-        })
-    });
-}
-
-/// The most recent guard, of type `G`, this thread holds for `key`, taken
-/// out of the list, with its handle (keep the handle alive at least as long
-/// as the guard: [`put_back`] does).
-///
-/// # Errors
-///
-/// `RuntimeError` when this thread does not hold it.
-pub fn take_held<G: 'static>(key: &str, what: &str) -> PyResult<(Box<G>, Arc<dyn Send + Sync>)> {
-    HELD.with_borrow_mut(|held| {
-        let at = held
-            .iter()
-            .rposition(|held| held.key == key && held.guard.is::<G>())
-            .ok_or_else(|| not_held(what))?;
-        let Held { guard, handle, .. } = held.remove(at);
-        let guard = guard.downcast::<G>().expect("checked by `is` above");
-        Ok((guard, handle))
-    })
-}
-
-/// Puts back a guard taken with [`take_held`].
-pub fn put_back<G: 'static>(key: &str, guard: Box<G>, handle: Arc<dyn Send + Sync>) {
-    HELD.with_borrow_mut(|held| {
-        held.push(Held {
-            key: key.to_owned(),
+            key: key.clone(),
             guard,
             handle,
         })
     });
 }
 
-/// Calls `f` with the most recent guard of type `G` this thread holds for
-/// `key`.
+/// The most recent guard this thread holds for `key`, taken out of the
+/// list, with its handle (keep the handle alive at least as long as the
+/// guard: [`put_back`] does).
+///
+/// # Errors
+///
+/// `RuntimeError` when this thread does not hold it.
+pub fn take_held(key: &Arc<str>, what: &str) -> PyResult<(Guard, Arc<dyn Send + Sync>)> {
+    HELD.with_borrow_mut(|held| {
+        let at = held
+            .iter()
+            .rposition(|held| held.key == *key)
+            .ok_or_else(|| not_held(what))?;
+        let Held { guard, handle, .. } = held.remove(at);
+        Ok((guard, handle))
+    })
+}
+
+/// Puts back a guard taken with [`take_held`].
+pub fn put_back(key: &Arc<str>, guard: Guard, handle: Arc<dyn Send + Sync>) {
+    HELD.with_borrow_mut(|held| {
+        held.push(Held {
+            key: key.clone(),
+            guard,
+            handle,
+        })
+    });
+}
+
+/// Whether this thread holds the lock of `key`.
+pub fn is_held(key: &Arc<str>) -> bool {
+    HELD.with_borrow(|held| held.iter().any(|held| held.key == *key))
+}
+
+/// Calls `f` with the most recent guard this thread holds for `key`.
 ///
 /// # Errors
 ///
 /// `RuntimeError` when this thread does not hold it; `f`'s error.
-pub fn with_held<G: 'static, T>(
-    key: &str,
+pub fn with_held<T>(
+    key: &Arc<str>,
     what: &str,
-    f: impl FnOnce(&mut G) -> PyResult<T>,
+    f: impl FnOnce(&mut Guard) -> PyResult<T>,
 ) -> PyResult<T> {
     HELD.with_borrow_mut(|held| {
-        let guard = held
+        let held = held
             .iter_mut()
             .rev()
-            .find_map(|held| {
-                (held.key == key)
-                    .then(|| held.guard.downcast_mut::<G>())
-                    .flatten()
-            })
+            .find(|held| held.key == *key)
             .ok_or_else(|| not_held(what))?;
-        f(guard)
+        f(&mut held.guard)
     })
 }
 
-fn not_held(what: &str) -> PyErr {
+pub fn not_held(what: &str) -> PyErr {
     PyRuntimeError::new_err(format!(
         "this thread does not hold {what} (a shmstruct lock is released by the thread that \
          acquired it)"
@@ -152,6 +159,11 @@ pub fn holder_died<G>(
     }
 }
 
+/// Whether `error` says only that the lock is held by someone else.
+fn is_busy(error: &shmstruct::Error) -> bool {
+    error.is_timed_out() || matches!(error, shmstruct::Error::WouldBlock { .. })
+}
+
 /// A lock shared by processes through the named segment `name`: Python's
 /// `multiprocessing.Lock()`, robust. If a holder dies (or a Rust thread
 /// panics holding it), the lock *poisons* what it guards: every later
@@ -165,7 +177,7 @@ pub fn holder_died<G>(
 #[pyclass(module = "shmstruct", frozen)]
 pub struct Lock {
     inner: Arc<Owned<shmstruct::Lock>>,
-    key: String,
+    key: Arc<str>,
 }
 
 impl Lock {
@@ -188,25 +200,42 @@ impl Lock {
 
     fn take(&self, py: Python<'_>, timeout: Option<Duration>, poisoned: bool) -> PyResult<bool> {
         let lock = &self.inner.handle;
-        let guard = sliced(py, timeout, |slice| {
+        let attempt = |wait: Duration| {
             if poisoned {
-                lock.lock_poisoned_timeout(slice)
+                lock.lock_poisoned_timeout(wait)
             } else {
-                lock.lock_timeout(slice)
+                lock.lock_timeout(wait)
             }
-        })?;
-        Ok(match guard {
-            Some(guard) => {
-                // SAFETY: the guard was taken through `self.inner`, whose
-                // mapping holds the lock and the poison word it borrows.
-                let guard = unsafe {
-                    std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard)
-                };
-                // SAFETY: `self.inner` keeps that mapping alive.
-                unsafe { hold(&self.key, self.inner.clone(), guard) };
-                true
-            }
-            None => false,
+        };
+        // A free lock is taken at once, without giving up the GIL.
+        let first = if poisoned {
+            attempt(Duration::ZERO)
+        } else {
+            lock.try_lock()
+        };
+        let guard = match first {
+            Ok(guard) => Some(guard),
+            Err(error) if !is_busy(&error) => return Err(crate::errors::to_py(error)),
+            Err(_) if timeout == Some(Duration::ZERO) => None,
+            Err(_) => sliced(py, timeout, attempt)?,
+        };
+        let Some(guard) = guard else {
+            return Ok(false);
+        };
+        // SAFETY: the guard was taken through `self.inner`, whose mapping
+        // holds the lock and the poison word it borrows.
+        let guard =
+            unsafe { std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard) };
+        // SAFETY: `self.inner` keeps that mapping alive.
+        unsafe { hold(&self.key, self.inner.clone(), Guard::Lock(guard)) };
+        Ok(true)
+    }
+
+    /// The guard this thread holds, for `f`.
+    fn with_guard<T>(&self, f: impl FnOnce(&mut NamedLockGuard<'static>) -> T) -> PyResult<T> {
+        with_held(&self.key, "this lock", |guard| match guard {
+            Guard::Lock(guard) => Ok(f(guard)),
+            Guard::Condition(_) => Err(not_held("this lock")),
         })
     }
 }
@@ -251,7 +280,7 @@ impl Lock {
 
     /// Releases the lock this thread holds.
     fn release(&self) -> PyResult<()> {
-        let (guard, handle) = take_held::<NamedLockGuard<'static>>(&self.key, "this lock")?;
+        let (guard, handle) = take_held(&self.key, "this lock")?;
         drop(guard);
         drop(handle);
         Ok(())
@@ -259,23 +288,12 @@ impl Lock {
 
     /// Whether the data is poisoned; only with the lock held.
     fn is_poisoned(&self) -> PyResult<bool> {
-        with_held(
-            &self.key,
-            "this lock",
-            |guard: &mut NamedLockGuard<'static>| Ok(guard.is_poisoned()),
-        )
+        self.with_guard(|guard| guard.is_poisoned())
     }
 
     /// Marks the data repaired; only with the lock held.
     fn clear_poison(&self) -> PyResult<()> {
-        with_held(
-            &self.key,
-            "this lock",
-            |guard: &mut NamedLockGuard<'static>| {
-                guard.clear_poison();
-                Ok(())
-            },
-        )
+        self.with_guard(|guard| guard.clear_poison())
     }
 
     /// Whether any thread of any process holds the lock.
@@ -285,7 +303,18 @@ impl Lock {
 
     /// Whether this thread holds the lock.
     fn is_held(&self) -> bool {
-        with_held(&self.key, "", |_: &mut NamedLockGuard<'static>| Ok(())).is_ok()
+        is_held(&self.key)
+    }
+
+    /// Takes the lock unless this thread holds it already; whether it took
+    /// it (then `release()` it). For data accessors that may run inside
+    /// ``with lock:``.
+    fn acquire_unless_held(&self, py: Python<'_>) -> PyResult<bool> {
+        if is_held(&self.key) {
+            Ok(false)
+        } else {
+            self.take(py, None, false)
+        }
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -415,4 +444,27 @@ impl RLock {
     fn __repr__(&self) -> String {
         format!("<shmstruct.RLock {:?}>", self.inner.handle.name())
     }
+}
+
+/// `function(*args)` under `lock` (a `Lock` or `None`), unless this thread
+/// holds it already (the pattern ``with v.get_lock(): v.value += 1``): the
+/// data accessors of `Value` and `Array`, in one native call.
+#[pyfunction]
+#[pyo3(signature = (lock, function, *args))]
+pub fn locked_call<'py>(
+    py: Python<'py>,
+    lock: Option<&Bound<'py, Lock>>,
+    function: &Bound<'py, PyAny>,
+    args: &Bound<'py, pyo3::types::PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let lock = match lock {
+        Some(lock) if !is_held(&lock.get().key) => lock.get(),
+        _ => return function.call1(args),
+    };
+    lock.take(py, None, false)?;
+    let result = function.call1(args);
+    let (guard, handle) = take_held(&lock.key, "this lock")?;
+    drop(guard);
+    drop(handle);
+    result
 }

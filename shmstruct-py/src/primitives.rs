@@ -9,7 +9,7 @@ use shmstruct::{LockError, LockGuard, RawCondition};
 
 use crate::errors::{broken_barrier, to_py, IntoPy, Poisoned};
 use crate::handle::{options, Owned};
-use crate::locks::{hold, holder_died, key_of, put_back, take_held, with_held};
+use crate::locks::{hold, holder_died, key_of, not_held, put_back, take_held, with_held, Guard};
 use crate::wait::{acquire_timeout, released, sliced, timeout};
 
 /// A counting semaphore shared by processes through the named segment
@@ -184,7 +184,7 @@ impl Event {
 #[pyclass(module = "shmstruct", frozen)]
 pub struct Condition {
     inner: Arc<Owned<shmstruct::Condition>>,
-    key: String,
+    key: Arc<str>,
 }
 
 /// The guard of a condition's lock, kept while this thread holds it.
@@ -236,7 +236,7 @@ impl Condition {
                 // mapping holds the condition's lock it borrows.
                 let guard = unsafe { std::mem::transmute::<LockGuard<'_>, ConditionGuard>(guard) };
                 // SAFETY: `self.inner` keeps that mapping alive.
-                unsafe { hold(&self.key, self.inner.clone(), guard) };
+                unsafe { hold(&self.key, self.inner.clone(), Guard::Condition(guard)) };
                 Ok(true)
             }
             Some(Err(error)) => Err(error),
@@ -246,7 +246,7 @@ impl Condition {
 
     /// Releases the condition's lock this thread holds.
     fn release(&self) -> PyResult<()> {
-        let (guard, handle) = take_held::<ConditionGuard>(&self.key, "the condition's lock")?;
+        let (guard, handle) = take_held(&self.key, "the condition's lock")?;
         drop(guard);
         drop(handle);
         Ok(())
@@ -258,8 +258,12 @@ impl Condition {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let condition: &RawCondition = &self.inner.handle;
         let timeout = self::timeout(timeout)?;
-        let (guard, handle) = take_held::<ConditionGuard>(&self.key, "the condition's lock")?;
-        let mut slot = Some(*guard);
+        let (guard, handle) = take_held(&self.key, "the condition's lock")?;
+        let Guard::Condition(guard) = guard else {
+            put_back(&self.key, guard, handle);
+            return Err(not_held("the condition's lock"));
+        };
+        let mut slot = Some(guard);
         let waited = sliced(py, timeout, |slice| {
             let guard = slot.take().expect("the guard is back after every slice");
             match condition.wait_timeout(guard, slice) {
@@ -287,7 +291,7 @@ impl Condition {
             // SAFETY: as in `acquire`: the guard of the lock in the mapping
             // of `self.inner`, which `handle` (a clone of it) keeps alive.
             let guard = unsafe { std::mem::transmute::<LockGuard<'_>, ConditionGuard>(guard) };
-            put_back(&self.key, Box::new(guard), handle);
+            put_back(&self.key, Guard::Condition(guard), handle);
         }
         match waited? {
             Some(None) => Ok(true),
@@ -303,11 +307,10 @@ impl Condition {
     #[pyo3(signature = (n = 1))]
     fn notify(&self, n: u32) -> PyResult<()> {
         let condition: &RawCondition = &self.inner.handle;
-        with_held(
-            &self.key,
-            "the condition's lock",
-            |guard: &mut ConditionGuard| condition.notify(guard, n).py(),
-        )
+        with_held(&self.key, "the condition's lock", |guard| match guard {
+            Guard::Condition(guard) => condition.notify(guard, n).py(),
+            Guard::Lock(_) => Err(not_held("the condition's lock")),
+        })
     }
 
     /// Waits until `predicate()` is true (checked first, then after every

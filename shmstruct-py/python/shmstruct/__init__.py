@@ -48,6 +48,7 @@ from ._shmstruct import (
     unlink,
 )
 from ._shmstruct import Segment as _Segment
+from ._shmstruct import locked_call as _locked_call
 
 __all__ = [
     "Array",
@@ -100,38 +101,16 @@ def _lock_argument(lock):
     )
 
 
-class _Locked:
-    """Holds `lock` unless this thread holds it already (the pattern
-    ``with v.get_lock(): v.value += 1``), or no lock."""
-
-    __slots__ = ("_lock", "_taken")
-
-    def __init__(self, lock):
-        self._lock = lock
-        self._taken = False
-
-    def __enter__(self):
-        if self._lock is not None and not self._lock.is_held():
-            self._lock.acquire()
-            self._taken = True
-
-    def __exit__(self, *exc):
-        if self._taken:
-            self._lock.release()
-
-
 class _Shared:
     """What Value and Array share: a segment, its ctypes view, its lock."""
 
-    __slots__ = ("_segment", "_obj", "_lock")
+    __slots__ = ("_segment", "_obj", "_lock", "_simple")
 
     def __init__(self, segment, ctype, lock=None):
         self._segment = segment
         self._obj = ctype.from_buffer(segment)
         self._lock = lock if lock is not None else segment.lock
-
-    def _locked(self):
-        return _Locked(self._lock)
+        self._simple = issubclass(ctype, ctypes._SimpleCData)
 
     def get_lock(self):
         """The lock that guards the data (a ``shmstruct.Lock``)."""
@@ -174,7 +153,8 @@ class _Shared:
         )
 
     def __repr__(self):
-        return f"<shmstruct.{type(self).__name__} {self.name!r}: {self._segment.layout}>"
+        kind = "Array" if isinstance(self, Array) else "Value"
+        return f"<shmstruct.{kind} {self.name!r}: {self._segment.layout}>"
 
 
 class Value(_Shared):
@@ -196,7 +176,7 @@ class Value(_Shared):
         segment = _Segment.create(
             name, _layout.descriptor(ctype), bytes(init), _lock_argument(lock), mode=mode
         )
-        return cls(segment, ctype, lock if isinstance(lock, Lock) else None)
+        return cls._for(ctype)(segment, ctype, lock if isinstance(lock, Lock) else None)
 
     @classmethod
     def open(cls, name, typecode_or_type=None):
@@ -208,33 +188,55 @@ class Value(_Shared):
         else:
             ctype = _ctype(typecode_or_type)
             segment.check(_layout.descriptor(ctype))
-        return cls(segment, ctype)
+        return cls._for(ctype)(segment, ctype)
 
     @property
     def value(self):
-        with self._locked():
-            obj = self._obj
-            if isinstance(obj, ctypes._SimpleCData):
-                return obj.value
-            return type(obj).from_buffer_copy(obj)
+        if self._simple:
+            return _locked_call(self._lock, getattr, self._obj, "value")
+        obj = self._obj
+        return _locked_call(self._lock, type(obj).from_buffer_copy, obj)
 
     @value.setter
     def value(self, value):
+        if self._simple:
+            _locked_call(self._lock, setattr, self._obj, "value", value)
+            return
         obj = self._obj
-        with self._locked():
-            if isinstance(obj, ctypes._SimpleCData):
-                obj.value = value
-                return
-            if not isinstance(value, type(obj)):
-                value = type(obj)(*value)
-            ctypes.memmove(ctypes.addressof(obj), ctypes.addressof(value), ctypes.sizeof(obj))
+        if not isinstance(value, type(obj)):
+            value = type(obj)(*value)
+        _locked_call(self._lock, ctypes.memmove, ctypes.addressof(obj), ctypes.addressof(value), ctypes.sizeof(obj))
 
-    def __getattr__(self, field):
-        # A Structure's fields, each read under the lock.
-        if field.startswith("_"):
-            raise AttributeError(field)
-        with self._locked():
-            return getattr(self._obj, field)
+    @classmethod
+    def _for(cls, ctype):
+        """Value itself, or for a Structure a subclass with one property per
+        field, each read and written under the lock (as multiprocessing's
+        synchronized Structures have)."""
+        if not issubclass(ctype, ctypes.Structure):
+            return cls
+        subclass = _STRUCT_VALUES.get(ctype)
+        if subclass is None:
+            fields = {
+                field[0]: _field_property(field[0])
+                for field in ctype._fields_
+                if field[0] != _layout._ALIGN_FIELD
+            }
+            subclass = type(f"Value[{ctype.__name__}]", (cls,), {"__slots__": (), **fields})
+            _STRUCT_VALUES[ctype] = subclass
+        return subclass
+
+
+_STRUCT_VALUES = {}
+
+
+def _field_property(field):
+    def get(self):
+        return _locked_call(self._lock, getattr, self._obj, field)
+
+    def set(self, value):
+        _locked_call(self._lock, setattr, self._obj, field, value)
+
+    return property(get, set, doc=f"The field {field!r}, under the lock.")
 
 
 class Array(_Shared):
@@ -285,12 +287,10 @@ class Array(_Shared):
         return self._obj._length_
 
     def __getitem__(self, index):
-        with self._locked():
-            return self._obj[index]
+        return _locked_call(self._lock, self._obj.__getitem__, index)
 
     def __setitem__(self, index, value):
-        with self._locked():
-            self._obj[index] = value
+        _locked_call(self._lock, self._obj.__setitem__, index, value)
 
     def __iter__(self):
         for index in range(len(self)):
@@ -299,24 +299,20 @@ class Array(_Shared):
     @property
     def value(self):
         """A byte string's bytes up to the first NUL."""
-        with self._locked():
-            return self._obj.value
+        return _locked_call(self._lock, getattr, self._obj, "value")
 
     @value.setter
     def value(self, value):
-        with self._locked():
-            self._obj.value = value
+        _locked_call(self._lock, setattr, self._obj, "value", value)
 
     @property
     def raw(self):
         """A byte string's whole buffer."""
-        with self._locked():
-            return self._obj.raw
+        return _locked_call(self._lock, getattr, self._obj, "raw")
 
     @raw.setter
     def raw(self, value):
-        with self._locked():
-            self._obj.raw = value
+        _locked_call(self._lock, setattr, self._obj, "raw", value)
 
 
 def descriptor(ctype):
