@@ -11,6 +11,8 @@ use crate::errors::IntoPy;
 
 /// A handle of the Rust crate that names a segment.
 pub trait Named {
+    /// The segment's name.
+    fn name(&self) -> &str;
     /// Removes the name if it still names this handle's segment.
     fn unlink(&self) -> shmstruct::Result<()>;
 }
@@ -18,6 +20,9 @@ pub trait Named {
 macro_rules! named {
     ($($ty:ty),*) => {$(
         impl Named for $ty {
+            fn name(&self) -> &str {
+                <$ty>::name(self)
+            }
             fn unlink(&self) -> shmstruct::Result<()> {
                 <$ty>::unlink(self)
             }
@@ -62,6 +67,11 @@ impl<H: Named> Owned<H> {
         }
     }
 
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.handle.name()
+    }
+
     /// Keeps the name when this handle is dropped.
     pub fn keep(&self) {
         // Relaxed: a flag read only by `drop`, which has `&mut self`.
@@ -88,6 +98,101 @@ impl<H: Named> Drop for Owned<H> {
             let _ = self.handle.unlink();
         }
     }
+}
+
+/// A `#[pyclass]` that holds only an `Owned` handle of the crate, with
+/// `fn new`.
+macro_rules! handle_struct {
+    ($(#[$doc:meta])* $class:ident($handle:ty)) => {
+        $(#[$doc])*
+        #[pyclass(module = "shmstruct", frozen)]
+        pub struct $class {
+            inner: $crate::handle::Owned<$handle>,
+        }
+
+        impl $class {
+            fn new(inner: $crate::handle::Owned<$handle>) -> $class {
+                $class { inner }
+            }
+        }
+    };
+}
+
+/// The `#[pymethods]` of a class whose `inner` is an `Owned` handle of a
+/// named primitive and which has `fn new(Owned<_>) -> Self`: the given
+/// methods, then `name`, `keep()` and `unlink()`; for a primitive (its
+/// crate type given), also `open(name)` and `__repr__`; after `create`, also `create(name, *, mode=None)` (for the
+/// primitives made without arguments, `$what` saying what it makes); after
+/// `with`, also `__enter__` (a blocking `acquire`) and `__exit__`
+/// (`release`).
+macro_rules! handle_class {
+    ($class:ident($handle:ty, $what:literal) create $($rest:ident)? { $($methods:tt)* }) => {
+        handle_class!($class($handle, $what) $($rest)? {
+            #[doc = concat!("Creates ", $what, " in the segment `name` (mode `0o600` unless `mode` says otherwise).")]
+            #[staticmethod]
+            #[pyo3(signature = (name, *, mode = None))]
+            fn create(name: &str, mode: Option<u32>) -> PyResult<$class> {
+                let handle = <$handle>::create_with(name, &$crate::handle::options(mode));
+                let handle = $crate::errors::IntoPy::py(handle)?;
+                Ok($class::new($crate::handle::Owned::created(handle)))
+            }
+
+            $($methods)*
+        });
+    };
+    ($class:ident($handle:ty, $what:literal) with { $($methods:tt)* }) => {
+        handle_class!($class($handle, $what) {
+            $($methods)*
+
+            fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+                self.acquire(py, true, None)
+            }
+
+            #[pyo3(signature = (*_args))]
+            fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+                self.release()
+            }
+        });
+    };
+    ($class:ident($handle:ty, $what:literal) { $($methods:tt)* }) => {
+        handle_class!($class {
+            $($methods)*
+
+            #[doc = concat!("Opens the segment `name`, which must hold a `", stringify!($class), "`.")]
+            #[staticmethod]
+            fn open(name: &str) -> PyResult<$class> {
+                let handle = <$handle>::open_with(name, &$crate::handle::options(None));
+                let handle = $crate::errors::IntoPy::py(handle)?;
+                Ok($class::new($crate::handle::Owned::opened(handle)))
+            }
+
+            fn __repr__(&self) -> String {
+                format!(concat!("<shmstruct.", stringify!($class), " {:?}>"), self.inner.name())
+            }
+        });
+    };
+    ($class:ident { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            /// The segment's name.
+            #[getter]
+            fn name(&self) -> &str {
+                self.inner.name()
+            }
+
+            /// Keeps the segment when this (creating) handle is garbage-collected.
+            fn keep(&self) {
+                self.inner.keep();
+            }
+
+            /// Removes the segment's name now.
+            fn unlink(&self) -> PyResult<()> {
+                self.inner.unlink()
+            }
+        }
+    };
 }
 
 /// The options of every call: the default directory (`/dev/shm`, or

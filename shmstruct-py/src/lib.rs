@@ -14,6 +14,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+#[macro_use]
 mod handle;
 mod locks;
 mod primitives;

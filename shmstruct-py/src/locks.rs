@@ -19,8 +19,8 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use shmstruct::{LockError, LockGuard, NamedLockGuard};
 
-use crate::errors::{IntoPy, Poisoned};
-use crate::handle::{options, Owned};
+use crate::errors::Poisoned;
+use crate::handle::Owned;
 use crate::wait::{acquire_timeout, sliced};
 
 /// The guard of a lock this thread holds: a `Lock`'s (poisoning), or a
@@ -240,23 +240,7 @@ impl Lock {
     }
 }
 
-#[pymethods]
-impl Lock {
-    /// Creates the lock segment `name`, unlocked.
-    #[staticmethod]
-    #[pyo3(signature = (name, *, mode = None))]
-    fn create(name: &str, mode: Option<u32>) -> PyResult<Lock> {
-        let lock = shmstruct::Lock::create_with(name, &options(mode)).py()?;
-        Ok(Lock::new(Owned::created(lock)))
-    }
-
-    /// Opens the lock segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<Lock> {
-        let lock = shmstruct::Lock::open_with(name, &options(None)).py()?;
-        Ok(Lock::new(Owned::opened(lock)))
-    }
-
+handle_class!(Lock(shmstruct::Lock, "an unlocked lock") create with {
     /// Takes the lock (Python's `acquire`): `True` once held, `False` if
     /// `blocking=False` or the `timeout` (seconds) passed first. Raises
     /// `shmstruct.Poisoned` if the data is poisoned (the lock is then not
@@ -316,68 +300,18 @@ impl Lock {
             self.take(py, None, false)
         }
     }
+});
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.take(py, None, false)
-    }
+handle_struct!(
+    /// A recursive lock shared by processes through the named segment `name`:
+    /// Python's `multiprocessing.RLock()`, robust. The thread that holds it may
+    /// take it again; it is free once released as often as it was acquired,
+    /// by that thread. If a holder dies, the next `acquire()` raises
+    /// `shmstruct.Poisoned` once (having made the lock usable again).
+    RLock(shmstruct::RLock)
+);
 
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-        self.release()
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.Lock {:?}>", self.inner.handle.name())
-    }
-}
-
-/// A recursive lock shared by processes through the named segment `name`:
-/// Python's `multiprocessing.RLock()`, robust. The thread that holds it may
-/// take it again; it is free once released as often as it was acquired,
-/// by that thread. If a holder dies, the next `acquire()` raises
-/// `shmstruct.Poisoned` once (having made the lock usable again).
-#[pyclass(module = "shmstruct", frozen)]
-pub struct RLock {
-    inner: Owned<shmstruct::RLock>,
-}
-
-#[pymethods]
-impl RLock {
-    /// Creates the recursive lock segment `name`, unlocked.
-    #[staticmethod]
-    #[pyo3(signature = (name, *, mode = None))]
-    fn create(name: &str, mode: Option<u32>) -> PyResult<RLock> {
-        let lock = shmstruct::RLock::create_with(name, &options(mode)).py()?;
-        Ok(RLock {
-            inner: Owned::created(lock),
-        })
-    }
-
-    /// Opens the recursive lock segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<RLock> {
-        let lock = shmstruct::RLock::open_with(name, &options(None)).py()?;
-        Ok(RLock {
-            inner: Owned::opened(lock),
-        })
-    }
-
+handle_class!(RLock(shmstruct::RLock, "an unlocked recursive lock") create with {
     /// Takes the lock once more (Python's `acquire`): `True` once held,
     /// `False` if `blocking=False` or the `timeout` passed first.
     #[pyo3(signature = (blocking = true, timeout = -1.0))]
@@ -415,36 +349,7 @@ impl RLock {
     fn locked(&self) -> bool {
         self.inner.handle.locked()
     }
-
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-        self.release()
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.RLock {:?}>", self.inner.handle.name())
-    }
-}
+});
 
 /// `function(*args)` under `lock` (a `Lock` or `None`), unless this thread
 /// holds it already (the pattern ``with v.get_lock(): v.value += 1``): the

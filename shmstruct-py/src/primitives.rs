@@ -12,18 +12,16 @@ use crate::handle::{options, Owned};
 use crate::locks::{hold, holder_died, key_of, not_held, put_back, take_held, with_held, Guard};
 use crate::wait::{acquire_timeout, released, sliced, timeout};
 
-/// A counting semaphore shared by processes through the named segment
-/// `name`: Python's `multiprocessing.Semaphore(value)`, or
-/// `BoundedSemaphore(value)` when created bounded. Any thread of any
-/// process may release it. A permit taken here is not given back if this
-/// process dies (as with Python's); use the Rust guard for that.
-#[pyclass(module = "shmstruct", frozen)]
-pub struct Semaphore {
-    inner: Owned<shmstruct::Semaphore>,
-}
+handle_struct!(
+    /// A counting semaphore shared by processes through the named segment
+    /// `name`: Python's `multiprocessing.Semaphore(value)`, or
+    /// `BoundedSemaphore(value)` when created bounded. Any thread of any
+    /// process may release it. A permit taken here is not given back if this
+    /// process dies (as with Python's); use the Rust guard for that.
+    Semaphore(shmstruct::Semaphore)
+);
 
-#[pymethods]
-impl Semaphore {
+handle_class!(Semaphore(shmstruct::Semaphore, "") with {
     /// Creates the semaphore segment `name` with `value` permits; bounded:
     /// releasing beyond `value` raises `ValueError`.
     #[staticmethod]
@@ -36,18 +34,7 @@ impl Semaphore {
             shmstruct::Semaphore::create_with(name, value, &options)
         }
         .py()?;
-        Ok(Semaphore {
-            inner: Owned::created(semaphore),
-        })
-    }
-
-    /// Opens the semaphore segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<Semaphore> {
-        let semaphore = shmstruct::Semaphore::open_with(name, &options(None)).py()?;
-        Ok(Semaphore {
-            inner: Owned::opened(semaphore),
-        })
+        Ok(Semaphore::new(Owned::created(semaphore)))
     }
 
     /// Takes a permit: `True`, or `False` if `blocking=False` or the
@@ -70,65 +57,15 @@ impl Semaphore {
     fn get_value(&self) -> PyResult<u32> {
         self.inner.handle.value().py()
     }
+});
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
+handle_struct!(
+    /// An event shared by processes through the named segment `name`: Python's
+    /// `multiprocessing.Event()`.
+    Event(shmstruct::Event)
+);
 
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-        self.release()
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.Semaphore {:?}>", self.inner.handle.name())
-    }
-}
-
-/// An event shared by processes through the named segment `name`: Python's
-/// `multiprocessing.Event()`.
-#[pyclass(module = "shmstruct", frozen)]
-pub struct Event {
-    inner: Owned<shmstruct::Event>,
-}
-
-#[pymethods]
-impl Event {
-    /// Creates the event segment `name`, not set.
-    #[staticmethod]
-    #[pyo3(signature = (name, *, mode = None))]
-    fn create(name: &str, mode: Option<u32>) -> PyResult<Event> {
-        let event = shmstruct::Event::create_with(name, &options(mode)).py()?;
-        Ok(Event {
-            inner: Owned::created(event),
-        })
-    }
-
-    /// Opens the event segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<Event> {
-        let event = shmstruct::Event::open_with(name, &options(None)).py()?;
-        Ok(Event {
-            inner: Owned::opened(event),
-        })
-    }
-
+handle_class!(Event(shmstruct::Event, "an event, not set") create {
     /// Sets the flag and wakes every waiter.
     fn set(&self) {
         self.inner.handle.set();
@@ -154,27 +91,7 @@ impl Event {
         })?;
         Ok(set.is_some() || event.is_set())
     }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.Event {:?}>", self.inner.handle.name())
-    }
-}
+});
 
 /// A condition variable with its own lock, shared by processes through the
 /// named segment `name`: Python's `multiprocessing.Condition()`. Its lock
@@ -199,23 +116,7 @@ impl Condition {
     }
 }
 
-#[pymethods]
-impl Condition {
-    /// Creates the condition segment `name`.
-    #[staticmethod]
-    #[pyo3(signature = (name, *, mode = None))]
-    fn create(name: &str, mode: Option<u32>) -> PyResult<Condition> {
-        let condition = shmstruct::Condition::create_with(name, &options(mode)).py()?;
-        Ok(Condition::new(Owned::created(condition)))
-    }
-
-    /// Opens the condition segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<Condition> {
-        let condition = shmstruct::Condition::open_with(name, &options(None)).py()?;
-        Ok(Condition::new(Owned::opened(condition)))
-    }
-
+handle_class!(Condition(shmstruct::Condition, "a condition variable") create with {
     /// Takes the condition's lock: `True`, or `False` if `blocking=False` or
     /// the `timeout` passed first.
     #[pyo3(signature = (blocking = true, timeout = -1.0))]
@@ -347,67 +248,25 @@ impl Condition {
     fn notify_all(&self) -> PyResult<()> {
         self.notify(u32::MAX)
     }
+});
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
+handle_struct!(
+    /// A barrier for `parties` threads or processes, shared through the named
+    /// segment `name`: Python's `multiprocessing.Barrier(parties)`. A `timeout`
+    /// that passes breaks the barrier (`threading.BrokenBarrierError`), as in
+    /// Python. `wait()` releases the GIL but, unlike the other waits, is not
+    /// cut into slices (a slice's timeout would break the barrier), so Ctrl-C
+    /// is noticed only when it returns; give it a `timeout`.
+    Barrier(shmstruct::Barrier)
+);
 
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-        self.release()
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.Condition {:?}>", self.inner.handle.name())
-    }
-}
-
-/// A barrier for `parties` threads or processes, shared through the named
-/// segment `name`: Python's `multiprocessing.Barrier(parties)`. A `timeout`
-/// that passes breaks the barrier (`threading.BrokenBarrierError`), as in
-/// Python. `wait()` releases the GIL but, unlike the other waits, is not
-/// cut into slices (a slice's timeout would break the barrier), so Ctrl-C
-/// is noticed only when it returns; give it a `timeout`.
-#[pyclass(module = "shmstruct", frozen)]
-pub struct Barrier {
-    inner: Owned<shmstruct::Barrier>,
-}
-
-#[pymethods]
-impl Barrier {
+handle_class!(Barrier(shmstruct::Barrier, "") {
     /// Creates the barrier segment `name` for `parties` parties.
     #[staticmethod]
     #[pyo3(signature = (name, parties, *, mode = None))]
     fn create(name: &str, parties: u32, mode: Option<u32>) -> PyResult<Barrier> {
         let barrier = shmstruct::Barrier::create_with(name, parties, &options(mode)).py()?;
-        Ok(Barrier {
-            inner: Owned::created(barrier),
-        })
-    }
-
-    /// Opens the barrier segment `name`.
-    #[staticmethod]
-    fn open(name: &str) -> PyResult<Barrier> {
-        let barrier = shmstruct::Barrier::open_with(name, &options(None)).py()?;
-        Ok(Barrier {
-            inner: Owned::opened(barrier),
-        })
+        Ok(Barrier::new(Owned::created(barrier)))
     }
 
     /// Waits until all parties have called `wait`; returns this party's
@@ -458,24 +317,4 @@ impl Barrier {
     fn broken(&self) -> PyResult<bool> {
         self.inner.handle.is_broken().py()
     }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<shmstruct.Barrier {:?}>", self.inner.handle.name())
-    }
-}
+});

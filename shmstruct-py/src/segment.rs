@@ -63,8 +63,7 @@ impl Segment {
     }
 }
 
-#[pymethods]
-impl Segment {
+handle_class!(Segment {
     /// Creates the segment `name` holding `init`, the bytes of the layout
     /// `descriptor`; `lock` is `True` (its own lock), `False` (none) or a
     /// `Lock` to share. Removed when garbage-collected, unless kept.
@@ -137,26 +136,10 @@ impl Segment {
         }
     }
 
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.handle.name()
-    }
-
     /// Whether this handle removes the name when garbage-collected.
     #[getter]
     fn unlinks_on_drop(&self) -> bool {
         self.inner.unlinks_on_drop()
-    }
-
-    /// Keeps the segment when this (creating) handle is garbage-collected.
-    fn keep(&self) {
-        self.inner.keep();
-    }
-
-    /// Removes the segment's name now.
-    fn unlink(&self) -> PyResult<()> {
-        self.inner.unlink()
     }
 
     fn __len__(&self) -> usize {
@@ -205,4 +188,4 @@ impl Segment {
             self.inner.handle.layout()
         )
     }
-}
+});

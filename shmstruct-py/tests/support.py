@@ -20,6 +20,13 @@ def unique_name(tag):
     return f"p{os.getpid()}-{next(_counter)}-{tag}"[:30]
 
 
+def names(tag):
+    """A unique prefix for one test's segments, and a function that names
+    each of them: ``name("lock")`` is ``<prefix>-lock``."""
+    prefix = unique_name(tag)
+    return prefix, lambda obj: f"{prefix}-{obj}"
+
+
 RUST_CHILD = os.environ.get("SHMSTRUCT_RUST_CHILD")
 needs_rust = unittest.skipUnless(
     RUST_CHILD, "needs the Rust test binary (run through `cargo test --test python_package`)"

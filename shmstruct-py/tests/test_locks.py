@@ -9,7 +9,7 @@ import threading
 import unittest
 
 import shmstruct
-from support import WAIT, ProcessTestCase, needs_rust, unique_name
+from support import WAIT, ProcessTestCase, names, needs_rust, unique_name
 
 
 def in_thread(function):
@@ -92,8 +92,7 @@ class LockTest(unittest.TestCase):
 class AcrossLanguagesTest(ProcessTestCase):
     @needs_rust
     def test_locks_held_by_rust(self):
-        prefix = unique_name("held")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("held")
         lock = shmstruct.Lock.create(name("lock"))
         rlock = shmstruct.RLock.create(name("rlock"))
         held = shmstruct.Event.create(name("held"))
@@ -113,8 +112,7 @@ class AcrossLanguagesTest(ProcessTestCase):
     @needs_rust
     def test_rust_and_python_increment_under_one_lock_exactly(self):
         times = 20000
-        prefix = unique_name("count")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("count")
         counter = shmstruct.Value.create(name("counter"), "q", 0)
         start = shmstruct.Barrier.create(name("start"), 2)
         child = self.rust("increment", name=prefix, times=times)
@@ -127,8 +125,7 @@ class AcrossLanguagesTest(ProcessTestCase):
 
     @needs_rust
     def test_a_killed_rust_holder_poisons_and_python_repairs(self):
-        prefix = unique_name("rkill")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("rkill")
         counter = shmstruct.Value.create(name("counter"), "q", 5)
         held = shmstruct.Event.create(name("held"))
         child = self.rust("hold_and_die", name=prefix)
@@ -151,8 +148,7 @@ class AcrossLanguagesTest(ProcessTestCase):
 
     @needs_rust
     def test_a_killed_python_holder_poisons_and_rust_repairs(self):
-        prefix = unique_name("pkill")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("pkill")
         counter = shmstruct.Value.create(name("counter"), "q", 5)
         held = shmstruct.Event.create(name("held"))
         holder = self.python(

@@ -8,7 +8,7 @@ import unittest
 from ctypes import Structure, c_char, c_double, c_float, c_int32, c_longdouble, c_uint8, c_uint16, c_uint32
 
 import shmstruct
-from support import WAIT, ProcessTestCase, needs_rust, unique_name
+from support import WAIT, ProcessTestCase, names, needs_rust, unique_name
 
 SEGMENTS = os.environ.get("SHMSTRUCT_DIR", "/dev/shm")
 
@@ -174,8 +174,7 @@ class ArrayTest(unittest.TestCase):
 class RustTest(ProcessTestCase):
     @needs_rust
     def test_python_segments_open_in_rust(self):
-        prefix = unique_name("py")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("py")
         p = shmstruct.Value.create(name("p"), Point, (1.5, -2.5))
         a = shmstruct.Array.create(name("a"), Point, [(1.0, 2.0), (3.0, 4.0)])
         s = shmstruct.Array.create(name("s"), "c", b"hello")
@@ -193,8 +192,7 @@ class RustTest(ProcessTestCase):
 
     @needs_rust
     def test_rust_segments_open_in_python(self):
-        prefix = unique_name("rs")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("rs")
         ready = shmstruct.Event.create(name("ready"))
         done = shmstruct.Event.create(name("done"))
         child = self.rust("create_for_python", name=prefix)

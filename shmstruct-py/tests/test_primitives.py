@@ -5,7 +5,7 @@ import threading
 import unittest
 
 import shmstruct
-from support import WAIT, ProcessTestCase, needs_rust, unique_name
+from support import WAIT, ProcessTestCase, names, needs_rust, unique_name
 
 
 class PrimitivesTest(unittest.TestCase):
@@ -77,8 +77,7 @@ class PrimitivesTest(unittest.TestCase):
 class WithRustTest(ProcessTestCase):
     @needs_rust
     def test_every_primitive_with_a_rust_process(self):
-        prefix = unique_name("prim")
-        name = lambda object: f"{prefix}-{object}"
+        prefix, name = names("prim")
         barrier = shmstruct.Barrier.create(name("barrier"), 2)
         semaphore = shmstruct.Semaphore.create(name("semaphore"), 0)
         event = shmstruct.Event.create(name("event"))

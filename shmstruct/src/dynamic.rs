@@ -11,7 +11,6 @@
 //!
 //! Not a stable API: it exists for the Python package.
 
-use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -175,11 +174,6 @@ impl DynamicSegment {
     /// The segment's name.
     pub fn name(&self) -> &str {
         self.segment.name()
-    }
-
-    /// The segment's file.
-    pub fn path(&self) -> &Path {
-        self.segment.path()
     }
 
     /// Removes the segment's name if it still names this segment.

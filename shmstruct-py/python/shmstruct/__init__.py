@@ -229,14 +229,14 @@ class Value(_Shared):
 _STRUCT_VALUES = {}
 
 
-def _field_property(field):
+def _field_property(field, doc=None):
     def get(self):
         return _locked_call(self._lock, getattr, self._obj, field)
 
     def set(self, value):
         _locked_call(self._lock, setattr, self._obj, field, value)
 
-    return property(get, set, doc=f"The field {field!r}, under the lock.")
+    return property(get, set, doc=doc or f"The field {field!r}, under the lock.")
 
 
 class Array(_Shared):
@@ -296,23 +296,8 @@ class Array(_Shared):
         for index in range(len(self)):
             yield self[index]
 
-    @property
-    def value(self):
-        """A byte string's bytes up to the first NUL."""
-        return _locked_call(self._lock, getattr, self._obj, "value")
-
-    @value.setter
-    def value(self, value):
-        _locked_call(self._lock, setattr, self._obj, "value", value)
-
-    @property
-    def raw(self):
-        """A byte string's whole buffer."""
-        return _locked_call(self._lock, getattr, self._obj, "raw")
-
-    @raw.setter
-    def raw(self, value):
-        _locked_call(self._lock, setattr, self._obj, "raw", value)
+    value = _field_property("value", "A byte string's bytes up to the first NUL, under the lock.")
+    raw = _field_property("raw", "A byte string's whole buffer, under the lock.")
 
 
 def descriptor(ctype):
