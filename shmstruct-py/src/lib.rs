@@ -6,10 +6,10 @@
 //! GIL around every call that can block, and waits in short slices so that
 //! Ctrl-C interrupts a wait.
 //!
-//! - [`segment`]: a segment of any layout, whose data Python views in place
+//! - `segment`: a segment of any layout, whose data Python views in place
 //!   through the buffer protocol (ctypes' `from_buffer`);
-//! - [`locks`]: `Lock` and `RLock`, held per thread;
-//! - [`primitives`]: `Semaphore`, `Event`, `Condition` and `Barrier`.
+//! - `locks`: `Lock` and `RLock`, held per thread;
+//! - `primitives`: `Semaphore`, `Event`, `Condition` and `Barrier`.
 
 use pyo3::prelude::*;
 
