@@ -82,6 +82,8 @@ fn rust_role(role: &str) -> shmstruct::Result<()> {
             let s = SharedBytes::open(&name("s"))?;
             let upper = s.value()?.to_ascii_uppercase();
             s.set_value(&upper)?;
+            let fingerprint: u64 = support::arg("FINGERPRINT").parse().expect("a number");
+            assert_eq!(fingerprint, Sample::LAYOUT.fingerprint(), "Python's Sample");
             let sample = Value::<Sample>::open(&name("sample"))?;
             let mut guard = sample.lock()?;
             assert_eq!(guard.label.raw(), b"abc\0\0\0");

@@ -159,11 +159,6 @@ pub fn holder_died<G>(
     }
 }
 
-/// Whether `error` says only that the lock is held by someone else.
-fn is_busy(error: &shmstruct::Error) -> bool {
-    error.is_timed_out() || matches!(error, shmstruct::Error::WouldBlock { .. })
-}
-
 /// A lock shared by processes through the named segment `name`: Python's
 /// `multiprocessing.Lock()`, robust. If a holder dies (or a Rust thread
 /// panics holding it), the lock *poisons* what it guards: every later
@@ -207,18 +202,7 @@ impl Lock {
                 lock.lock_timeout(wait)
             }
         };
-        // A free lock is taken at once, without giving up the GIL.
-        let first = if poisoned {
-            attempt(Duration::ZERO)
-        } else {
-            lock.try_lock()
-        };
-        let guard = match first {
-            Ok(guard) => Some(guard),
-            Err(error) if !is_busy(&error) => return Err(crate::errors::to_py(error)),
-            Err(_) if timeout == Some(Duration::ZERO) => None,
-            Err(_) => sliced(py, timeout, attempt)?,
-        };
+        let guard = sliced(py, timeout, attempt)?;
         let Some(guard) = guard else {
             return Ok(false);
         };

@@ -10,7 +10,7 @@ use shmstruct::{LockError, LockGuard, RawCondition};
 use crate::errors::{broken_barrier, to_py, IntoPy, Poisoned};
 use crate::handle::{options, Owned};
 use crate::locks::{hold, holder_died, key_of, not_held, put_back, take_held, with_held, Guard};
-use crate::wait::{acquire_timeout, released, sliced, timeout};
+use crate::wait::{acquire_timeout, released, sliced, sliced_released, timeout};
 
 handle_struct!(
     /// A counting semaphore shared by processes through the named segment
@@ -165,7 +165,9 @@ handle_class!(Condition(shmstruct::Condition, "a condition variable") create wit
             return Err(not_held("the condition's lock"));
         };
         let mut slot = Some(guard);
-        let waited = sliced(py, timeout, |slice| {
+        // Never with the GIL held: waking up re-takes the lock, which may
+        // wait for a thread of this process that waits for the GIL.
+        let waited = sliced_released(py, timeout, |slice| {
             let guard = slot.take().expect("the guard is back after every slice");
             match condition.wait_timeout(guard, slice) {
                 Ok((guard, result)) => {

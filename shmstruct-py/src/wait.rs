@@ -58,6 +58,26 @@ impl<T> SameThread<T> {
     }
 }
 
+/// Calls `attempt(Duration::ZERO)` with the GIL held, then, if that timed
+/// out, goes on as [`sliced_released`]: what is free now is taken without
+/// giving up the GIL. `attempt(Duration::ZERO)` must not block.
+///
+/// # Errors
+///
+/// As [`sliced_released`].
+pub fn sliced<T>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    mut attempt: impl FnMut(Duration) -> shmstruct::Result<T>,
+) -> PyResult<Option<T>> {
+    match attempt(Duration::ZERO) {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if !error.is_timed_out() => Err(to_py(error)),
+        Err(_) if timeout == Some(Duration::ZERO) => Ok(None),
+        Err(_) => sliced_released(py, timeout, attempt),
+    }
+}
+
 /// Calls `attempt(slice)`, with the GIL released, until it returns
 /// something other than a timeout or `timeout` has passed; `slice` is at
 /// most 50 ms, and Python's signal handlers run between slices (so Ctrl-C
@@ -69,7 +89,7 @@ impl<T> SameThread<T> {
 /// # Errors
 ///
 /// The exception for any other error, or the one a signal handler raised.
-pub fn sliced<T>(
+pub fn sliced_released<T>(
     py: Python<'_>,
     timeout: Option<Duration>,
     mut attempt: impl FnMut(Duration) -> shmstruct::Result<T>,

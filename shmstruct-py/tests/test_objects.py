@@ -137,6 +137,32 @@ class ValueTest(unittest.TestCase):
             shmstruct.Value.create(unique_name("r"), "i", 1, lock=shmstruct.RLock.create(unique_name("rl")))
 
 
+class IssueExampleTest(unittest.TestCase):
+    def test_the_example_of_the_package_docs(self):
+        # The segments the example opens, made first (by Rust, in practice).
+        prefix, name = names("demo")
+        made = [
+            shmstruct.Value.create(name("n"), "q", 41),
+            shmstruct.Array.create(name("a"), Point, [(1.0, 2.0), (3.0, 4.0)]),
+            shmstruct.Array.create(name("s"), "c", b"hello"),
+            shmstruct.Lock.create(name("lock")),
+        ]
+        n = shmstruct.Value.open(name("n"))
+        a = shmstruct.Array.open(name("a"), Point)
+        with n.get_lock():
+            n.value += 1
+        self.assertEqual((a[0].x, len(a), [(p.x, p.y) for p in a]), (1.0, 2, [(1.0, 2.0), (3.0, 4.0)]))
+        s = shmstruct.Array.open(name("s"))
+        s.value = b"HELLO"
+        self.assertEqual((s.value, s.raw, n.value), (b"HELLO", b"HELLO", 42))
+        lock = shmstruct.Lock.open(name("lock"))
+        v = shmstruct.Value.create(name("v"), "i", 7)
+        p = shmstruct.Value.create(name("p"), Point, (1.0, 2.0))
+        self.assertEqual((v.value, p.x, p.y), (7, 1.0, 2.0))
+        self.assertEqual(shmstruct.layout(p), "Point: _fields_ = [('x', c_double), ('y', c_double)]")
+        self.assertEqual(lock.name, made[3].name)
+
+
 class ArrayTest(unittest.TestCase):
     def test_numbers(self):
         a = shmstruct.Array.create(unique_name("a"), "d", [1.0, 2.0, 3.0])
@@ -182,7 +208,8 @@ class RustTest(ProcessTestCase):
         raw = shmstruct.Value.create(name("raw"), c_double, 1.5, lock=False)
         packed = shmstruct.Value.create(name("packed"), Packed, 1, 2)
         aligned = shmstruct.Value.create(name("aligned"), Aligned, 3)
-        self.assert_exits_ok(self.rust("open_python_segments", name=prefix))
+        fingerprint = shmstruct.fingerprint(Sample)
+        self.assert_exits_ok(self.rust("open_python_segments", name=prefix, fingerprint=fingerprint))
         self.assertEqual((p.x, p.y), (3.0, -5.0))
         self.assertEqual([(q.x, q.y) for q in a], [(2.0, 4.0), (6.0, 8.0)])
         self.assertEqual(s.value, b"HELLO")
