@@ -110,6 +110,31 @@ class AcrossLanguagesTest(ProcessTestCase):
         self.assert_exits_ok(child)
 
     @needs_rust
+    def test_killed_rust_holder_of_a_lock_and_an_rlock(self):
+        prefix, name = names("lkill")
+        lock = shmstruct.Lock.create(name("lock"))
+        rlock = shmstruct.RLock.create(name("rlock"))
+        held = shmstruct.Event.create(name("held"))
+        release = shmstruct.Event.create(name("release"))  # never set: the child is killed
+        child = self.rust("hold_locks", name=prefix)
+        self.assertTrue(held.wait(WAIT))
+        self.kill(child)
+        # The Lock poisons until cleared; the RLock, which has no poison
+        # flag, says so once and is usable again.
+        with self.assertRaises(shmstruct.Poisoned):
+            lock.acquire(timeout=WAIT)
+        self.assertTrue(lock.acquire_poisoned(timeout=WAIT))
+        lock.clear_poison()
+        lock.release()
+        with lock:
+            self.assertFalse(lock.is_poisoned())
+        with self.assertRaises(shmstruct.Poisoned):
+            rlock.acquire(timeout=WAIT)
+        self.assertTrue(rlock.acquire(timeout=WAIT))
+        rlock.release()
+        self.assertFalse(rlock.locked() or release.is_set())
+
+    @needs_rust
     def test_rust_and_python_increment_under_one_lock_exactly(self):
         times = 20000
         prefix, name = names("count")

@@ -133,8 +133,11 @@ class ValueTest(unittest.TestCase):
         with lock:
             opened.value = opened.value.upper()
         self.assertEqual(s.value, b"HELLO")
+        rlock = shmstruct.RLock.create(unique_name("rl"))
         with self.assertRaises(TypeError):
-            shmstruct.Value.create(unique_name("r"), "i", 1, lock=shmstruct.RLock.create(unique_name("rl")))
+            shmstruct.Value.create(unique_name("r"), "i", 1, lock=rlock)
+        with self.assertRaises(shmstruct.LayoutMismatch):
+            shmstruct.Value.open(rlock.name)
 
 
 class IssueExampleTest(unittest.TestCase):
