@@ -185,3 +185,86 @@ impl DynamicSegment {
         self.segment.unlink()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SharedLayout, Value};
+
+    /// A private segment directory, removed with what is left in it.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            let dir = std::env::temp_dir()
+                .join(format!("shmstruct-dynamic-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("creating the directory");
+            Dir(dir)
+        }
+
+        fn options(&self) -> SegmentOptions {
+            SegmentOptions::new().dir(&self.0)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_run_time_layout_is_a_typed_value_and_back() {
+        let dir = Dir::new("typed");
+        let options = dir.options();
+        let layout = Layout::decode(&<[u32; 2]>::LAYOUT.encode()).expect("decodes");
+        let init: Vec<u8> = [7u32, 9].iter().flat_map(|n| n.to_ne_bytes()).collect();
+        let created =
+            DynamicSegment::create("pair", &layout, &init, DataLock::Own, &options).unwrap();
+        assert_eq!(created.len(), 8);
+        let typed = Value::<[u32; 2]>::open_with("pair", &options).unwrap();
+        assert_eq!(typed.get().unwrap(), [7, 9]);
+        typed.set([1, 2]).unwrap();
+
+        let opened = DynamicSegment::open("pair", &options).unwrap();
+        assert_eq!(opened.layout(), <[u32; 2]>::LAYOUT);
+        assert_eq!(opened.lock_mode(), &LockMode::Own);
+        let guard = opened.lock().expect("its own lock").lock().unwrap();
+        let mut bytes = [0u8; 8];
+        // SAFETY: the data is 8 bytes in the mapping, which `opened` keeps;
+        // this thread holds the lock that every writer takes.
+        unsafe { std::ptr::copy_nonoverlapping(opened.data().as_ptr(), bytes.as_mut_ptr(), 8) };
+        drop(guard);
+        assert_eq!(bytes[..4], 1u32.to_ne_bytes());
+        created.unlink().unwrap();
+    }
+
+    #[test]
+    fn mismatches_and_bad_input_are_errors() {
+        let dir = Dir::new("errors");
+        let options = dir.options();
+        let error = DynamicSegment::create("short", f64::LAYOUT, &[0; 4], DataLock::None, &options)
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+        let raw =
+            DynamicSegment::create("raw", f64::LAYOUT, &[0; 8], DataLock::None, &options).unwrap();
+        assert!(raw.lock().is_none());
+        let error = raw.check_layout(f32::LAYOUT).unwrap_err();
+        assert!(error.is_layout(), "{error:?}");
+        assert!(error.to_string().contains("holds `f64`"), "{error}");
+        let lock = Lock::create_with("lock", &options).unwrap();
+        let shared = DynamicSegment::create(
+            "shared",
+            u8::LAYOUT,
+            &[1],
+            DataLock::Shared(&lock),
+            &options,
+        )
+        .unwrap();
+        let opened = DynamicSegment::open("shared", &options).unwrap();
+        assert_eq!(opened.lock().map(Lock::name), Some("lock"));
+        for segment in [raw.name(), shared.name(), lock.name()] {
+            options.unlink(segment).unwrap();
+        }
+    }
+}
