@@ -279,7 +279,6 @@ fn python_package() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let printed = std::fs::read_to_string(&output).unwrap_or_default();
-    eprintln!("{printed}");
     let status = status.unwrap_or_else(|| panic!("the Python tests ran over {RUN_LIMIT:?}"));
     assert!(
         status.success(),
