@@ -148,8 +148,12 @@ macro_rules! handle_class {
                 self.acquire(py, true, None)
             }
 
-            #[pyo3(signature = (*_args))]
-            fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+            fn __exit__(
+                &self,
+                _type: &Bound<'_, PyAny>,
+                _value: &Bound<'_, PyAny>,
+                _traceback: &Bound<'_, PyAny>,
+            ) -> PyResult<()> {
                 self.release()
             }
         });

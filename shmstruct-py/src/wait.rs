@@ -58,9 +58,15 @@ impl<T> SameThread<T> {
     }
 }
 
+/// Whether `error` is a `try_*` call's "not now".
+fn is_would_block(error: &shmstruct::Error) -> bool {
+    matches!(error, shmstruct::Error::WouldBlock { .. })
+}
+
 /// Calls `attempt(Duration::ZERO)` with the GIL held, then, if that timed
 /// out, goes on as [`sliced_released`]: what is free now is taken without
-/// giving up the GIL. `attempt(Duration::ZERO)` must not block.
+/// giving up the GIL. `attempt(Duration::ZERO)` must not block; it may
+/// report a timeout or a `try_*` call's `WouldBlock`.
 ///
 /// # Errors
 ///
@@ -72,7 +78,7 @@ pub fn sliced<T>(
 ) -> PyResult<Option<T>> {
     match attempt(Duration::ZERO) {
         Ok(value) => Ok(Some(value)),
-        Err(error) if !error.is_timed_out() => Err(to_py(error)),
+        Err(error) if !(error.is_timed_out() || is_would_block(&error)) => Err(to_py(error)),
         Err(_) if timeout == Some(Duration::ZERO) => Ok(None),
         Err(_) => sliced_released(py, timeout, attempt),
     }
