@@ -41,13 +41,17 @@ named!(
 );
 
 /// A handle and whether dropping it removes the name: set for the creator
-/// until `keep()`. The segment is never registered with
-/// `multiprocessing.resource_tracker`, which would unlink it when any
-/// process that merely opened it exits (CPython gh-82300).
+/// until `keep()`, and only in the creating process (a child made by
+/// `fork` has a copy of the handle, but did not create anything). The
+/// segment is never registered with `multiprocessing.resource_tracker`,
+/// which would unlink it when any process that merely opened it exits
+/// (CPython gh-82300).
 pub struct Owned<H: Named> {
     /// The crate's handle.
     pub handle: H,
     unlink_on_drop: AtomicBool,
+    /// The process that made this handle.
+    pid: u32,
 }
 
 impl<H: Named> Owned<H> {
@@ -56,6 +60,7 @@ impl<H: Named> Owned<H> {
         Owned {
             handle,
             unlink_on_drop: AtomicBool::new(true),
+            pid: std::process::id(),
         }
     }
 
@@ -64,6 +69,7 @@ impl<H: Named> Owned<H> {
         Owned {
             handle,
             unlink_on_drop: AtomicBool::new(false),
+            pid: std::process::id(),
         }
     }
 
@@ -81,7 +87,7 @@ impl<H: Named> Owned<H> {
     /// Whether dropping this handle removes the name.
     pub fn unlinks_on_drop(&self) -> bool {
         // Relaxed: as in `keep`.
-        self.unlink_on_drop.load(Ordering::Relaxed)
+        self.unlink_on_drop.load(Ordering::Relaxed) && self.pid == std::process::id()
     }
 
     /// Removes the name now (from any handle, creator or not).
@@ -93,7 +99,7 @@ impl<H: Named> Owned<H> {
 
 impl<H: Named> Drop for Owned<H> {
     fn drop(&mut self) {
-        if *self.unlink_on_drop.get_mut() {
+        if self.unlinks_on_drop() {
             // Already gone (unlinked by someone else) is fine.
             let _ = self.handle.unlink();
         }

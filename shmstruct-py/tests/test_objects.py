@@ -120,6 +120,21 @@ class ValueTest(unittest.TestCase):
         shmstruct.unlink(name)
         self.assertFalse(exists(name))
 
+    def test_a_forked_child_does_not_unlink_what_its_parent_created(self):
+        name = unique_name("fork")
+        v = shmstruct.Value.create(name, "i", 1)
+        pid = os.fork()
+        if pid == 0:
+            # The child's copy of the creating handle, dropped: no unlink.
+            try:
+                v.value = 2
+                del v
+            finally:
+                os._exit(0)
+        self.assertEqual(os.waitpid(pid, 0)[1], 0)
+        self.assertTrue(exists(name))
+        self.assertEqual(v.value, 2)
+
     def test_lock_false_and_shared_locks(self):
         raw = shmstruct.Value.create(unique_name("raw"), c_double, 1.0 / 3.0, lock=False)
         raw.value **= 2
