@@ -90,15 +90,21 @@ class LockTest(unittest.TestCase):
 
 
 class AcrossLanguagesTest(ProcessTestCase):
-    @needs_rust
-    def test_locks_held_by_rust(self):
-        prefix, name = names("held")
+    def hold_locks_in_rust(self, tag):
+        """A Lock and an RLock, held by a Rust child until `release` is set;
+        returns them, `release` and the child."""
+        prefix, name = names(tag)
         lock = shmstruct.Lock.create(name("lock"))
         rlock = shmstruct.RLock.create(name("rlock"))
         held = shmstruct.Event.create(name("held"))
         release = shmstruct.Event.create(name("release"))
         child = self.rust("hold_locks", name=prefix)
         self.assertTrue(held.wait(WAIT))
+        return lock, rlock, release, child
+
+    @needs_rust
+    def test_locks_held_by_rust(self):
+        lock, rlock, release, child = self.hold_locks_in_rust("held")
         self.assertTrue(lock.locked())
         self.assertFalse(lock.acquire(False))
         self.assertFalse(rlock.acquire(blocking=False))
@@ -111,13 +117,7 @@ class AcrossLanguagesTest(ProcessTestCase):
 
     @needs_rust
     def test_killed_rust_holder_of_a_lock_and_an_rlock(self):
-        prefix, name = names("lkill")
-        lock = shmstruct.Lock.create(name("lock"))
-        rlock = shmstruct.RLock.create(name("rlock"))
-        held = shmstruct.Event.create(name("held"))
-        release = shmstruct.Event.create(name("release"))  # never set: the child is killed
-        child = self.rust("hold_locks", name=prefix)
-        self.assertTrue(held.wait(WAIT))
+        lock, rlock, release, child = self.hold_locks_in_rust("lkill")
         self.kill(child)
         # The Lock poisons until cleared; the RLock, which has no poison
         # flag, says so once and is usable again.
