@@ -3,7 +3,7 @@ the same run: each figure is the median of several runs, printed with its
 baseline and the ratio (shmstruct's time / multiprocessing's; below 1 is
 faster).
 
-    python3 bench/python_package.py [--repeats N] [--quick]
+    python3 bench/python_package.py [--repeats N] [--quick] [--rust-peer PATH]
 
 Needs the package (`pip install ./shmstruct-py`). Segments are created in
 /dev/shm (or $SHMSTRUCT_DIR) under names with this process's pid, and
@@ -17,12 +17,18 @@ Figures:
   two processes, increments  total ops/s of two Python processes doing
                              locked increments on one value (for this
                              figure the ratio is shmstruct's rate / theirs)
+  Rust + Python, increments  the same with a Rust process as one of the two
+                             (examples/bench_python_peer.rs, built with
+                             `cargo build --release` unless --rust-peer
+                             names the executable), beside two Python
+                             processes with multiprocessing
 """
 
 import argparse
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import time
 
 import shmstruct
@@ -110,6 +116,38 @@ def two_process_ops(value, make_in_child, count):
     return 2 * count / elapsed
 
 
+def rust_peer_ops(peer, count):
+    """Total ops/s of this process and the Rust peer, each doing `count`
+    locked increments of one shmstruct value."""
+    counter = shmstruct.Value.create(name("rust-counter"), "q", 0)
+    start_line = shmstruct.Barrier.create(name("rust-start"), 2)
+    child = subprocess.Popen([peer, counter.name, start_line.name, str(count)])
+    try:
+        start_line.wait(timeout=60)
+        start = time.perf_counter()
+        for _ in range(count):
+            with counter.get_lock():
+                counter.value += 1
+        assert child.wait(timeout=600) == 0, "the Rust peer failed"
+        elapsed = time.perf_counter() - start
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert counter.value == 2 * count, counter.value
+    return 2 * count / elapsed
+
+
+def build_rust_peer():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(
+        ["cargo", "build", "--quiet", "--release", "--example", "bench_python_peer"],
+        cwd=root,
+        check=True,
+    )
+    return os.path.join(root, "target", "release", "examples", "bench_python_peer")
+
+
 class _Inherited:
     """A multiprocessing object handed to the child by inheritance."""
 
@@ -147,7 +185,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rust-peer", help="the built examples/bench_python_peer")
     args = parser.parse_args()
+    peer = args.rust_peer or build_rust_peer()
     sizes = Sizes(args.quick)
     mp.set_start_method("fork")
 
@@ -196,10 +236,18 @@ def main():
         counter = mp.Value("q", 0)
         return two_process_ops(counter, _Inherited(counter), sizes.two_process)
 
+    python_pair = median(theirs, args.repeats)
     report(
         "two processes, increments",
         median(ours, args.repeats),
-        median(theirs, args.repeats),
+        python_pair,
+        "ops/s",
+        higher_is_better=True,
+    )
+    report(
+        "Rust + Python, increments",
+        median(lambda: rust_peer_ops(peer, sizes.two_process), args.repeats),
+        python_pair,
         "ops/s",
         higher_is_better=True,
     )
