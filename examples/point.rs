@@ -50,6 +50,11 @@
 //! cargo run --example point
 //! ```
 //!
+//! `cargo run --example point -- --python-child` runs the child in Python
+//! instead (`examples/point_child.py`, on the `shmstruct` package; `$PYTHON`
+//! if set, else `python3`), and `examples/point_parent.py` is the parent in
+//! Python with this program as its child: the same four lines either way.
+//!
 //! `cargo run --example point -- --child-panics` makes the child panic
 //! while it holds the shared lock: the parent reports the failure, exits
 //! with status 1, and still leaves nothing behind in `/dev/shm`.
@@ -73,11 +78,12 @@ struct Point {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
-        [] => parent(false),
-        [flag] if flag == "--child-panics" => parent(true),
+        [] => parent(Child::Rust),
+        [flag] if flag == "--child-panics" => parent(Child::Panicking),
+        [flag] if flag == "--python-child" => parent(Child::Python),
         [role, prefix] if role == "child" => modify(prefix, false),
         [role, prefix, flag] if role == "child" && flag == "--panic" => modify(prefix, true),
-        _ => Err("usage: point [--child-panics]".into()),
+        _ => Err("usage: point [--child-panics | --python-child]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,8 +94,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Which child the parent runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Child {
+    Rust,
+    Panicking,
+    Python,
+}
+
 /// The parent: creates the objects, runs the child, prints the results.
-fn parent(child_panics: bool) -> Result<(), Box<dyn Error>> {
+fn parent(kind: Child) -> Result<(), Box<dyn Error>> {
     // Segment names are unique to this run (two runs at once do not
     // collide): `point-<pid>-n`, `point-<pid>-x`, ...
     let prefix = format!("point-{}", std::process::id());
@@ -121,9 +135,21 @@ fn parent(child_panics: bool) -> Result<(), Box<dyn Error>> {
     // p = Process(target=modify, ...); p.start(); p.join()
     //
     // The child is this program again, told which segments to open.
-    let mut child = Command::new(std::env::current_exe()?);
-    child.args(["child", &prefix]);
-    if child_panics {
+    let mut child = if kind == Child::Python {
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        let mut child = Command::new(python);
+        child.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/point_child.py"
+        ));
+        child
+    } else {
+        let mut child = Command::new(std::env::current_exe()?);
+        child.arg("child");
+        child
+    };
+    child.arg(&prefix);
+    if kind == Child::Panicking {
         child.arg("--panic");
     }
     let status = child.status()?;

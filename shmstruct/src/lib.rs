@@ -29,6 +29,9 @@ extern crate self as shmstruct;
 mod asserts;
 mod atomic_copy;
 mod bytes;
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub mod dynamic;
 mod error;
 pub mod layout;
 #[cfg(target_os = "linux")]

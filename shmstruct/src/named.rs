@@ -898,7 +898,25 @@ impl Condition {
     ///
     /// As [`Lock::lock`].
     pub fn lock(&self) -> Result<NamedLockGuard<'_>> {
-        self.acquire(Poisoned::Refuse)
+        self.acquire(Wait::Block, Poisoned::Refuse)
+    }
+
+    /// Locks the condition's lock if it is free.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::try_lock`].
+    pub fn try_lock(&self) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Wait::Try, Poisoned::Refuse)
+    }
+
+    /// Locks the condition's lock, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock_timeout`].
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Wait::Timeout(timeout), Poisoned::Refuse)
     }
 
     /// Locks the condition's lock, poisoned or not, to repair the data (see
@@ -908,17 +926,21 @@ impl Condition {
     ///
     /// As [`Lock::lock_poisoned`].
     pub fn lock_poisoned(&self) -> Result<NamedLockGuard<'_>> {
-        self.acquire(Poisoned::Accept)
+        self.acquire(Wait::Block, Poisoned::Accept)
     }
 
-    fn acquire(&self, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
-        let guard = poison::lock(
-            self.raw_lock(),
-            self.beside(),
-            self.name(),
-            Wait::Block,
-            poisoned,
-        )?;
+    /// As [`lock_poisoned`](Condition::lock_poisoned), waiting at most
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lock::lock_poisoned_timeout`].
+    pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<NamedLockGuard<'_>> {
+        self.acquire(Wait::Timeout(timeout), Poisoned::Accept)
+    }
+
+    fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
+        let guard = poison::lock(self.raw_lock(), self.beside(), self.name(), wait, poisoned)?;
         Ok(guard.in_segment(self.segment.identity()))
     }
 

@@ -945,7 +945,7 @@ impl Segment {
     /// encoded descriptor must match (one walk over `expected`, comparing as
     /// it encodes, no allocation); otherwise the stored descriptor is
     /// decoded and compared field by field.
-    fn check_layout(&self, expected: &Layout, stored: &[u8]) -> Result<()> {
+    pub(crate) fn check_layout(&self, expected: &Layout, stored: &[u8]) -> Result<()> {
         if expected.align() > MAX_DATA_ALIGN {
             return Err(too_aligned(&self.name, expected));
         }
@@ -1031,7 +1031,7 @@ impl Segment {
     }
 
     /// A copy of the encoded descriptor.
-    fn descriptor_bytes(&self) -> Vec<u8> {
+    pub(crate) fn descriptor_bytes(&self) -> Vec<u8> {
         let len = self.header.descriptor_len as usize;
         let mut bytes = vec![0; len];
         let source = self

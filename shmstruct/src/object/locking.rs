@@ -77,7 +77,7 @@ impl LockChoice for Unlocked {}
 /// directory with lock choice `L`, guarded by `shared` if given: its own
 /// lock, none, or the shared lock's name and the identity of its segment,
 /// which openers compare with the segment they find under that name.
-pub(super) fn plan<L: LockChoice>(
+pub(crate) fn plan<L: LockChoice>(
     name: &str,
     shared: Option<&Lock>,
     options: &SegmentOptions,

@@ -31,7 +31,7 @@ mod value;
 
 pub use array::ArrayIter;
 pub use builder::Builder;
-pub(crate) use locking::open_lock;
+pub(crate) use locking::{open_lock, plan as lock_plan};
 pub use locking::{LockChoice, Locked, Unlocked};
 pub use shape::{Bytes, One, Shape};
 

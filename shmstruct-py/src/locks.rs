@@ -1,0 +1,372 @@
+//! `Lock` and `RLock`: Python's `multiprocessing.Lock()` and `RLock()`,
+//! robust and poisoning, by name.
+//!
+//! # Held per thread
+//!
+//! Both are robust pthread mutexes, which belong to the thread that took
+//! them: `release()` must come from the thread that called `acquire()`
+//! (Python's `multiprocessing.Lock` lets another thread release it; this one
+//! raises `RuntimeError`). A thread that takes a `Lock` it already holds
+//! gets `RuntimeError` instead of a deadlock. The guard of a held `Lock` is
+//! kept in a thread-local list, so a thread that ends holding a lock
+//! releases it as it ends.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use shmstruct::NamedLockGuard;
+
+use crate::handle::Owned;
+use crate::wait::{acquire_timeout, sliced};
+
+/// The guard of a lock this thread holds: a `Lock`'s (poisoning), or a
+/// `Condition`'s lock. Its `'static` is a lifetime extended by [`hold`]'s
+/// caller; the [`Held`] entry keeps what it borrows alive.
+pub enum Guard {
+    /// A `Lock`'s guard.
+    Lock(NamedLockGuard<'static>),
+    /// A `Condition`'s lock's guard.
+    Condition(NamedLockGuard<'static>),
+}
+
+/// A lock guard kept after `acquire()` returned, until `release()`.
+struct Held {
+    /// The file of the lock's segment: every handle of one lock in this
+    /// process shares it.
+    key: Arc<str>,
+    /// Declared before `handle`, so it is dropped (unlocked) first.
+    guard: Guard,
+    /// Keeps the mapping the guard points into alive.
+    handle: Arc<dyn Send + Sync>,
+}
+
+thread_local! {
+    /// The guards this thread holds, most recent last.
+    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The key of a lock's held guards: its segment's file, the same for every
+/// handle of it in this process.
+pub fn key_of(path: &std::path::Path) -> Arc<str> {
+    path.to_string_lossy().into()
+}
+
+/// Keeps `guard` as held by this thread for `key`, with `handle`.
+///
+/// # Safety
+///
+/// `handle` keeps alive everything `guard` borrows: `guard` was taken
+/// through `handle` and borrows only the lock and its poison word, which
+/// live in `handle`'s mapping (its `'static` is a lifetime extended by the
+/// caller). The guard never leaves this thread (`HELD` is thread-local),
+/// as a lock guard must not, and is dropped before `handle` (field order).
+pub unsafe fn hold(key: &Arc<str>, handle: Arc<dyn Send + Sync>, guard: Guard) {
+    HELD.with_borrow_mut(|held| {
+        held.push(Held {
+            key: key.clone(),
+            guard,
+            handle,
+        })
+    });
+}
+
+/// The most recent guard this thread holds for `key`, taken out of the
+/// list, with its handle (keep the handle alive at least as long as the
+/// guard: [`put_back`] does).
+///
+/// # Errors
+///
+/// `RuntimeError` when this thread does not hold it.
+pub fn take_held(key: &Arc<str>, what: &str) -> PyResult<(Guard, Arc<dyn Send + Sync>)> {
+    HELD.with_borrow_mut(|held| {
+        let at = held
+            .iter()
+            .rposition(|held| held.key == *key)
+            .ok_or_else(|| not_held(what))?;
+        let Held { guard, handle, .. } = held.remove(at);
+        Ok((guard, handle))
+    })
+}
+
+/// Puts back a guard taken with [`take_held`].
+pub fn put_back(key: &Arc<str>, guard: Guard, handle: Arc<dyn Send + Sync>) {
+    HELD.with_borrow_mut(|held| {
+        held.push(Held {
+            key: key.clone(),
+            guard,
+            handle,
+        })
+    });
+}
+
+/// Whether this thread holds the lock of `key`.
+pub fn is_held(key: &Arc<str>) -> bool {
+    HELD.with_borrow(|held| held.iter().any(|held| held.key == *key))
+}
+
+/// Calls `f` with the most recent guard this thread holds for `key`.
+///
+/// # Errors
+///
+/// `RuntimeError` when this thread does not hold it; `f`'s error.
+pub fn with_held<T>(
+    key: &Arc<str>,
+    what: &str,
+    f: impl FnOnce(&mut Guard) -> PyResult<T>,
+) -> PyResult<T> {
+    HELD.with_borrow_mut(|held| {
+        let held = held
+            .iter_mut()
+            .rev()
+            .find(|held| held.key == *key)
+            .ok_or_else(|| not_held(what))?;
+        f(&mut held.guard)
+    })
+}
+
+pub fn not_held(what: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "this thread does not hold {what} (a shmstruct lock is released by the thread that \
+         acquired it)"
+    ))
+}
+
+/// A lock shared by processes through the named segment `name`: Python's
+/// `multiprocessing.Lock()`, robust. If a holder dies (or a Rust thread
+/// panics holding it), the lock *poisons* what it guards: every later
+/// `acquire()`, in every process, raises `shmstruct.Poisoned` until someone
+/// takes it with `acquire_poisoned()`, repairs the data and calls
+/// `clear_poison()`. Held per thread: the thread that acquired it releases
+/// it.
+///
+/// `Lock.create(name)` makes it (the name is removed when this handle is
+/// garbage-collected, unless `keep()` is called); `Lock.open(name)` opens it.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct Lock {
+    inner: Arc<Owned<shmstruct::Lock>>,
+    key: Arc<str>,
+}
+
+impl Lock {
+    /// The Python handle of a value's lock (which the value's handle owns).
+    pub fn of(lock: &shmstruct::Lock) -> Lock {
+        Lock::new(Owned::opened(lock.clone()))
+    }
+
+    fn new(inner: Owned<shmstruct::Lock>) -> Lock {
+        Lock {
+            key: key_of(inner.handle.path()),
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The crate's handle.
+    pub fn handle(&self) -> &shmstruct::Lock {
+        &self.inner.handle
+    }
+
+    fn take(&self, py: Python<'_>, timeout: Option<Duration>, poisoned: bool) -> PyResult<bool> {
+        let lock = &self.inner.handle;
+        let attempt = |wait: Duration| {
+            if poisoned {
+                lock.lock_poisoned_timeout(wait)
+            } else if wait.is_zero() {
+                // No deadline to compute: the cheapest way to take a free lock.
+                lock.try_lock()
+            } else {
+                lock.lock_timeout(wait)
+            }
+        };
+        let guard = sliced(py, timeout, attempt)?;
+        let Some(guard) = guard else {
+            return Ok(false);
+        };
+        // SAFETY: the guard was taken through `self.inner`, whose mapping
+        // holds the lock and the poison word it borrows.
+        let guard =
+            unsafe { std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard) };
+        // SAFETY: `self.inner` keeps that mapping alive.
+        unsafe { hold(&self.key, self.inner.clone(), Guard::Lock(guard)) };
+        Ok(true)
+    }
+
+    /// The guard this thread holds, for `f`.
+    fn with_guard<T>(&self, f: impl FnOnce(&mut NamedLockGuard<'static>) -> T) -> PyResult<T> {
+        with_held(&self.key, "this lock", |guard| match guard {
+            Guard::Lock(guard) => Ok(f(guard)),
+            Guard::Condition(_) => Err(not_held("this lock")),
+        })
+    }
+}
+
+handle_class!(Lock(shmstruct::Lock, "an unlocked lock") create with {
+    /// Takes the lock (Python's `acquire`): `True` once held, `False` if
+    /// `blocking=False` or the `timeout` (seconds) passed first. Raises
+    /// `shmstruct.Poisoned` if the data is poisoned (the lock is then not
+    /// held), `RuntimeError` if this thread holds it already.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        self.take(py, acquire_timeout(blocking, timeout)?, false)
+    }
+
+    /// Takes the lock whether or not its data is poisoned: the way to
+    /// repair the data, then `clear_poison()` and `release()`.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire_poisoned(
+        &self,
+        py: Python<'_>,
+        blocking: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        self.take(py, acquire_timeout(blocking, timeout)?, true)
+    }
+
+    /// Releases the lock this thread holds.
+    fn release(&self) -> PyResult<()> {
+        let (guard, handle) = take_held(&self.key, "this lock")?;
+        drop(guard);
+        drop(handle);
+        Ok(())
+    }
+
+    /// Whether the data is poisoned; only with the lock held.
+    fn is_poisoned(&self) -> PyResult<bool> {
+        self.with_guard(|guard| guard.is_poisoned())
+    }
+
+    /// Marks the data repaired; only with the lock held.
+    fn clear_poison(&self) -> PyResult<()> {
+        self.with_guard(|guard| guard.clear_poison())
+    }
+
+    /// Whether any thread of any process holds the lock.
+    fn locked(&self) -> bool {
+        self.inner.handle.locked()
+    }
+
+    /// Whether this thread holds the lock.
+    fn is_held(&self) -> bool {
+        is_held(&self.key)
+    }
+
+    /// Takes the lock unless this thread holds it already; whether it took
+    /// it (then `release()` it). For data accessors that may run inside
+    /// ``with lock:``.
+    fn acquire_unless_held(&self, py: Python<'_>) -> PyResult<bool> {
+        if is_held(&self.key) {
+            Ok(false)
+        } else {
+            self.take(py, None, false)
+        }
+    }
+});
+
+handle_struct!(
+    /// A recursive lock shared by processes through the named segment `name`:
+    /// Python's `multiprocessing.RLock()`, robust. The thread that holds it may
+    /// take it again; it is free once released as often as it was acquired,
+    /// by that thread. If a holder dies (or a Rust thread panics holding it),
+    /// it poisons what it guards, as a `Lock` does: every later `acquire()`
+    /// raises `shmstruct.Poisoned` until someone takes it with
+    /// `acquire_poisoned()`, repairs the data and calls `clear_poison()`.
+    RLock(shmstruct::RLock)
+);
+
+/// Takes one more level of `lock` (poisoned data refused unless
+/// `poisoned`) within `timeout`: whether it is held.
+fn take_rlock(
+    py: Python<'_>,
+    lock: &shmstruct::RLock,
+    timeout: Option<Duration>,
+    poisoned: bool,
+) -> PyResult<bool> {
+    let taken = sliced(py, timeout, |slice| {
+        let guard = if poisoned {
+            lock.lock_poisoned_timeout(slice)
+        } else if slice.is_zero() {
+            lock.try_lock()
+        } else {
+            lock.lock_timeout(slice)
+        }?;
+        // Released by `release()`, from this thread.
+        guard.leak();
+        Ok(())
+    })?;
+    Ok(taken.is_some())
+}
+
+handle_class!(RLock(shmstruct::RLock, "an unlocked recursive lock") create with {
+    /// Takes the lock once more (Python's `acquire`): `True` once held,
+    /// `False` if `blocking=False` or the `timeout` passed first. Raises
+    /// `shmstruct.Poisoned` if the data is poisoned (the lock is then not
+    /// taken).
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout: Option<f64>) -> PyResult<bool> {
+        take_rlock(py, &self.inner.handle, acquire_timeout(blocking, timeout)?, false)
+    }
+
+    /// Takes the lock once more whether or not its data is poisoned: the
+    /// way to repair the data, then `clear_poison()` and `release()`.
+    #[pyo3(signature = (blocking = true, timeout = -1.0))]
+    fn acquire_poisoned(
+        &self,
+        py: Python<'_>,
+        blocking: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        take_rlock(py, &self.inner.handle, acquire_timeout(blocking, timeout)?, true)
+    }
+
+    /// Marks the data repaired. Call it holding the lock (from
+    /// `acquire_poisoned()`); it takes one more level for the moment it
+    /// needs, so without the lock it waits for it.
+    fn clear_poison(&self, py: Python<'_>) -> PyResult<()> {
+        let lock = &self.inner.handle;
+        let cleared = sliced(py, None, |slice| {
+            let mut guard = lock.lock_poisoned_timeout(slice)?;
+            guard.clear_poison();
+            Ok(())
+        })?;
+        debug_assert!(cleared.is_some(), "no timeout was given");
+        Ok(())
+    }
+
+    /// Releases one level of the lock this thread holds.
+    fn release(&self) -> PyResult<()> {
+        self.inner
+            .handle
+            .release()
+            .map_err(|_| not_held("this RLock"))
+    }
+
+    /// Whether any thread of any process holds the lock.
+    fn locked(&self) -> bool {
+        self.inner.handle.locked()
+    }
+});
+
+/// `function(*args)` under `lock` (a `Lock` or `None`), unless this thread
+/// holds it already (the pattern ``with v.get_lock(): v.value += 1``): the
+/// data accessors of `Value` and `Array`, in one native call.
+#[pyfunction]
+#[pyo3(signature = (lock, function, *args))]
+pub fn locked_call<'py>(
+    py: Python<'py>,
+    lock: Option<&Bound<'py, Lock>>,
+    function: &Bound<'py, PyAny>,
+    args: &Bound<'py, pyo3::types::PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let lock = match lock {
+        Some(lock) if !is_held(&lock.get().key) => lock.get(),
+        _ => return function.call1(args),
+    };
+    lock.take(py, None, false)?;
+    let result = function.call1(args);
+    let (guard, handle) = take_held(&lock.key, "this lock")?;
+    drop(guard);
+    drop(handle);
+    result
+}
