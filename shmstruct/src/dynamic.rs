@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::named::Lock;
 use crate::object::{lock_plan, open_lock, Locked, Unlocked};
-use crate::segment::{LockMode, Segment, SegmentOptions};
+use crate::segment::{LockMode, Segment, SegmentKind, SegmentOptions};
 
 /// What guards the data of a segment being created: Python's `lock=`.
 #[derive(Clone, Copy, Debug)]
@@ -108,7 +108,9 @@ impl DynamicSegment {
     ///
     /// As [`Value::open`](crate::Value::open);
     /// [`Error::LockModeMismatch`] for an `RLock`'s segment, whose recursive
-    /// lock guards no data.
+    /// lock guards no data; [`Error::InvalidInput`] for the segment of
+    /// another primitive (`Lock`, `Semaphore`, ...), whose state is not
+    /// data.
     pub fn open(name: &str, options: &SegmentOptions) -> Result<DynamicSegment> {
         let segment = Segment::open_any(name, options)?;
         let stored = segment.descriptor_bytes();
@@ -122,6 +124,24 @@ impl DynamicSegment {
             LockMode::None => None,
             _ => Some(open_lock(&segment, options, "an object of any type")?),
         };
+        // A primitive's state is its own business: written as data, it
+        // would break the primitive for every process.
+        let kind = SegmentKind::of(&layout, segment.lock_mode());
+        if !matches!(
+            kind,
+            SegmentKind::Value
+                | SegmentKind::RawValue
+                | SegmentKind::Array
+                | SegmentKind::RawArray
+                | SegmentKind::Bytes
+        ) {
+            return Err(Error::InvalidInput {
+                reason: format!(
+                    "segment \"{name}\" holds a {kind}, not a value, an array or a byte string: \
+                     open it as a {kind}"
+                ),
+            });
+        }
         Ok(DynamicSegment {
             segment,
             layout,
@@ -268,6 +288,17 @@ mod tests {
         .unwrap();
         let opened = DynamicSegment::open("shared", &options).unwrap();
         assert_eq!(opened.lock().map(Lock::name), Some("lock"));
+        // A primitive is not data to write.
+        let semaphore = crate::Semaphore::create_with("semaphore", 1, &options).unwrap();
+        for primitive in ["lock", "semaphore"] {
+            let error = DynamicSegment::open(primitive, &options).unwrap_err();
+            assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+        }
+        assert!(DynamicSegment::open("semaphore", &options)
+            .unwrap_err()
+            .to_string()
+            .contains("holds a Semaphore"));
+        drop(semaphore);
         for segment in [raw.name(), shared.name(), lock.name()] {
             options.unlink(segment).unwrap();
         }

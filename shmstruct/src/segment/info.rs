@@ -107,7 +107,7 @@ impl SegmentKind {
     /// `state`, an opaque byte array. The header does not record whether a
     /// value was made as a `Value` or an `Array`, so a `Value` of an array
     /// type shows as an `Array`.
-    fn of(layout: &Layout, mode: &LockMode) -> SegmentKind {
+    pub(crate) fn of(layout: &Layout, mode: &LockMode) -> SegmentKind {
         let opaque = match layout.fields() {
             [] => true,
             [state] => {
