@@ -522,12 +522,14 @@ impl Lock {
     /// [`Error::Poisoned`] for poisoned data, as `get()` reports it; the
     /// errors of [`Lock::lock_timeout`] (or [`Lock::try_lock`]) if the lock
     /// had to be taken.
-    // Used by the objects' snapshots; until they are, by the tests of
-    // `sync::seqlock`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
-        self.raw()
-            .read_consistent(self.words(), self.name(), wait, read)
+        self.raw().read_consistent(
+            self.words(),
+            self.segment.snapshot_gate(),
+            self.name(),
+            wait,
+            read,
+        )
     }
 }
 
@@ -543,7 +545,8 @@ impl<K: LockKind> Named<RobustLock<K>> {
         wait: Wait,
         poisoned: Poisoned,
     ) -> Result<Guard<'_, RobustLock<K>>> {
-        let beside = lock_words(&self.segment).beside(!RobustLock::<K>::REENTRANT);
+        let gate = (!RobustLock::<K>::REENTRANT).then(|| self.segment.snapshot_gate());
+        let beside = lock_words(&self.segment).beside(gate);
         poison::lock(&**self, beside, self.name(), wait, poisoned)
     }
 
