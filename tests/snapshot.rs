@@ -93,31 +93,50 @@ fn read_until_distinct(mut snapshot: impl FnMut() -> Vec<u64>) -> u64 {
     snapshots
 }
 
-/// Child: writes the value through `lock()` guards until the flag rises.
-fn hammer_value(dir: &Path) {
-    let value = open_value(dir, "v");
+/// In a child started by [`spawn_writer`]: runs `write` on the parent's
+/// directory, then exits. In the parent: returns.
+fn writer_role(write: fn(&Path)) {
+    if let Some(role) = support::role() {
+        assert_eq!(role, "writer");
+        write(Path::new(&support::arg("DIR")));
+        std::process::exit(0);
+    }
+}
+
+/// This test binary again, as the writer of test `test` on `dir`.
+fn spawn_writer(test: &str, dir: &Path) -> support::ChildGuard {
+    support::spawn_role(test, "writer", &[("DIR", &path_str(dir))])
+}
+
+/// Runs `update(1)`, `update(2)`, ... until the reader raises the flag in
+/// `dir` (or the bound passes).
+fn update_until_done(dir: &Path, mut update: impl FnMut(u64)) {
     let done = flag(dir, false);
     let deadline = Instant::now() + BOUND;
     let mut next = 0;
     while done.get() == 0 && Instant::now() < deadline {
         next += 1;
+        update(next);
+    }
+}
+
+/// Child: writes the value through `lock()` guards until the flag rises.
+fn hammer_value(dir: &Path) {
+    let value = open_value(dir, "v");
+    update_until_done(dir, |next| {
         let mut guard = value.lock().expect("locking");
         write_slowly(&mut guard[..], next);
-    }
+    });
 }
 
 #[test]
 fn snapshots_in_one_process_are_never_torn_by_a_writer_in_another() {
     const TEST: &str = "snapshots_in_one_process_are_never_torn_by_a_writer_in_another";
-    if let Some(role) = support::role() {
-        assert_eq!(role, "writer");
-        hammer_value(Path::new(&support::arg("DIR")));
-        std::process::exit(0);
-    }
+    writer_role(hammer_value);
     let dir = TempDir::new("snapx");
     let value = create_value(&dir.0, "v");
     let done = flag(&dir.0, true);
-    let mut writer = support::spawn_role(TEST, "writer", &[("DIR", &path_str(&dir.0))]);
+    let mut writer = spawn_writer(TEST, &dir.0);
     let snapshots = read_until_distinct(|| value.snapshot().expect("a snapshot").to_vec());
     done.set(1);
     assert!(writer.wait_success(), "the writer failed");
@@ -190,11 +209,7 @@ fn hammer_shared(dir: &Path) {
         .dir(dir)
         .open()
         .expect("opening the array");
-    let done = flag(dir, false);
-    let deadline = Instant::now() + BOUND;
-    let mut next = 0;
-    while done.get() == 0 && Instant::now() < deadline {
-        next += 1;
+    update_until_done(dir, |next| {
         let mut guard = lock.lock().expect("locking");
         write_slowly(value.get_mut_locked(&mut guard).expect("the value"), next);
         write_slowly(array.get_mut_locked(&mut guard).expect("the array"), next);
@@ -204,17 +219,13 @@ fn hammer_shared(dir: &Path) {
         for _ in 0..200 {
             std::hint::spin_loop();
         }
-    }
+    });
 }
 
 #[test]
 fn snapshots_under_a_shared_lock_are_never_torn() {
     const TEST: &str = "snapshots_under_a_shared_lock_are_never_torn";
-    if let Some(role) = support::role() {
-        assert_eq!(role, "writer");
-        hammer_shared(Path::new(&support::arg("DIR")));
-        std::process::exit(0);
-    }
+    writer_role(hammer_shared);
     let dir = TempDir::new("snaps");
     let options = SegmentOptions::new().dir(&dir.0);
     let lock = Lock::create_with("lock", &options).expect("creating the lock");
@@ -229,7 +240,7 @@ fn snapshots_under_a_shared_lock_are_never_torn() {
         .zeroed(ARRAY_LEN)
         .expect("creating the array");
     let done = flag(&dir.0, true);
-    let mut writer = support::spawn_role(TEST, "writer", &[("DIR", &path_str(&dir.0))]);
+    let mut writer = spawn_writer(TEST, &dir.0);
     // The value and the array, one after the other, each whole; an array
     // snapshot into a buffer of the wrong length is refused.
     read_until_distinct(|| value.snapshot().expect("a value snapshot").to_vec());
