@@ -26,9 +26,9 @@
 //!
 //! - writer: `store(odd, Relaxed)`, then `fence(Release)`, then the data
 //!   writes; last `store(even, Release)`;
-//! - reader: `s1 = load(Acquire)`, then the data reads (relaxed atomic
-//!   loads, `atomic_copy`), then `fence(Acquire)`, then `s2 =
-//!   load(Relaxed)`.
+//! - reader: `s1 = load(Acquire)` (`SeqCst` here, for the gate below),
+//!   then the data reads (relaxed atomic loads, `atomic_copy`), then
+//!   `fence(Acquire)`, then `s2 = load(Relaxed)`.
 //!
 //! If the reader's copy saw any write of a holder, the reader's acquire
 //! fence synchronises with that holder's release fence, so `s2` sees the
@@ -95,8 +95,9 @@
 //!     would precede `X` in `S` (4.2); but `I` is sequenced before `L`,
 //!     both `SeqCst`, so `X < I < L < X`, a cycle. So `L` read `O` or a
 //!     later value: odd (the reader does not copy), or the even value of
-//!     this writer's `end_write` or a later one, a `Release` store that
-//!     `L` acquires: every write of this writer happens before the copy.
+//!     this writer's `end_write` or a later holder's, a `Release` store
+//!     that `L` acquires (a later holder locked after this writer
+//!     unlocked): every write of this writer happens before the copy.
 //!
 //!   Either way the writer's stores and the copy are ordered: no race.
 //! - **A writer whose guard was taken before the handshake** released the
