@@ -121,6 +121,12 @@ fn main() -> Result<(), BoxError> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if quick() {
+        println!(
+            "SHMSTRUCT_BENCH_QUICK: the snapshot and uncontended figures are one short repeat, \
+             only to check that they run"
+        );
+    }
     let python = python_baselines();
     let python = python.as_ref();
     println!();
