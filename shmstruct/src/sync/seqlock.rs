@@ -90,7 +90,7 @@
 //!   - Before `I`: `F` is coherence-ordered before `I`, and `X` is
 //!     sequenced before `F`, so `X` precedes `I` in the single total order
 //!     `S` of `SeqCst` operations and fences (C++20 \[atomics.order\]
-//!     4.3). If `L` read a value from before `O`, it would be
+//!     4.3; Rust's atomics follow C++20's model). If `L` read a value from before `O`, it would be
 //!     coherence-ordered before `O`, which is sequenced before `X`, so `L`
 //!     would precede `X` in `S` (4.2); but `I` is sequenced before `L`,
 //!     both `SeqCst`, so `X < I < L < X`, a cycle. So `L` read `O` or a
@@ -120,8 +120,9 @@
 //!
 //! A writer waits only for copies in flight: readers do not start a try
 //! while the word is odd, and give up one that finds it odd, so the count
-//! drains within one copy, whatever the number of readers. A reader never
-//! waits with the count raised.
+//! drains within one copy, whatever the number of readers (a reader
+//! descheduled mid-copy holds the writer until it runs again). A reader
+//! never waits with the count raised, so no wait here closes a cycle.
 //!
 //! A process forked while another of its threads was inside a lock-free
 //! copy inherits a count that no thread will lower: its writers of that
