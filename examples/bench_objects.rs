@@ -13,12 +13,18 @@
 //! that a busy machine slows them alike. Segments are created in `/dev/shm`
 //! (or `$SHMSTRUCT_DIR`) under names with this process's id, and removed
 //! again; the two-process figures re-execute this program as the second
-//! process (`bench_objects child ...`).
+//! process (`bench_objects child ...`), the snapshot figures as each of
+//! their reader and writer processes.
+//!
+//! `SHMSTRUCT_BENCH_QUICK=1` shortens the snapshot figures' windows and
+//! the uncontended increments, to check that they run; the figures are
+//! then not worth comparing.
 
 mod bench_common;
 
 use std::ffi::CString;
 use std::hint::black_box;
+use std::ops::AddAssign;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,6 +50,10 @@ const POINTS: usize = 1000;
 const POINT_PASSES: usize = 200;
 /// Locked increments per process.
 const INCREMENTS: u64 = 1_000_000;
+/// The most reader processes of the snapshot figures.
+const MAX_READERS: usize = 3;
+/// How long each snapshot figure's readers read.
+const READ_WINDOW: Duration = Duration::from_millis(200);
 
 #[repr(C)]
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
@@ -100,7 +110,7 @@ type BoxError = Box<dyn std::error::Error>;
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("child") {
-        return child(&args[2], Path::new(&args[3]), &args[4]);
+        return child(&args[2], Path::new(&args[3]), &args[4], args.get(5));
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
@@ -111,10 +121,20 @@ fn main() -> Result<(), BoxError> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if quick() {
+        println!(
+            "SHMSTRUCT_BENCH_QUICK: the snapshot and uncontended figures are one short repeat, \
+             only to check that they run"
+        );
+    }
     let python = python_baselines();
     let python = python.as_ref();
     println!();
     value_increments(python)?;
+    println!();
+    uncontended_increments()?;
+    println!();
+    snapshot_reads()?;
     println!();
     points_element_by_element(python)?;
     println!();
@@ -201,18 +221,30 @@ fn increment_raw(control: &MappedFile) {
 }
 
 /// INCREMENTS increments of the value through `value.lock()`.
-fn increment_value(value: &Value<i32>) -> Result<(), BoxError> {
+fn increment_value<T: SharedLayout + AddAssign + From<u8>>(
+    value: &Value<T>,
+) -> Result<(), BoxError> {
     for _ in 0..INCREMENTS {
         let mut guard = value.lock()?;
-        *guard += 1;
+        *guard += T::from(1);
     }
     Ok(())
 }
 
-/// The second process: opens the control file (and the value), says it is
-/// ready, waits for "go", increments, says it is done.
-fn child(mode: &str, control: &Path, value: &str) -> Result<(), BoxError> {
+/// A process this program started: the second incrementing process, or a
+/// reader or writer of the snapshot figures.
+fn child(mode: &str, control: &Path, value: &str, slot: Option<&String>) -> Result<(), BoxError> {
     let control = MappedFile::open(control)?;
+    if let Some(slot) = slot {
+        let value = Value::<Eight>::open(value)?;
+        return snapshot_child(mode, &control, &value, slot.parse()?);
+    }
+    increment_child(mode, &control, value)
+}
+
+/// The second incrementing process: opens the value, says it is ready,
+/// waits for "go", increments, says it is done.
+fn increment_child(mode: &str, control: &MappedFile, value: &str) -> Result<(), BoxError> {
     let value = match mode {
         "incr-value" => Some(Value::<i32>::open(value)?),
         "incr-raw" => None,
@@ -221,7 +253,7 @@ fn child(mode: &str, control: &Path, value: &str) -> Result<(), BoxError> {
     control.handshake().child(|| match &value {
         Some(value) => increment_value(value),
         None => {
-            increment_raw(&control);
+            increment_raw(control);
             Ok(())
         }
     })
@@ -310,6 +342,250 @@ fn value_increments(python: Result<&Python, &String>) -> Result<(), BoxError> {
             ours / python.value_incr_ops_per_s,
             "(target >= 30x)",
         );
+    }
+    Ok(())
+}
+
+// ---- uncontended lock() increments ----
+
+fn quick() -> bool {
+    std::env::var_os("SHMSTRUCT_BENCH_QUICK").is_some()
+}
+
+/// One process incrementing a `Value<u64>` through `lock()`, against the
+/// raw robust mutex on a plain counter: what the guard adds to the mutex,
+/// the seqlock's sequence word included; and the same on a value whose
+/// lock this process has read a snapshot of, whose every `lock()` then
+/// also checks for snapshot copies in flight (none here).
+fn uncontended_increments() -> Result<(), BoxError> {
+    let control = MappedFile::create_control()?;
+    control.reset();
+    let plain = Value::builder(&name("incr-plain")).create(0u64)?;
+    let gated = Value::builder(&name("incr-gated")).create(0u64)?;
+    gated.snapshot()?;
+    let repeats = if quick() { 1 } else { REPEATS };
+    let per_op = |start: Instant| start.elapsed().as_nanos() as f64 / INCREMENTS as f64;
+    let (mut raw, mut ours, mut ours_gated) = (vec![], vec![], vec![]);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        increment_raw(&control);
+        raw.push(per_op(start));
+        let start = Instant::now();
+        increment_value(&plain)?;
+        ours.push(per_op(start));
+        let start = Instant::now();
+        increment_value(&gated)?;
+        ours_gated.push(per_op(start));
+    }
+    let expected = INCREMENTS * repeats as u64;
+    assert_eq!((plain.get()?, gated.get()?), (expected, expected));
+    let raw = median(raw);
+    println!("one process, uncontended lock + increment + unlock (ns per increment)");
+    for (what, ns) in [
+        ("Value<u64>: *value.lock()? += 1", median(ours)),
+        (
+            "the same, snapshots read in this process",
+            median(ours_gated),
+        ),
+    ] {
+        row(
+            what,
+            ns,
+            "ns",
+            "raw robust pthread mutex, plain counter",
+            raw,
+            raw / ns,
+            "(target >= 0.95x)",
+        );
+    }
+    Ok(())
+}
+
+// ---- snapshot reads against lock()+copy ----
+
+/// The snapshot figures' value: 64 bytes.
+type Eight = [u64; 8];
+
+// Offsets in the snapshot figures' control file: "go" and "stop", then a
+// slot per child (readers 0..MAX_READERS, then the writer) with its
+// "ready" and "done" words, its count of reads or writes and the
+// nanoseconds it took.
+const GO: usize = 0;
+const STOP: usize = 4;
+const SLOTS: usize = 64;
+const SLOT_LEN: usize = 64;
+
+fn slot(index: usize) -> usize {
+    SLOTS + index * SLOT_LEN
+}
+
+fn raise(word: &std::sync::atomic::AtomicU32) {
+    // Release: publishes this process's earlier writes (a child's count).
+    word.store(1, Ordering::Release);
+}
+
+fn is_raised(word: &std::sync::atomic::AtomicU32) -> bool {
+    // Acquire: pairs with `raise`.
+    word.load(Ordering::Acquire) == 1
+}
+
+/// A reader or writer process of the snapshot figures: reads with `mode`
+/// (`snapshot` or `get`), or writes (`write`), from "go" until "stop",
+/// then reports its count and time in its slot.
+fn snapshot_child(
+    mode: &str,
+    control: &MappedFile,
+    value: &Value<Eight>,
+    index: usize,
+) -> Result<(), BoxError> {
+    let at = slot(index);
+    let read = |value: &Value<Eight>| match mode {
+        "snapshot" => value.snapshot(),
+        _ => value.get(),
+    };
+    // One read first: the first snapshot in a process opens its gate.
+    read(value)?;
+    raise(control.atomic_u32(at));
+    while !is_raised(control.atomic_u32(GO)) {
+        std::thread::yield_now();
+    }
+    let start = Instant::now();
+    let mut count = 0u64;
+    let mut next = 0u64;
+    while !is_raised(control.atomic_u32(STOP)) {
+        for _ in 0..64 {
+            if mode == "write" {
+                next += 1;
+                *value.lock()? = [next; 8];
+            } else {
+                let seen = black_box(read(value)?);
+                assert_eq!(seen[0], seen[7], "a whole value");
+            }
+        }
+        count += 64;
+    }
+    let nanos = u64::try_from(start.elapsed().as_nanos())?;
+    // Relaxed: published by the Release of "done".
+    control.atomic_u64(at + 8).store(count, Ordering::Relaxed);
+    control.atomic_u64(at + 16).store(nanos, Ordering::Relaxed);
+    raise(control.atomic_u32(at + 4));
+    Ok(())
+}
+
+/// One run: `readers` processes reading `value` with `mode` for
+/// `READ_WINDOW`, beside a writer process if `writer`; the readers' reads
+/// per second, summed.
+fn snapshot_run(
+    control: &MappedFile,
+    value: &Value<Eight>,
+    mode: &str,
+    readers: usize,
+    writer: bool,
+) -> Result<f64, BoxError> {
+    control.zero();
+    let mut children = vec![];
+    let roles = (0..readers)
+        .map(|index| (mode, index))
+        .chain(writer.then_some(("write", MAX_READERS)));
+    for (role, index) in roles {
+        children.push(ChildGuard(
+            Command::new(std::env::current_exe()?)
+                .args(["child", role])
+                .arg(control.path())
+                .arg(value.name())
+                .arg(index.to_string())
+                .stdin(Stdio::null())
+                .spawn()?,
+        ));
+    }
+    let indexes: Vec<usize> = (0..readers).chain(writer.then_some(MAX_READERS)).collect();
+    let wait_all = |offset: usize| -> Result<(), BoxError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for &index in &indexes {
+            while !is_raised(control.atomic_u32(slot(index) + offset)) {
+                if Instant::now() > deadline {
+                    return Err("a snapshot child did not answer".into());
+                }
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    };
+    wait_all(0)?;
+    raise(control.atomic_u32(GO));
+    let window = if quick() {
+        READ_WINDOW / 10
+    } else {
+        READ_WINDOW
+    };
+    std::thread::sleep(window);
+    raise(control.atomic_u32(STOP));
+    wait_all(4)?;
+    for mut child in children {
+        if !child.0.wait()?.success() {
+            return Err("a snapshot child failed".into());
+        }
+    }
+    let rate = |index: usize| {
+        // Relaxed: ordered after the child's writes by `wait_all`'s Acquire.
+        let count = control.atomic_u64(slot(index) + 8).load(Ordering::Relaxed);
+        let nanos = control.atomic_u64(slot(index) + 16).load(Ordering::Relaxed);
+        count as f64 * 1e9 / nanos.max(1) as f64
+    };
+    Ok((0..readers).map(rate).sum())
+}
+
+/// Reads of a 64-byte `Value<[u64; 8]>` by 1 to 3 reader processes, with
+/// `snapshot()` and with `get()` (lock() + copy), with no writer and with
+/// one writer process updating it through `lock()` continuously.
+fn snapshot_reads() -> Result<(), BoxError> {
+    let control = MappedFile::create_control()?;
+    let value = Value::builder(&name("snapshot")).create([0u64; 8])?;
+    let repeats = if quick() { 1 } else { PROCESS_REPEATS };
+    for writer in [false, true] {
+        // [readers - 1] -> (snapshot samples, get samples)
+        let mut samples: Vec<(Vec<f64>, Vec<f64>)> = vec![(vec![], vec![]); MAX_READERS];
+        for _ in 0..repeats {
+            for (readers, (snapshot, get)) in (1..=MAX_READERS).zip(samples.iter_mut()) {
+                snapshot.push(snapshot_run(&control, &value, "snapshot", readers, writer)?);
+                get.push(snapshot_run(&control, &value, "get", readers, writer)?);
+            }
+        }
+        println!(
+            "reads of a 64-byte Value<[u64; 8]> by reader processes, {} (reads/s summed, \
+             in millions)",
+            if writer {
+                "one writer process updating it through lock() all along"
+            } else {
+                "no writer"
+            }
+        );
+        let mut one_reader = None;
+        for (readers, (snapshot, get)) in (1..=MAX_READERS).zip(samples) {
+            let (snapshot, get) = (median(snapshot), median(get));
+            let plural = if readers == 1 { "" } else { "s" };
+            row(
+                &format!("snapshot(), {readers} reader{plural}"),
+                snapshot / 1e6,
+                "M/s",
+                &format!("get() (lock()+copy), {readers} reader{plural}"),
+                get / 1e6,
+                snapshot / get,
+                "(target >= 2x)",
+            );
+            let one = *one_reader.get_or_insert(snapshot);
+            if readers > 1 {
+                row(
+                    &format!("snapshot(), {readers} readers"),
+                    snapshot / 1e6,
+                    "M/s",
+                    "snapshot(), 1 reader",
+                    one / 1e6,
+                    snapshot / one,
+                    "(scaling; the machine's cores bound it)",
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -54,6 +54,7 @@ use crate::layout::Layout;
 use crate::segment::header::{AREA_ALIGN, LOCK_AREA_SIZE, POISON_OFFSET};
 use crate::segment::{LockMode, LockPlan, Segment, SegmentOptions};
 use crate::sync::poison::{self, Poisoned, Wait};
+use crate::sync::seqlock::SnapshotGate;
 use crate::sync::Beside;
 use crate::sync::{
     Guard, LockError, LockGuard, LockKind, LockWords, RawBarrier, RawCondition, RawEvent, RawLock,
@@ -510,6 +511,12 @@ impl Lock {
         lock_words(&self.segment)
     }
 
+    /// This process's snapshot gate of the lock (see
+    /// [`crate::sync::seqlock`]).
+    pub(crate) fn gate(&self) -> &SnapshotGate {
+        self.segment.snapshot_gate()
+    }
+
     /// A copy of the data this lock guards, made by `read` without taking
     /// the lock when no holder is writing, and never torn: the seqlock read
     /// of [`crate::sync::seqlock`]. `read` copies with relaxed atomic loads
@@ -522,12 +529,9 @@ impl Lock {
     /// [`Error::Poisoned`] for poisoned data, as `get()` reports it; the
     /// errors of [`Lock::lock_timeout`] (or [`Lock::try_lock`]) if the lock
     /// had to be taken.
-    // Used by the objects' snapshots; until they are, by the tests of
-    // `sync::seqlock`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
         self.raw()
-            .read_consistent(self.words(), self.name(), wait, read)
+            .read_consistent(self.words(), self.gate(), self.name(), wait, read)
     }
 }
 
@@ -543,7 +547,8 @@ impl<K: LockKind> Named<RobustLock<K>> {
         wait: Wait,
         poisoned: Poisoned,
     ) -> Result<Guard<'_, RobustLock<K>>> {
-        let beside = lock_words(&self.segment).beside(!RobustLock::<K>::REENTRANT);
+        let gate = (!RobustLock::<K>::REENTRANT).then(|| self.segment.snapshot_gate());
+        let beside = lock_words(&self.segment).beside(gate);
         poison::lock(&**self, beside, self.name(), wait, poisoned)
     }
 

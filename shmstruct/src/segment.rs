@@ -412,6 +412,9 @@ pub(crate) struct Segment {
     /// Whether the data starts with a robust mutex that callers may hold
     /// across calls (a `Condition`'s lock).
     mutex_in_data: bool,
+    /// This process's snapshot gate of the segment's own lock, shared by
+    /// every handle of the file in this process (see [`registry::gate`]).
+    gate: std::sync::Arc<crate::sync::seqlock::SnapshotGate>,
 }
 
 /// An opened file whose header is ready, or the creator of one that is not.
@@ -546,6 +549,7 @@ impl Segment {
             shared_lock_identity,
             unlink_on_drop: AtomicBool::new(false),
             mutex_in_data: false,
+            gate: registry::gate(identity),
         };
         segment.write_header(&descriptor);
         segment.init_lock_area()?;
@@ -798,6 +802,7 @@ impl Segment {
             shared_lock_identity: None,
             unlink_on_drop: AtomicBool::new(false),
             mutex_in_data: false,
+            gate: registry::gate(identity),
         };
         (segment.lock_mode, segment.shared_lock_identity) = segment.read_lock_mode()?;
         segment.check_own_lock()?;
@@ -931,6 +936,12 @@ impl Segment {
     /// segment, in every process.
     pub(crate) fn identity(&self) -> (u64, u64) {
         self.identity
+    }
+
+    /// This process's snapshot gate of the segment's own lock: the same
+    /// for every handle of the file in this process.
+    pub(crate) fn snapshot_gate(&self) -> &crate::sync::seqlock::SnapshotGate {
+        &self.gate
     }
 
     /// For a segment guarded by another segment's lock

@@ -80,6 +80,32 @@ impl<T: SharedLayout> Shared<[T], Locked> {
         self.locked(|| Ok(self.place().to_vec()))
     }
 
+    /// A copy of every element read without taking the lock, never torn:
+    /// the whole array as some holder of the lock left it (a seqlock
+    /// read), as [`Value::snapshot`](crate::Value::snapshot) describes;
+    /// a copy that a write overlapped is made again, so it suits arrays
+    /// that are written briefly and read often.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::snapshot`](crate::Value::snapshot).
+    pub fn snapshot(&self) -> Result<Vec<T>> {
+        self.place().to_vec_through(|copy| self.consistent(copy))
+    }
+
+    /// [`snapshot`](Shared::snapshot) into `destination`, without
+    /// allocating.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`] unless `destination.len() == len()`
+    /// (`destination` is then unchanged); as [`snapshot`](Shared::snapshot)
+    /// (`destination` may then hold a torn copy, which is not returned).
+    pub fn snapshot_into(&self, destination: &mut [T]) -> Result<()> {
+        self.check_len(destination.len())?;
+        self.consistent(|| self.place().read_into(destination))?
+    }
+
     /// Replaces every element with `source`'s, in one word-wise copy under
     /// the lock.
     ///

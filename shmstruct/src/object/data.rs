@@ -152,13 +152,35 @@ impl<'a, T: SharedLayout> Place<'a, T> {
 
     /// A copy of every element.
     pub(crate) fn to_vec(&self) -> Vec<T> {
+        let copied: Result<Vec<T>> = self.to_vec_through(|copy| {
+            copy();
+            Ok(())
+        });
+        copied.expect("a copy without a lock does not fail")
+    }
+
+    /// A copy of every element, made by `through`, which is handed the
+    /// copy of all of them into the new vector and runs it at least once
+    /// before it returns `Ok` (several times are fine, the last one counts:
+    /// a seqlock read).
+    pub(crate) fn to_vec_through(
+        &self,
+        through: impl FnOnce(&mut dyn FnMut()) -> Result<()>,
+    ) -> Result<Vec<T>> {
         let mut copy = Vec::<T>::with_capacity(self.len);
-        self.read(0, &mut copy.spare_capacity_mut()[..self.len])
-            .expect("a place is as long as itself");
-        // SAFETY: `read` wrote the first `len` elements of `copy`, which has
-        // room for them.
+        let room = &mut copy.spare_capacity_mut()[..self.len];
+        let mut copied = false;
+        through(&mut || {
+            self.read(0, room).expect("a place is as long as itself");
+            copied = true;
+        })?;
+        // A check, not an assumption: what `through` did decides whether
+        // the elements are initialised.
+        assert!(copied, "`to_vec_through` returned Ok without copying");
+        // SAFETY: `read` wrote the first `len` elements of `copy` (it ran,
+        // see the assertion), which has room for them.
         unsafe { copy.set_len(self.len) };
-        copy
+        Ok(copy)
     }
 }
 

@@ -348,6 +348,14 @@ impl<D: Shape + ?Sized> Shared<D, Locked> {
         result
     }
 
+    /// A copy made by `copy` without the lock when no writer is active,
+    /// never torn: the seqlock read of [`crate::sync::seqlock`], falling
+    /// back to the lock (blocking) as [`Lock::read_consistent`] says.
+    /// `copy` may run several times; it copies with atomic loads only.
+    pub(super) fn consistent<R>(&self, copy: impl FnMut() -> R) -> Result<R> {
+        self.lock.read_consistent(Wait::Block, copy)
+    }
+
     /// Runs `copy` under `guard`, checked to be of this object's lock.
     pub(super) fn under<R>(
         &self,

@@ -90,10 +90,12 @@ pub use shape::{Bytes, One, Shape};
 /// [`lock`](Shared::lock) returns a guard through which the data is read
 /// and written in place (`*guard = ...`, `guard.x += 1.0`, `guard[3]`,
 /// `guard.iter()`) until it drops. The copies (`get`, `set`, `to_vec`, ...)
-/// take the lock for one copy, as Python's `.value` does. No `&T` into the
-/// segment exists unless the lock is held. Every process must follow the
-/// lock: another program (C, Python) that writes the data without taking
-/// it breaks what the guard promises.
+/// take the lock for one copy, as Python's `.value` does. A
+/// [`snapshot`](Shared::snapshot) copies without the lock while no holder
+/// writes, and is never torn (a seqlock). No `&T` into the segment exists
+/// unless the lock is held. Every process must follow the lock: another
+/// program (C, Python) that writes the data without taking it breaks what
+/// the guard promises.
 ///
 /// # When a lock holder dies
 ///

@@ -37,6 +37,68 @@ impl<T: SharedLayout> Shared<One<T>, Locked> {
         self.locked(|| Ok(self.load()))
     }
 
+    /// A copy of the value read without taking the lock, never torn: the
+    /// whole value as some holder of the lock left it (a seqlock read).
+    /// Readers do not block each other, nor writers in other processes,
+    /// and scale with their number; use it for values read far more often
+    /// than written.
+    ///
+    /// - No lock is taken while no holder writes. A copy that a holder's
+    ///   write overlapped is thrown away and made again; after a few such
+    ///   tries (a long write, or a holder stopped or killed mid-write), the
+    ///   snapshot takes the lock and copies under it, blocking as
+    ///   [`get`](Shared::get) does.
+    /// - The first snapshot of a lock in a process takes the lock once,
+    ///   blocking as `get` does, to tell this process's writers. From then
+    ///   on, every holder of the lock *in this process* waits, after
+    ///   locking, for the snapshot copies of this process in flight to
+    ///   finish (a copy is a few word loads): in Rust's memory model a copy
+    ///   must not overlap a write through a guard in the same process.
+    ///   Processes that never take snapshots of the lock pay one load of
+    ///   process-local memory per `lock()`.
+    /// - Every writer must bump the lock area's sequence word: this
+    ///   library's guards do (all of them, with an own or a shared lock);
+    ///   a C or Python program that writes under the mutex must too (see
+    ///   the README's lock-area table), or a snapshot can be torn.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Shared::get): [`Error::Poisoned`](crate::Error::Poisoned)
+    /// after a holder died or panicked, also when it died mid-write (the
+    /// half-written value is never returned);
+    /// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) if this thread
+    /// holds the lock (its own write is open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("shmstruct-doc-snapshot-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let position = shmstruct::Value::<[f64; 3]>::builder("position").dir(&dir).create([0.0; 3])?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         for i in 1..=1000 {
+    ///             let mut p = position.lock().unwrap();
+    ///             // Written one field at a time: a snapshot never sees a mix.
+    ///             for x in p.iter_mut() {
+    ///                 *x = f64::from(i);
+    ///             }
+    ///         }
+    ///     });
+    ///     for _ in 0..1000 {
+    ///         let [x, y, z] = position.snapshot().unwrap();
+    ///         assert!(x == y && y == z);
+    ///     }
+    /// });
+    /// assert_eq!(position.snapshot()?, [1000.0; 3]);
+    /// # drop(position);
+    /// # std::fs::remove_dir(&dir).unwrap();
+    /// # Ok::<(), shmstruct::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> Result<T> {
+        self.consistent(|| self.load())
+    }
+
     /// Replaces the value under the lock (Python's `.value = ...`).
     ///
     /// # Errors

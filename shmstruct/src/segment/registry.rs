@@ -10,11 +10,19 @@
 //!
 //! An inode cannot be reused while a mapping of it exists, so the identity
 //! names one file for as long as the mapping lives.
+//!
+//! Beside the mappings, each segment with live handles has one
+//! [`SnapshotGate`] per process, also found by identity (not by mapping, so
+//! that two mappings of one file, should a file change size, still share
+//! it): the process-local half of the seqlock (see
+//! [`crate::sync::seqlock`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use memmap2::MmapRaw;
+
+use crate::sync::seqlock::SnapshotGate;
 
 /// A file's (device, inode).
 type Identity = (u64, u64);
@@ -25,6 +33,8 @@ struct Registry {
     live: HashMap<Identity, Weak<MmapRaw>>,
     /// Mappings kept because a mutex in them is held by this process.
     kept: HashMap<Identity, Arc<MmapRaw>>,
+    /// The snapshot gate of each segment that has live handles.
+    gates: HashMap<Identity, Weak<SnapshotGate>>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
@@ -59,4 +69,17 @@ pub(super) fn shared<E>(
 /// Keeps `mapping` of `identity` mapped for the rest of the process.
 pub(super) fn keep(identity: Identity, mapping: Arc<MmapRaw>) {
     registry().kept.insert(identity, mapping);
+}
+
+/// The snapshot gate of the file `identity` in this process: the one every
+/// live handle of it shares, or a new one if there is none.
+pub(super) fn gate(identity: Identity) -> Arc<SnapshotGate> {
+    let mut registry = registry();
+    if let Some(existing) = registry.gates.get(&identity).and_then(Weak::upgrade) {
+        return existing;
+    }
+    let gate = Arc::new(SnapshotGate::default());
+    registry.gates.retain(|_, weak| weak.strong_count() > 0);
+    registry.gates.insert(identity, Arc::downgrade(&gate));
+    gate
 }

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
+use super::seqlock::{Sequence, SnapshotGate};
+
 use crate::segment::header::{LOCK_AREA_SIZE, POISON_OFFSET, SEQUENCE_OFFSET};
 
 /// The words after an own lock's mutex, at [`POISON_OFFSET`] of the lock
@@ -48,13 +50,22 @@ impl LockWords {
         &self.poison
     }
 
-    /// What a guard of the lock keeps: the poison word, and the sequence
-    /// word if `seqlock` (the lock is not reentrant: a nested level would
+    /// What a guard of the lock keeps: the poison word, and with
+    /// `seqlock`, this process's snapshot gate of the lock, the sequence
+    /// word (only for a lock that is not reentrant: a nested level would
     /// make the word even while the outer one still writes).
-    pub(crate) fn beside(&self, seqlock: bool) -> Beside<'_> {
+    pub(crate) fn beside<'a>(&'a self, seqlock: Option<&'a SnapshotGate>) -> Beside<'a> {
         Beside {
             poison: &self.poison,
-            sequence: seqlock.then_some(&self.sequence),
+            sequence: seqlock.map(|gate| self.sequence(gate)),
+        }
+    }
+
+    /// The sequence word, with this process's snapshot `gate` of the lock.
+    pub(super) fn sequence<'a>(&'a self, gate: &'a SnapshotGate) -> Sequence<'a> {
+        Sequence {
+            word: &self.sequence,
+            gate,
         }
     }
 }
@@ -65,7 +76,7 @@ impl LockWords {
 #[derive(Clone, Copy)]
 pub(crate) struct Beside<'a> {
     pub(super) poison: &'a AtomicU32,
-    pub(super) sequence: Option<&'a AtomicU64>,
+    pub(super) sequence: Option<Sequence<'a>>,
 }
 
 impl<'a> Beside<'a> {

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::area::Beside;
 use super::os::{Acquired, Deadline, RobustMutex};
@@ -36,9 +37,12 @@ use crate::Result;
 pub struct Guard<'a, M: RawMutex + ?Sized> {
     mutex: &'a M,
     inconsistent: bool,
-    /// The poison (and sequence) words beside the lock, for a lock that
-    /// has them (see [`super::poison`] and [`super::seqlock`]).
-    beside: Option<Beside<'a>>,
+    /// The poison word beside the lock, for a lock that has one (see
+    /// [`super::poison`]).
+    poison: Option<&'a AtomicU32>,
+    /// The sequence word beside the lock, for a lock that has one, which
+    /// this guard keeps odd (see [`super::seqlock`]).
+    sequence: Option<&'a AtomicU64>,
     /// The identity of the segment the lock lives in, if it does.
     segment: Option<(u64, u64)>,
     _not_send: PhantomData<*const ()>,
@@ -66,7 +70,8 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
         Guard {
             mutex,
             inconsistent,
-            beside: None,
+            poison: None,
+            sequence: None,
             segment: None,
             _not_send: PhantomData,
         }
@@ -89,13 +94,14 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// wait gives back without having released it) is returned as it is.
     pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
         debug_assert!(!self.inconsistent);
-        if self.beside.is_some() {
+        if self.poison.is_some() {
             return self;
         }
         if let Some(sequence) = beside.sequence {
             seqlock::begin_write(sequence);
+            self.sequence = Some(sequence.word);
         }
-        self.beside = Some(beside);
+        self.poison = Some(beside.poison);
         self
     }
 
@@ -143,8 +149,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// lock without a poison word (one in place in other memory than a
     /// segment's).
     pub fn is_poisoned(&self) -> bool {
-        self.beside
-            .is_some_and(|beside| poison::is_set(beside.poison))
+        self.poison.is_some_and(poison::is_set)
     }
 
     /// Declares the guarded data repaired: later `lock()`, `get()` and
@@ -152,18 +157,15 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// [`std::sync::Mutex::clear_poison`]). Does nothing if the data is not
     /// poisoned, or for a lock without a poison word.
     pub fn clear_poison(&mut self) {
-        if let Some(beside) = self.beside {
-            poison::clear(beside.poison);
+        if let Some(word) = self.poison {
+            poison::clear(word);
         }
     }
 
     /// Gives up the guard without releasing: the caller takes over the
     /// responsibility to release (condition waits).
     pub(super) fn into_held(self) -> &'a M {
-        debug_assert!(
-            !self.beside.is_some_and(|beside| beside.sequence.is_some()),
-            "no write may be left open"
-        );
+        debug_assert!(self.sequence.is_none(), "no write may be left open");
         let mutex = self.mutex;
         std::mem::forget(self);
         mutex
@@ -228,18 +230,18 @@ impl RLockGuard<'_> {
 
 impl<M: RawMutex + ?Sized> Drop for Guard<'_, M> {
     fn drop(&mut self) {
-        if let Some(beside) = self.beside {
+        if let Some(word) = self.poison {
             // A guard dropped while its thread unwinds may leave the data
             // half-written: mark it before anyone else can lock (as std's
             // `Mutex` poisons).
             if std::thread::panicking() {
-                poison::set(beside.poison);
+                poison::set(word);
             }
-            // After the poison word, so that a reader that sees the even
-            // sequence value sees the poisoning too.
-            if let Some(sequence) = beside.sequence {
-                seqlock::end_write(sequence);
-            }
+        }
+        // After the poison word, so that a reader that sees the even
+        // sequence value sees the poisoning too.
+        if let Some(sequence) = self.sequence {
+            seqlock::end_write(sequence);
         }
         // After an owner death without `mark_consistent`, this release is
         // what makes the mutex not recoverable (POSIX): that is intended.

@@ -132,7 +132,7 @@ pub(crate) fn recovered<'a, M: RawMutex + ?Sized>(
 ) -> Result<Guard<'a, M>> {
     set(beside.poison);
     if let Some(sequence) = beside.sequence {
-        seqlock::recover(sequence);
+        seqlock::recover(sequence.word);
     }
     guard.mark_consistent()?;
     Ok(guard)

@@ -275,3 +275,39 @@ fn a_panicking_holder_leaves_the_sequence_even_and_the_data_poisoned() {
     let result = lock.read_consistent(Wait::Try, || copy(&data));
     assert!(matches!(result, Err(Error::Poisoned { .. })), "{result:?}");
 }
+
+#[test]
+fn a_holder_in_this_process_waits_for_its_snapshot_copies_only_once_they_are_read() {
+    use std::sync::mpsc;
+
+    let dir = TempDir::new("gate");
+    let (lock, _data) = create(&dir.0);
+    let gate = lock.gate();
+
+    // No snapshot read in this process yet: a holder does not look at the
+    // count (even a raised one, which no reader would raise while off).
+    let reading = gate.enter();
+    drop(lock.lock().expect("locking"));
+    drop(reading);
+
+    // The first snapshot opens the gate (its handshake takes the lock).
+    lock.read_consistent(Wait::Try, || ()).expect("a snapshot");
+    assert!(gate.is_on());
+
+    // Now a holder waits, after making the word odd, until the copy in
+    // flight is done, and only then writes.
+    let reading = gate.enter();
+    let (locked, holder) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let guard = lock.lock().expect("locking");
+            locked.send(()).expect("the test waits");
+            drop(guard);
+        });
+        let early = holder.recv_timeout(Duration::from_millis(50));
+        assert_eq!(early, Err(mpsc::RecvTimeoutError::Timeout), "no wait");
+        drop(reading);
+        holder.recv_timeout(BOUND).expect("the holder got through");
+    });
+    assert_eq!(lock.words().sequence.load(Ordering::Relaxed) % 2, 0);
+}
