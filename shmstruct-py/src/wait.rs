@@ -63,9 +63,9 @@ fn is_would_block(error: &shmstruct::Error) -> bool {
     matches!(error, shmstruct::Error::WouldBlock { .. })
 }
 
-/// Calls `attempt(Duration::ZERO)` with the GIL held, then, if that timed
-/// out, goes on as [`sliced_released`]: what is free now is taken without
-/// giving up the GIL. `attempt(Duration::ZERO)` must not block; it may
+/// Calls `attempt(Duration::ZERO)` with the GIL held, a few times (see
+/// [`SPINS`]), then, if that timed out, goes on as [`sliced_released`]:
+/// what is free now, or in a moment, is taken without giving up the GIL. `attempt(Duration::ZERO)` must not block; it may
 /// report a timeout or a `try_*` call's `WouldBlock`.
 ///
 /// # Errors
@@ -76,13 +76,30 @@ pub fn sliced<T>(
     timeout: Option<Duration>,
     mut attempt: impl FnMut(Duration) -> shmstruct::Result<T>,
 ) -> PyResult<Option<T>> {
-    match attempt(Duration::ZERO) {
-        Ok(value) => Ok(Some(value)),
-        Err(error) if !(error.is_timed_out() || is_would_block(&error)) => Err(to_py(error)),
-        Err(_) if timeout == Some(Duration::ZERO) => Ok(None),
-        Err(_) => sliced_released(py, timeout, attempt),
+    let spins = if timeout == Some(Duration::ZERO) {
+        1
+    } else {
+        SPINS
+    };
+    for _ in 0..spins {
+        match attempt(Duration::ZERO) {
+            Ok(value) => return Ok(Some(value)),
+            Err(error) if !(error.is_timed_out() || is_would_block(&error)) => {
+                return Err(to_py(error))
+            }
+            Err(_) => std::hint::spin_loop(),
+        }
     }
+    if timeout == Some(Duration::ZERO) {
+        return Ok(None);
+    }
+    sliced_released(py, timeout, attempt)
 }
+
+/// How many times [`sliced`] tries before it gives up the GIL and sleeps:
+/// a lock held for a Python statement in another process is often free
+/// again within a few microseconds, and a sleep and a wake-up cost tens.
+const SPINS: u32 = 200;
 
 /// Calls `attempt(slice)`, with the GIL released, until it returns
 /// something other than a timeout or `timeout` has passed; `slice` is at
