@@ -397,6 +397,7 @@ impl<P: NamedPrimitive> fmt::Debug for Named<P> {
 
 /// The poison and sequence words of `segment`'s own lock (see
 /// [`crate::sync::poison`] and [`crate::sync::seqlock`]).
+#[inline]
 fn lock_words(segment: &Segment) -> &LockWords {
     debug_assert!(matches!(
         segment.lock_mode(),
@@ -542,6 +543,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     /// lock and of the objects it guards. A [`Lock`]'s guard also keeps the
     /// sequence word odd while it lives (an [`RLock`]'s cannot: a nested
     /// level would make it even while the outer one still writes).
+    #[inline]
     pub(crate) fn acquire(
         &self,
         wait: Wait,
@@ -552,6 +554,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
         poison::lock(&**self, beside, self.name(), wait, poisoned)
     }
 
+    #[inline]
     fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<Guard<'_, RobustLock<K>>> {
         let guard = self.acquire(wait, poisoned)?;
         Ok(guard.in_segment(self.segment.identity()))

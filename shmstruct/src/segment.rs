@@ -934,12 +934,14 @@ impl Segment {
 
     /// The file's (device, inode): the same for every mapping of one
     /// segment, in every process.
+    #[inline]
     pub(crate) fn identity(&self) -> (u64, u64) {
         self.identity
     }
 
     /// This process's snapshot gate of the segment's own lock: the same
     /// for every handle of the file in this process.
+    #[inline]
     pub(crate) fn snapshot_gate(&self) -> &crate::sync::seqlock::SnapshotGate {
         &self.gate
     }
@@ -1079,6 +1081,7 @@ impl Segment {
     /// The first byte of the data: `data_size` bytes aligned to
     /// `data_align` (at least the alignment of the type the layout check
     /// accepted).
+    #[inline]
     pub(crate) fn data(&self) -> NonNull<u8> {
         let data = self
             .map
@@ -1089,6 +1092,7 @@ impl Segment {
 
     /// The lock area: [`LOCK_AREA_SIZE`] bytes, 64-aligned, zeroed by the
     /// creator before `init` runs; the sync primitives live here.
+    #[inline]
     pub(crate) fn lock_area(&self) -> NonNull<u8> {
         let lock = self
             .map

@@ -222,6 +222,7 @@ impl<D: Shape + ?Sized, L: LockChoice> Shared<D, L> {
 
     /// The data as `D`'s target, for the guards: `len` elements, aligned,
     /// mapped while `self` lives.
+    #[inline]
     fn target(&self) -> NonNull<D::Target> {
         D::target(self.segment.data().cast(), self.len)
     }
@@ -289,6 +290,7 @@ impl<D: Shape + ?Sized> Shared<D, Unlocked> {
 impl<D: Shape + ?Sized> Shared<D, Locked> {
     /// Locks this object's lock and wraps the guard into a guard of its
     /// data.
+    #[inline]
     pub(super) fn guard_data(
         &self,
         wait: Wait,

@@ -166,6 +166,7 @@ impl<D: Shape + ?Sized> Shared<D, Locked> {
     /// - [`Error::WouldDeadlock`] if this thread holds the lock already.
     /// - [`Error::NotRecoverable`] only for a lock that an older version of
     ///   this crate or another program left in that state.
+    #[inline]
     pub fn lock(&self) -> Result<DataGuard<'_, D::Target>> {
         self.guard_data(Wait::Block, Poisoned::Refuse)
     }
@@ -341,6 +342,7 @@ impl<D: Shape + ?Sized> Shared<D, Locked> {
     }
 
     /// Runs `copy` with the lock held.
+    #[inline]
     pub(super) fn locked<R>(&self, copy: impl FnOnce() -> Result<R>) -> Result<R> {
         let guard = self.lock.acquire(Wait::Block, Poisoned::Refuse)?;
         let result = copy();

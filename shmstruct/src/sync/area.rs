@@ -35,6 +35,7 @@ impl LockWords {
     /// aligned to 64), zeroed by its creator, and stays mapped for `'a`;
     /// every process accesses the bytes at [`POISON_OFFSET`] onwards only
     /// atomically.
+    #[inline]
     pub(crate) unsafe fn at_area<'a>(area: *const u8) -> &'a LockWords {
         let words = area.wrapping_add(POISON_OFFSET).cast::<LockWords>();
         debug_assert!(words.is_aligned());
@@ -54,6 +55,7 @@ impl LockWords {
     /// `seqlock`, this process's snapshot gate of the lock, the sequence
     /// word (only for a lock that is not reentrant: a nested level would
     /// make the word even while the outer one still writes).
+    #[inline]
     pub(crate) fn beside<'a>(&'a self, seqlock: Option<&'a SnapshotGate>) -> Beside<'a> {
         Beside {
             poison: &self.poison,

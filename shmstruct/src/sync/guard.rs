@@ -66,6 +66,7 @@ const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// The guard of `mutex`, which this thread has just locked.
+    #[inline]
     fn new(mutex: &'a M, inconsistent: bool) -> Self {
         Guard {
             mutex,
@@ -79,6 +80,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
 
     /// The result of locking `mutex`: its guard, or the guard inside
     /// [`LockError::OwnerDied`], or why it is not held.
+    #[inline]
     pub(super) fn acquired(mutex: &'a M, acquired: Result<Acquired>) -> LockResult<Self> {
         match acquired? {
             Acquired::Consistent => Ok(Guard::new(mutex, false)),
@@ -92,6 +94,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// starts a write in the sequence word, if there is one, which the
     /// guard's drop ends. A guard that has them already (one a condition
     /// wait gives back without having released it) is returned as it is.
+    #[inline]
     pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
         debug_assert!(!self.inconsistent);
         if self.poison.is_some() {
@@ -106,6 +109,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     }
 
     /// This guard, knowing that its lock lives in segment `identity`.
+    #[inline]
     pub(crate) fn in_segment(mut self, identity: (u64, u64)) -> Self {
         self.segment = Some(identity);
         self
@@ -212,6 +216,7 @@ impl<'a> LockGuard<'a> {
     /// every bit pattern another process may store there is a valid `T`;
     /// and every thread of every process reads or writes it only while
     /// holding this lock (so the `&mut T` the guard hands out is exclusive).
+    #[inline]
     pub unsafe fn guarding<T: ?Sized>(self, data: NonNull<T>) -> DataGuard<'a, T> {
         DataGuard { guard: self, data }
     }

@@ -261,6 +261,7 @@ impl RobustMutex {
         self.mutex.get()
     }
 
+    #[inline]
     fn acquired(call: &'static str, rc: libc::c_int) -> Result<Acquired> {
         match rc {
             0 => Ok(Acquired::Consistent),
@@ -281,6 +282,7 @@ impl RobustMutex {
 // `pthread_mutex_clocklock` with a deadline.
 unsafe impl super::RawMutex for RobustMutex {
     /// Blocks until the calling thread owns the mutex.
+    #[inline]
     fn acquire(&self) -> Result<Acquired> {
         // SAFETY: the mutex was initialised (type invariant).
         let rc = unsafe { libc::pthread_mutex_lock(self.raw()) };
@@ -297,6 +299,7 @@ unsafe impl super::RawMutex for RobustMutex {
     /// releases it correctly; with an expired deadline it takes a free mutex
     /// at once and reports `ETIMEDOUT` for a held one (POSIX: the timeout
     /// is only checked when the mutex cannot be locked immediately).
+    #[inline]
     fn try_acquire(&self) -> Result<Acquired> {
         let past = Deadline {
             at: libc::timespec {
@@ -322,6 +325,7 @@ unsafe impl super::RawMutex for RobustMutex {
 
     /// Releases the mutex (one level of a recursive one). A thread that
     /// does not own it gets `NotOwner` (robust mutexes check the owner).
+    #[inline]
     unsafe fn release(&self) -> Result<()> {
         // SAFETY: the mutex was initialised (type invariant); robust mutexes
         // check ownership, so a wrong caller gets EPERM, not corruption.

@@ -268,10 +268,12 @@ impl RawRLock {
 // SAFETY: every method forwards to the robust pthread mutex inside, which
 // has the properties the trait asks for (its own impl).
 unsafe impl<K: LockKind> RawMutex for RobustLock<K> {
+    #[inline]
     fn acquire(&self) -> Result<Acquired> {
         self.mutex.acquire()
     }
 
+    #[inline]
     fn try_acquire(&self) -> Result<Acquired> {
         self.mutex.try_acquire()
     }
@@ -280,6 +282,7 @@ unsafe impl<K: LockKind> RawMutex for RobustLock<K> {
         self.mutex.acquire_until(deadline)
     }
 
+    #[inline]
     unsafe fn release(&self) -> Result<()> {
         // SAFETY: forwarded from the caller.
         unsafe { self.mutex.release() }

@@ -32,12 +32,14 @@ pub(crate) const CLEAR: u32 = 0;
 pub(crate) const POISONED: u32 = 1;
 
 /// Whether `word` says poisoned.
+#[inline]
 pub(super) fn is_set(word: &AtomicU32) -> bool {
     // Relaxed: see the module docs (ordered by the lock held).
     word.load(Ordering::Relaxed) != CLEAR
 }
 
 /// Marks the data poisoned; the caller holds the lock.
+#[inline]
 pub(super) fn set(word: &AtomicU32) {
     // Relaxed: see the module docs (published by the unlock that follows).
     word.store(POISONED, Ordering::Relaxed);
@@ -96,6 +98,7 @@ pub(crate) enum Poisoned {
 /// already left in that state (by an older version of this crate, or
 /// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
 /// [`Error::WouldDeadlock`] as [`RawMutex`] says.
+#[inline]
 pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
     mutex: &'a M,
     beside: Beside<'a>,
@@ -140,15 +143,25 @@ pub(crate) fn recovered<'a, M: RawMutex + ?Sized>(
 
 /// `guard`, or with `Poisoned::Refuse` and poisoned data, the lock released
 /// and [`Error::Poisoned`].
+#[inline]
 pub(crate) fn refuse<'a, M: RawMutex + ?Sized>(
     guard: Guard<'a, M>,
     name: &str,
     poisoned: Poisoned,
 ) -> Result<Guard<'a, M>> {
     if poisoned == Poisoned::Refuse && guard.is_poisoned() {
-        return Err(Error::Poisoned {
-            lock: name.to_owned(),
-        });
+        return Err(refused(guard, name));
     }
     Ok(guard)
+}
+
+/// Releases the lock of poisoned data and says why: the rare path of
+/// [`refuse`], kept out of line so that taking a sound lock stays short.
+#[cold]
+#[inline(never)]
+fn refused<M: RawMutex + ?Sized>(guard: Guard<'_, M>, name: &str) -> Error {
+    drop(guard);
+    Error::Poisoned {
+        lock: name.to_owned(),
+    }
 }

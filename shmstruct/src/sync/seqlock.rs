@@ -263,6 +263,7 @@ pub(crate) struct Sequence<'a> {
 /// Makes the word odd: the holder may now write, once no reader of this
 /// process is inside a copy. Called with the lock held, right after
 /// locking.
+#[inline]
 pub(super) fn begin_write(sequence: Sequence<'_>) {
     let word = sequence.word;
     // Relaxed load: only this holder writes the word, and the lock's
@@ -278,6 +279,7 @@ pub(super) fn begin_write(sequence: Sequence<'_>) {
 
 /// Makes the word even again: the holder's writes are complete. Called
 /// with the lock held, right before unlocking.
+#[inline]
 pub(super) fn end_write(word: &AtomicU64) {
     // Relaxed load: only this holder writes the word.
     let seen = word.load(Ordering::Relaxed);
