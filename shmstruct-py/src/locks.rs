@@ -19,7 +19,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use shmstruct::NamedLockGuard;
 
-use crate::handle::Owned;
+use crate::handle::{Named, Owned};
 use crate::wait::{acquire_timeout, sliced};
 
 /// The guard of a lock this thread holds: a `Lock`'s (poisoning), or a
@@ -127,6 +127,62 @@ pub fn with_held<T>(
     })
 }
 
+/// A lock of the crate that poisons, whose guard this module keeps: a
+/// `Lock`, or a `Condition`'s lock.
+pub trait PoisoningLock: Named + Send + Sync + 'static {
+    /// Takes it, waiting at most `wait` (zero: only if it is free), with
+    /// poisoned data refused unless `poisoned`.
+    fn take(&self, wait: Duration, poisoned: bool) -> shmstruct::Result<NamedLockGuard<'_>>;
+}
+
+macro_rules! poisoning_lock {
+    ($($ty:ty),*) => {$(
+        impl PoisoningLock for $ty {
+            fn take(&self, wait: Duration, poisoned: bool) -> shmstruct::Result<NamedLockGuard<'_>> {
+                if poisoned {
+                    self.lock_poisoned_timeout(wait)
+                } else if wait.is_zero() {
+                    // No deadline to compute: the cheapest way to take a free lock.
+                    self.try_lock()
+                } else {
+                    self.lock_timeout(wait)
+                }
+            }
+        }
+    )*};
+}
+
+poisoning_lock!(shmstruct::Lock, shmstruct::Condition);
+
+/// Takes the lock of `owner` within `timeout` (as [`sliced`] waits), and
+/// keeps its guard, wrapped by `wrap`, as held by this thread for `key`:
+/// whether it is held.
+///
+/// # Errors
+///
+/// As [`sliced`]: `shmstruct.Poisoned` for poisoned data (unless
+/// `poisoned`), `RuntimeError` if this thread holds a `Lock` already, ...
+pub fn take_and_hold<H: PoisoningLock>(
+    py: Python<'_>,
+    key: &Arc<str>,
+    owner: &Arc<Owned<H>>,
+    timeout: Option<Duration>,
+    poisoned: bool,
+    wrap: fn(NamedLockGuard<'static>) -> Guard,
+) -> PyResult<bool> {
+    let lock = &owner.handle;
+    let Some(guard) = sliced(py, timeout, |wait| lock.take(wait, poisoned))? else {
+        return Ok(false);
+    };
+    // SAFETY: the guard was taken through `owner`, whose mapping holds the
+    // lock and the words beside it that the guard borrows.
+    let guard =
+        unsafe { std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard) };
+    // SAFETY: `owner` (cloned into the record) keeps that mapping alive.
+    unsafe { hold(key, owner.clone(), wrap(guard)) };
+    Ok(true)
+}
+
 pub fn not_held(what: &str) -> PyErr {
     PyRuntimeError::new_err(format!(
         "this thread does not hold {what} (a shmstruct lock is released by the thread that \
@@ -169,28 +225,7 @@ impl Lock {
     }
 
     fn take(&self, py: Python<'_>, timeout: Option<Duration>, poisoned: bool) -> PyResult<bool> {
-        let lock = &self.inner.handle;
-        let attempt = |wait: Duration| {
-            if poisoned {
-                lock.lock_poisoned_timeout(wait)
-            } else if wait.is_zero() {
-                // No deadline to compute: the cheapest way to take a free lock.
-                lock.try_lock()
-            } else {
-                lock.lock_timeout(wait)
-            }
-        };
-        let guard = sliced(py, timeout, attempt)?;
-        let Some(guard) = guard else {
-            return Ok(false);
-        };
-        // SAFETY: the guard was taken through `self.inner`, whose mapping
-        // holds the lock and the poison word it borrows.
-        let guard =
-            unsafe { std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard) };
-        // SAFETY: `self.inner` keeps that mapping alive.
-        unsafe { hold(&self.key, self.inner.clone(), Guard::Lock(guard)) };
-        Ok(true)
+        take_and_hold(py, &self.key, &self.inner, timeout, poisoned, Guard::Lock)
     }
 
     /// The guard this thread holds, for `f`.

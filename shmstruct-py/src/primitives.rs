@@ -9,7 +9,7 @@ use shmstruct::NamedLockGuard;
 
 use crate::errors::{broken_barrier, to_py, IntoPy};
 use crate::handle::{options, Owned};
-use crate::locks::{hold, key_of, not_held, put_back, take_held, with_held, Guard};
+use crate::locks::{key_of, not_held, put_back, take_and_hold, take_held, with_held, Guard};
 use crate::wait::{acquire_timeout, released, sliced, sliced_released, timeout};
 
 handle_struct!(
@@ -122,25 +122,14 @@ impl Condition {
     /// Takes the condition's lock within `timeout`, poisoned data refused
     /// unless `poisoned`: whether it is held.
     fn take(&self, py: Python<'_>, timeout: Option<Duration>, poisoned: bool) -> PyResult<bool> {
-        let condition = &self.inner.handle;
-        let taken = sliced(py, timeout, |slice| {
-            if poisoned {
-                condition.lock_poisoned_timeout(slice)
-            } else if slice.is_zero() {
-                condition.try_lock()
-            } else {
-                condition.lock_timeout(slice)
-            }
-        })?;
-        let Some(guard) = taken else {
-            return Ok(false);
-        };
-        // SAFETY: the guard was taken through `self.inner`, whose mapping
-        // holds the condition's lock it borrows.
-        let guard = unsafe { std::mem::transmute::<NamedLockGuard<'_>, ConditionGuard>(guard) };
-        // SAFETY: `self.inner` keeps that mapping alive.
-        unsafe { hold(&self.key, self.inner.clone(), Guard::Condition(guard)) };
-        Ok(true)
+        take_and_hold(
+            py,
+            &self.key,
+            &self.inner,
+            timeout,
+            poisoned,
+            Guard::Condition,
+        )
     }
 
     /// The guard this thread holds, for `f`.
