@@ -67,7 +67,7 @@ const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
 impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     /// The guard of `mutex`, which this thread has just locked.
     #[inline]
-    fn new(mutex: &'a M, inconsistent: bool) -> Self {
+    pub(super) fn new(mutex: &'a M, inconsistent: bool) -> Self {
         Guard {
             mutex,
             inconsistent,

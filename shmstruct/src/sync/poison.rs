@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::area::Beside;
-use super::os::Deadline;
-use super::{seqlock, Guard, LockError, RawMutex};
+use super::os::{Acquired, Deadline};
+use super::{seqlock, Guard, RawMutex};
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -111,10 +111,12 @@ pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
         Wait::Try => mutex.try_acquire(),
         Wait::Timeout(timeout) => mutex.acquire_until(&Deadline::after(timeout)),
     };
-    let guard = match Guard::acquired(mutex, acquired) {
-        Ok(guard) => guard,
-        Err(LockError::OwnerDied(died)) => recovered(died.into_guard(), beside)?,
-        Err(LockError::Failed(error)) => return Err(error),
+    // Straight from the mutex's answer to the guard, without the
+    // owner-died wrapper of the in-place locks: the guard is built once,
+    // which keeps this hot path short.
+    let guard = match acquired? {
+        Acquired::Consistent => Guard::new(mutex, false),
+        Acquired::OwnerDied => recovered(Guard::new(mutex, true), beside)?,
     };
     refuse(guard.poisoning(beside), name, poisoned)
 }
