@@ -39,5 +39,6 @@ fn _shmstruct(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segment::ctypes_source, m)?)?;
     m.add_function(wrap_pyfunction!(handle::unlink, m)?)?;
     m.add_function(wrap_pyfunction!(locks::locked_call, m)?)?;
+    m.add_function(wrap_pyfunction!(locks::forget_inherited_locks, m)?)?;
     Ok(())
 }

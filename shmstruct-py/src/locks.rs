@@ -102,6 +102,21 @@ pub fn put_back(key: &Arc<str>, guard: Guard, handle: Arc<dyn Send + Sync>) {
     });
 }
 
+/// Forgets, without releasing them, the guards this thread's list holds:
+/// run in a child made by `fork` (`os.register_at_fork`), whose copy of the
+/// list names locks that the parent holds and the child does not. Dropping
+/// them there would end the parent's write in the sequence word and try to
+/// unlock a mutex the child does not own; keeping them would let the child
+/// skip a lock it does not hold.
+#[pyfunction]
+pub fn forget_inherited_locks() {
+    HELD.with_borrow_mut(|held| {
+        for inherited in held.drain(..) {
+            std::mem::forget(inherited);
+        }
+    });
+}
+
 /// Whether this thread holds the lock of `key`.
 pub fn is_held(key: &Arc<str>) -> bool {
     HELD.with_borrow(|held| held.iter().any(|held| held.key == *key))
@@ -371,10 +386,10 @@ handle_class!(RLock(shmstruct::RLock, "an unlocked recursive lock") create with 
 
     /// Releases one level of the lock this thread holds.
     fn release(&self) -> PyResult<()> {
-        self.inner
-            .handle
-            .release()
-            .map_err(|_| not_held("this RLock"))
+        self.inner.handle.release().map_err(|error| match error {
+            shmstruct::Error::NotOwner { .. } => not_held("this RLock"),
+            other => crate::errors::to_py(other),
+        })
     }
 
     /// Whether any thread of any process holds the lock.

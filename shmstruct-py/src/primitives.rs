@@ -50,12 +50,14 @@ handle_class!(Semaphore(shmstruct::Semaphore, "") with {
 
     /// Gives a permit back.
     fn release(&self) -> PyResult<()> {
-        self.inner.handle.release().py()
+        // The GIL is held here (`__exit__` calls this too); the release may
+        // wait for the semaphore's internal mutex, so it runs without it.
+        Python::attach(|py| released(py, || self.inner.handle.release())).py()
     }
 
     /// The number of permits available now.
-    fn get_value(&self) -> PyResult<u32> {
-        self.inner.handle.value().py()
+    fn get_value(&self, py: Python<'_>) -> PyResult<u32> {
+        released(py, || self.inner.handle.value()).py()
     }
 });
 
@@ -214,10 +216,16 @@ handle_class!(Condition(shmstruct::Condition, "a condition variable") create wit
         // Held again whatever happened, unless the wait itself failed (a
         // poisoned wait releases the lock).
         if let Some(guard) = slot {
-            // SAFETY: as in `take`: the guard of the lock in the mapping of
-            // `self.inner`, which `handle` (a clone of it) keeps alive.
+            // The guard now points into two handles' mappings: its mutex
+            // into that of the handle that took it (`handle`), its poison
+            // and sequence words into `self.inner`'s (the wait gave it
+            // those again). The record keeps both alive.
+            let both: Arc<dyn Send + Sync> = Arc::new((handle, self.inner.clone()));
+            // SAFETY: the guard borrows only those two mappings, which
+            // `both`, kept in the record and dropped after the guard, keeps
+            // alive (as in `take_and_hold`).
             let guard = unsafe { std::mem::transmute::<NamedLockGuard<'_>, ConditionGuard>(guard) };
-            put_back(&self.key, Guard::Condition(guard), handle);
+            put_back(&self.key, Guard::Condition(guard), both);
         }
         Ok(waited?.is_some())
     }
@@ -306,13 +314,13 @@ handle_class!(Barrier(shmstruct::Barrier, "") {
 
     /// Breaks the barrier: every waiter, now and later, raises
     /// `BrokenBarrierError` until `reset()`.
-    fn abort(&self) -> PyResult<()> {
-        self.inner.handle.abort().py()
+    fn abort(&self, py: Python<'_>) -> PyResult<()> {
+        released(py, || self.inner.handle.abort()).py()
     }
 
     /// Returns the barrier to its initial, unbroken state.
-    fn reset(&self) -> PyResult<()> {
-        self.inner.handle.reset().py()
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        released(py, || self.inner.handle.reset()).py()
     }
 
     /// The number of parties.
@@ -323,13 +331,13 @@ handle_class!(Barrier(shmstruct::Barrier, "") {
 
     /// The number of parties waiting now.
     #[getter]
-    fn n_waiting(&self) -> PyResult<u32> {
-        self.inner.handle.n_waiting().py()
+    fn n_waiting(&self, py: Python<'_>) -> PyResult<u32> {
+        released(py, || self.inner.handle.n_waiting()).py()
     }
 
     /// Whether the barrier is broken.
     #[getter]
-    fn broken(&self) -> PyResult<bool> {
-        self.inner.handle.is_broken().py()
+    fn broken(&self, py: Python<'_>) -> PyResult<bool> {
+        released(py, || self.inner.handle.is_broken()).py()
     }
 });

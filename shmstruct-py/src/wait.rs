@@ -50,6 +50,10 @@ struct SameThread<T>(T);
 // with the GIL released, and returns its result there: a `SameThread` is
 // created, used and dropped on one thread. Lock guards (which must be
 // released by the thread that took the lock) never move to another one.
+// What `detach`'s `Send` bound also stands for, that the closure touches no
+// Python object while the GIL is released, is the rule every caller of
+// `sliced`, `sliced_released` and `released` keeps (stated on each): their
+// closures call the Rust crate only.
 unsafe impl<T> Send for SameThread<T> {}
 
 impl<T> SameThread<T> {
@@ -65,8 +69,9 @@ fn is_would_block(error: &shmstruct::Error) -> bool {
 
 /// Calls `attempt(Duration::ZERO)` with the GIL held, a few times (see
 /// [`SPINS`]), then, if that timed out, goes on as [`sliced_released`]:
-/// what is free now, or in a moment, is taken without giving up the GIL. `attempt(Duration::ZERO)` must not block; it may
-/// report a timeout or a `try_*` call's `WouldBlock`.
+/// what is free now, or in a moment, is taken without giving up the GIL.
+/// `attempt(Duration::ZERO)` must not block; it may report a timeout or a
+/// `try_*` call's `WouldBlock`.
 ///
 /// # Errors
 ///
@@ -107,7 +112,8 @@ const SPINS: u32 = 200;
 /// raises `KeyboardInterrupt`). `Ok(None)` when the timeout passed.
 ///
 /// `attempt` must be a wait that may end early with a timeout and be
-/// repeated without harm (a lock, a semaphore, an event, a condition).
+/// repeated without harm (a lock, a semaphore, an event, a condition), and
+/// must not touch any Python object (it runs without the GIL).
 ///
 /// # Errors
 ///
@@ -143,7 +149,9 @@ pub fn sliced_released<T>(
 }
 
 /// Runs `call` once with the GIL released: for calls that cannot be cut
-/// into slices (a barrier's wait, whose timeout breaks the barrier).
+/// into slices (a barrier's wait, whose timeout breaks the barrier), and
+/// short ones that may still wait for another process. `call` must not
+/// touch any Python object (it runs without the GIL).
 pub fn released<T>(py: Python<'_>, call: impl FnOnce() -> T) -> T {
     let call = SameThread(call);
     py.detach(move || SameThread((call.into_inner())()))

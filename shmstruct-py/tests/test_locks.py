@@ -55,6 +55,32 @@ class LockTest(unittest.TestCase):
             return error
         return None
 
+    def test_a_forked_child_does_not_hold_its_parents_locks(self):
+        counter = shmstruct.Value.create(unique_name("fork"), "q", 0)
+        lock = counter.get_lock()
+        lock.acquire()
+        pid = os.fork()
+        if pid == 0:
+            # The child: the parent's guard is not its own, so it neither
+            # skips the lock nor releases it.
+            code = 0
+            try:
+                if lock.is_held() or lock.acquire(timeout=0.05):
+                    code = 1
+                try:
+                    lock.release()
+                    code = 2
+                except RuntimeError:
+                    pass
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertTrue(lock.is_held(), "the parent still holds its lock")
+        counter.value += 1
+        lock.release()
+        self.assertEqual(counter.value, 1)
+
     def test_rlock_recursion(self):
         rlock = shmstruct.RLock.create(unique_name("rlock"))
         with rlock:

@@ -33,6 +33,7 @@ seconds, and is interrupted by Ctrl-C (``Barrier.wait`` excepted).
 """
 
 import ctypes
+import os
 from multiprocessing.sharedctypes import typecode_to_type as _TYPECODES
 
 from . import _layout
@@ -49,6 +50,11 @@ from ._shmstruct import (
 )
 from ._shmstruct import Segment as _Segment
 from ._shmstruct import locked_call as _locked_call
+from ._shmstruct import forget_inherited_locks as _forget_inherited_locks
+
+# A child made by fork does not hold its parent's locks: forget the copies
+# of their guards (without releasing them) in the thread that forked.
+os.register_at_fork(after_in_child=_forget_inherited_locks)
 
 __all__ = [
     "Array",
