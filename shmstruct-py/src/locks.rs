@@ -34,9 +34,8 @@ pub enum Guard {
 
 /// A lock guard kept after `acquire()` returned, until `release()`.
 struct Held {
-    /// The file of the lock's segment: every handle of one lock in this
-    /// process shares it.
-    key: Arc<str>,
+    /// The lock's segment: every handle of one lock shares it.
+    key: Key,
     /// Declared before `handle`, so it is dropped (unlocked) first.
     guard: Guard,
     /// Keeps the mapping the guard points into alive.
@@ -48,10 +47,14 @@ thread_local! {
     static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The key of a lock's held guards: its segment's file, the same for every
-/// handle of it in this process.
-pub fn key_of(path: &std::path::Path) -> Arc<str> {
-    path.to_string_lossy().into()
+/// The key of a lock's held guards: its segment's (device, inode), the same
+/// for every handle of it, whatever path reached it, and another for a
+/// segment created again under the same name.
+pub type Key = (u64, u64);
+
+/// The key of the lock of `handle`.
+pub fn key_of<P: shmstruct::NamedPrimitive>(handle: &shmstruct::Named<P>) -> Key {
+    handle.identity()
 }
 
 /// Keeps `guard` as held by this thread for `key`, with `handle`.
@@ -63,10 +66,10 @@ pub fn key_of(path: &std::path::Path) -> Arc<str> {
 /// live in `handle`'s mapping (its `'static` is a lifetime extended by the
 /// caller). The guard never leaves this thread (`HELD` is thread-local),
 /// as a lock guard must not, and is dropped before `handle` (field order).
-pub unsafe fn hold(key: &Arc<str>, handle: Arc<dyn Send + Sync>, guard: Guard) {
+pub unsafe fn hold(key: &Key, handle: Arc<dyn Send + Sync>, guard: Guard) {
     HELD.with_borrow_mut(|held| {
         held.push(Held {
-            key: key.clone(),
+            key: *key,
             guard,
             handle,
         })
@@ -80,7 +83,7 @@ pub unsafe fn hold(key: &Arc<str>, handle: Arc<dyn Send + Sync>, guard: Guard) {
 /// # Errors
 ///
 /// `RuntimeError` when this thread does not hold it.
-pub fn take_held(key: &Arc<str>, what: &str) -> PyResult<(Guard, Arc<dyn Send + Sync>)> {
+pub fn take_held(key: &Key, what: &str) -> PyResult<(Guard, Arc<dyn Send + Sync>)> {
     HELD.with_borrow_mut(|held| {
         let at = held
             .iter()
@@ -92,10 +95,10 @@ pub fn take_held(key: &Arc<str>, what: &str) -> PyResult<(Guard, Arc<dyn Send + 
 }
 
 /// Puts back a guard taken with [`take_held`].
-pub fn put_back(key: &Arc<str>, guard: Guard, handle: Arc<dyn Send + Sync>) {
+pub fn put_back(key: &Key, guard: Guard, handle: Arc<dyn Send + Sync>) {
     HELD.with_borrow_mut(|held| {
         held.push(Held {
-            key: key.clone(),
+            key: *key,
             guard,
             handle,
         })
@@ -118,7 +121,7 @@ pub fn forget_inherited_locks() {
 }
 
 /// Whether this thread holds the lock of `key`.
-pub fn is_held(key: &Arc<str>) -> bool {
+pub fn is_held(key: &Key) -> bool {
     HELD.with_borrow(|held| held.iter().any(|held| held.key == *key))
 }
 
@@ -128,7 +131,7 @@ pub fn is_held(key: &Arc<str>) -> bool {
 ///
 /// `RuntimeError` when this thread does not hold it; `f`'s error.
 pub fn with_held<T>(
-    key: &Arc<str>,
+    key: &Key,
     what: &str,
     f: impl FnOnce(&mut Guard) -> PyResult<T>,
 ) -> PyResult<T> {
@@ -179,7 +182,7 @@ poisoning_lock!(shmstruct::Lock, shmstruct::Condition);
 /// `poisoned`), `RuntimeError` if this thread holds a `Lock` already, ...
 pub fn take_and_hold<H: PoisoningLock>(
     py: Python<'_>,
-    key: &Arc<str>,
+    key: &Key,
     owner: &Arc<Owned<H>>,
     timeout: Option<Duration>,
     poisoned: bool,
@@ -218,7 +221,7 @@ pub fn not_held(what: &str) -> PyErr {
 #[pyclass(module = "shmstruct", frozen)]
 pub struct Lock {
     inner: Arc<Owned<shmstruct::Lock>>,
-    key: Arc<str>,
+    key: Key,
 }
 
 impl Lock {
@@ -229,7 +232,7 @@ impl Lock {
 
     fn new(inner: Owned<shmstruct::Lock>) -> Lock {
         Lock {
-            key: key_of(inner.handle.path()),
+            key: key_of(&inner.handle),
             inner: Arc::new(inner),
         }
     }

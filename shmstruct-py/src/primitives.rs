@@ -9,7 +9,7 @@ use shmstruct::NamedLockGuard;
 
 use crate::errors::{broken_barrier, to_py, IntoPy};
 use crate::handle::{options, Owned};
-use crate::locks::{key_of, not_held, put_back, take_and_hold, take_held, with_held, Guard};
+use crate::locks::{key_of, not_held, put_back, take_and_hold, take_held, with_held, Guard, Key};
 use crate::wait::{acquire_timeout, released, sliced, sliced_released, timeout};
 
 handle_struct!(
@@ -105,7 +105,7 @@ handle_class!(Event(shmstruct::Event, "an event, not set") create {
 #[pyclass(module = "shmstruct", frozen)]
 pub struct Condition {
     inner: Arc<Owned<shmstruct::Condition>>,
-    key: Arc<str>,
+    key: Key,
 }
 
 /// The guard of a condition's lock, kept while this thread holds it.
@@ -114,7 +114,7 @@ type ConditionGuard = NamedLockGuard<'static>;
 impl Condition {
     fn new(inner: Owned<shmstruct::Condition>) -> Condition {
         Condition {
-            key: key_of(inner.handle.path()),
+            key: key_of(&inner.handle),
             inner: Arc::new(inner),
         }
     }

@@ -81,6 +81,18 @@ class LockTest(unittest.TestCase):
         lock.release()
         self.assertEqual(counter.value, 1)
 
+    def test_a_lock_created_again_under_a_held_name_is_another_lock(self):
+        name = unique_name("again")
+        old = shmstruct.Lock.create(name)
+        old.acquire()
+        old.unlink()
+        new = shmstruct.Lock.create(name)
+        self.assertFalse(new.is_held(), "the held guard is the old lock's")
+        self.assertTrue(new.acquire(False))
+        new.release()
+        self.assertTrue(old.is_held())
+        old.release()
+
     def test_rlock_recursion(self):
         rlock = shmstruct.RLock.create(unique_name("rlock"))
         with rlock:

@@ -354,8 +354,10 @@ impl<P: NamedPrimitive> Named<P> {
         self.segment.unlink()
     }
 
-    /// The segment's (device, inode): equal for every mapping of it.
-    pub(crate) fn identity(&self) -> (u64, u64) {
+    /// The segment's (device, inode): the same for every handle and every
+    /// mapping of it, in every process, and different for a segment
+    /// created again under the same name.
+    pub fn identity(&self) -> (u64, u64) {
         self.segment.identity()
     }
 }
