@@ -14,8 +14,17 @@
 //! copies of one object's data, whole or element by element, access every
 //! byte with the same size at the same address: the memory model forbids
 //! racing atomic accesses of mixed sizes.
+//!
+//! A `T` with `Atomic*` fields is copied field by field instead, each field
+//! with one access of its own size (byte by byte where a packed struct
+//! leaves it unaligned), on both sides, and its padding is not touched:
+//! its atomics may change under a `&T` (the private side of a copy, or the
+//! data itself through [`as_atomic`](crate::Shared::as_atomic)), and the
+//! only accesses that may race theirs are atomics of their own size.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use crate::layout::{has_atomic, Kind, Layout, SharedLayout};
 
 /// An unsigned integer that is copied with one atomic access.
 trait Word: Copy {
@@ -118,13 +127,121 @@ unsafe fn copy_words<T, W: Word>(
     }
 }
 
-/// Copies `count` `T`s with the words [`word_size`] chooses for `T`.
+/// Copies one value described by `layout` field by field: each number,
+/// atomic or not, with one atomic access of its size on both sides (byte by
+/// byte where the layout does not promise alignment for that, as in a
+/// packed struct); padding is skipped. `align` is the alignment both
+/// addresses are known to have.
 ///
 /// # Safety
 ///
-/// As [`copy_words`].
+/// `source` and `destination` are valid for `layout.size()` bytes (reads,
+/// writes), laid out as `layout` says and aligned to `align`, do not overlap,
+/// and every concurrent access to either is an atomic access of the same
+/// field's size (every copy of this layout goes through here).
+unsafe fn copy_fields(layout: &Layout, align: usize, source: *const u8, destination: *mut u8) {
+    match layout.kind() {
+        Kind::Primitive(number) | Kind::Atomic(number) => {
+            let size = number.size();
+            // The word depends only on the layout, so it is the same for
+            // every copy of this field, whichever private side it has.
+            match (size, align >= size) {
+                // SAFETY: the number is inside both sides (caller), aligned
+                // for the word, and every concurrent access to it is atomic
+                // with its size (caller, and the choice above).
+                (8, true) => unsafe { copy_one::<u64>(source, destination) },
+                // SAFETY: as above.
+                (4, true) => unsafe { copy_one::<u32>(source, destination) },
+                // SAFETY: as above.
+                (2, true) => unsafe { copy_one::<u16>(source, destination) },
+                // SAFETY: as above, a byte at a time.
+                _ => unsafe { copy_bytes(source, destination, size) },
+            }
+        }
+        // SAFETY: the string's bytes are inside both sides (caller).
+        Kind::Bytes { capacity } => unsafe { copy_bytes(source, destination, *capacity) },
+        Kind::Array { element, len } => {
+            for i in 0..*len {
+                let at = i * element.size();
+                let (from, to) = (source.wrapping_add(at), destination.wrapping_add(at));
+                // SAFETY: element `i` is inside both sides and laid out as
+                // `element` (caller), at an address aligned as computed.
+                unsafe { copy_fields(element, aligned_at(align, at), from, to) };
+            }
+        }
+        Kind::Struct { .. } => {
+            for field in layout.fields() {
+                let at = field.offset();
+                let (from, to) = (source.wrapping_add(at), destination.wrapping_add(at));
+                // SAFETY: the field is inside both sides and laid out as its
+                // type (caller), at an address aligned as computed.
+                unsafe { copy_fields(field.ty(), aligned_at(align, at), from, to) };
+            }
+        }
+    }
+}
+
+/// The alignment known of an address `offset` bytes past one aligned to
+/// `align` (a power of two).
+fn aligned_at(align: usize, offset: usize) -> usize {
+    if offset == 0 {
+        align
+    } else {
+        align.min(1 << offset.trailing_zeros())
+    }
+}
+
+/// Copies one `W` with an atomic access on each side.
+///
+/// # Safety
+///
+/// Both pointers are aligned for `W` and valid for it (reads, writes), and
+/// every concurrent access to either is atomic with `W`'s size.
 #[inline(always)]
-unsafe fn copy<T>(source: *const T, destination: *mut T, count: usize, shared: Shared) {
+unsafe fn copy_one<W: Word>(source: *const u8, destination: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    let word = unsafe { W::load(source.cast()) };
+    // SAFETY: forwarded from the caller.
+    unsafe { W::store(destination.cast(), word) };
+}
+
+/// Copies `len` bytes one atomic byte at a time.
+///
+/// # Safety
+///
+/// As [`copy_one`], for `len` bytes accessed bytewise.
+unsafe fn copy_bytes(source: *const u8, destination: *mut u8, len: usize) {
+    for i in 0..len {
+        // SAFETY: byte `i` of both ranges (caller).
+        unsafe { copy_one::<u8>(source.wrapping_add(i), destination.wrapping_add(i)) };
+    }
+}
+
+/// Copies `count` `T`s with the words [`word_size`] chooses for `T`, or
+/// field by field for a `T` with atomics (see the module).
+///
+/// # Safety
+///
+/// As [`copy_words`]; for a `T` with atomics, the side that is not shared
+/// may be accessed concurrently, but only through its atomics.
+#[inline(always)]
+unsafe fn copy<T: SharedLayout>(
+    source: *const T,
+    destination: *mut T,
+    count: usize,
+    shared: Shared,
+) {
+    if const { has_atomic(T::LAYOUT) } {
+        for i in 0..count {
+            let (from, to) = (source.wrapping_add(i), destination.wrapping_add(i));
+            // SAFETY: element `i` of both sides (caller), a `T` laid out as
+            // `T::LAYOUT` says (`SharedLayout`, an unsafe trait, promises
+            // it); every copy of this layout goes through `copy_fields`, and
+            // other accesses are to its atomics (caller).
+            unsafe { copy_fields(T::LAYOUT, align_of::<T>(), from.cast(), to.cast()) };
+        }
+        return;
+    }
     match word_size::<T>() {
         // SAFETY: forwarded from the caller, with `word_size`'s choice of
         // word (as in every arm).
@@ -147,7 +264,7 @@ unsafe fn copy<T>(source: *const T, destination: *mut T, count: usize, shared: S
 /// `destination` and everything that accesses `source` concurrently does so
 /// through this module, with the same `T`.
 #[inline]
-pub(crate) unsafe fn load<T>(source: *const T, destination: *mut T, count: usize) {
+pub(crate) unsafe fn load<T: SharedLayout>(source: *const T, destination: *mut T, count: usize) {
     // SAFETY: forwarded from the caller.
     unsafe { copy(source, destination, count, Shared::Source) }
 }
@@ -157,9 +274,10 @@ pub(crate) unsafe fn load<T>(source: *const T, destination: *mut T, count: usize
 /// # Safety
 ///
 /// As [`load`], with the roles swapped: nothing accesses `source` for the
-/// call, and `destination` is the shared side.
+/// call (for a `T` with atomics: nothing but atomic accesses to them), and
+/// `destination` is the shared side.
 #[inline]
-pub(crate) unsafe fn store<T>(source: *const T, destination: *mut T, count: usize) {
+pub(crate) unsafe fn store<T: SharedLayout>(source: *const T, destination: *mut T, count: usize) {
     // SAFETY: forwarded from the caller.
     unsafe { copy(source, destination, count, Shared::Destination) }
 }
@@ -175,6 +293,51 @@ mod tests {
         assert_eq!(word_size::<[u16; 4]>(), 2);
         assert_eq!(word_size::<[u8; 3]>(), 1);
         assert_eq!(word_size::<(u64, u8)>(), 8);
+    }
+
+    /// Atomics beside plain numbers, with padding between them.
+    #[derive(crate::SharedLayout)]
+    #[repr(C)]
+    struct Counted {
+        hits: std::sync::atomic::AtomicU32,
+        tag: u8,
+        total: u64,
+    }
+
+    #[test]
+    fn a_type_with_atomics_is_copied_field_by_field_padding_untouched() {
+        let source = Counted {
+            hits: std::sync::atomic::AtomicU32::new(7),
+            tag: 3,
+            total: 1 << 40,
+        };
+        // The destination's bytes start as 0xaa, so that padding left alone
+        // shows.
+        let mut shared = std::mem::MaybeUninit::<Counted>::uninit();
+        // SAFETY: a local of `Counted`'s size.
+        unsafe {
+            shared
+                .as_mut_ptr()
+                .cast::<u8>()
+                .write_bytes(0xaa, size_of::<Counted>())
+        };
+        // SAFETY: two distinct locals, aligned; nothing else uses them.
+        unsafe { store(&source, shared.as_mut_ptr(), 1) };
+        let bytes = shared.as_ptr().cast::<u8>();
+        // SAFETY: every byte of the local was written above.
+        let padding = unsafe { bytes.wrapping_add(5).read() };
+        assert_eq!(padding, 0xaa, "padding is not copied");
+        // SAFETY: every field was copied in whole, so it is a valid `Counted`.
+        let shared = unsafe { shared.assume_init() };
+        let mut back = std::mem::MaybeUninit::<Counted>::uninit();
+        // SAFETY: as above.
+        unsafe { load(&shared, back.as_mut_ptr(), 1) };
+        // SAFETY: every field was copied, and padding may stay uninitialised.
+        let back = unsafe { back.assume_init() };
+        assert_eq!(
+            (back.hits.into_inner(), back.tag, back.total),
+            (7, 3, 1 << 40)
+        );
     }
 
     #[test]

@@ -244,6 +244,38 @@ pub(crate) const fn is_all_atomic(layout: &Layout) -> bool {
     }
 }
 
+/// Whether any byte of a compile-time descriptor belongs to an `Atomic*`
+/// integer: then a `&T` may change under a reader (atomics are
+/// interior-mutable), and copies of `T` go field by field
+/// (`crate::atomic_copy`). Run-time (owned) descriptors never reach here.
+pub(crate) const fn has_atomic(layout: &Layout) -> bool {
+    match &layout.kind {
+        Kind::Atomic(_) => true,
+        Kind::Primitive(_) | Kind::Bytes { .. } => false,
+        Kind::Array { element, len } => *len != 0 && has_atomic_ref(element),
+        Kind::Struct { fields, .. } => match fields {
+            Cow::Borrowed(fields) => {
+                let mut i = 0;
+                while i < fields.len() {
+                    if has_atomic_ref(&fields[i].ty) {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
+            Cow::Owned(_) => false,
+        },
+    }
+}
+
+const fn has_atomic_ref(layout: &LayoutRef) -> bool {
+    match layout {
+        LayoutRef::Static(layout) => has_atomic(layout),
+        LayoutRef::Owned(_) => false,
+    }
+}
+
 const fn is_all_atomic_ref(layout: &LayoutRef) -> bool {
     match layout {
         LayoutRef::Static(layout) => is_all_atomic(layout),
@@ -484,6 +516,15 @@ mod tests {
         assert_eq!(AtomicU32::LAYOUT.name(), "AtomicU32");
         assert_eq!(*AtomicU32::LAYOUT.kind(), Kind::Atomic(Primitive::U32));
         assert!(i8::LAYOUT.fields().is_empty());
+    }
+
+    #[test]
+    fn an_atomic_anywhere_is_found() {
+        assert!(has_atomic(AtomicU32::LAYOUT));
+        assert!(has_atomic(<[[AtomicU8; 2]; 3]>::LAYOUT));
+        assert!(!has_atomic(<[AtomicU8; 0]>::LAYOUT), "no bytes at all");
+        assert!(!has_atomic(<[u32; 2]>::LAYOUT));
+        assert!(!has_atomic(crate::ByteString::<4>::LAYOUT));
     }
 
     #[test]

@@ -263,10 +263,10 @@ impl<D: Shape + ?Sized> Shared<D, Unlocked> {
     ///
     /// Only lock-free objects have it: a locked one hands out `&mut` to
     /// the same bytes under its guard, which no `&T` may outlive. The
-    /// word-wise copies of `get` and `set` may use wider accesses than the
-    /// atomics do, and Rust leaves racing accesses of mixed sizes
-    /// undefined: while threads of this process use the atomics, read and
-    /// write the value through them too.
+    /// copies (`get`, `set`, and a `&T` passed to another object's
+    /// `copy_from_slice`) go field by field for such a type, each atomic
+    /// with an access of its own size, so they may race the atomics' own
+    /// operations (Rust leaves racing accesses of mixed sizes undefined).
     pub fn as_atomic(&self) -> &D::Target {
         const {
             assert!(
