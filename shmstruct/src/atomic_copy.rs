@@ -15,16 +15,18 @@
 //! byte with the same size at the same address: the memory model forbids
 //! racing atomic accesses of mixed sizes.
 //!
-//! A `T` with `Atomic*` fields is copied field by field instead, each field
-//! with one access of its own size (byte by byte where a packed struct
-//! leaves it unaligned), on both sides, and its padding is not touched:
-//! its atomics may change under a `&T` (the private side of a copy, or the
-//! data itself through [`as_atomic`](crate::Shared::as_atomic)), and the
-//! only accesses that may race theirs are atomics of their own size.
+//! A `T` with `Atomic*` fields, or with padding, is copied field by field
+//! instead, each field with one access of its own size (byte by byte where
+//! a packed struct leaves it unaligned), on both sides, and its padding is
+//! not touched: its atomics may change under a `&T` (the private side of a
+//! copy, or the data itself through
+//! [`as_atomic`](crate::Shared::as_atomic)), and the only accesses that may
+//! race theirs are atomics of their own size; and padding may be
+//! uninitialised, which no integer read may meet.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use crate::layout::{has_atomic, Kind, Layout, SharedLayout};
+use crate::layout::{has_atomic, is_dense, Kind, Layout, SharedLayout};
 
 /// An unsigned integer that is copied with one atomic access.
 trait Word: Copy {
@@ -218,7 +220,7 @@ unsafe fn copy_bytes(source: *const u8, destination: *mut u8, len: usize) {
 }
 
 /// Copies `count` `T`s with the words [`word_size`] chooses for `T`, or
-/// field by field for a `T` with atomics (see the module).
+/// field by field for a `T` with atomics or padding (see the module).
 ///
 /// # Safety
 ///
@@ -231,7 +233,7 @@ unsafe fn copy<T: SharedLayout>(
     count: usize,
     shared: Shared,
 ) {
-    if const { has_atomic(T::LAYOUT) } {
+    if const { has_atomic(T::LAYOUT) || !is_dense(T::LAYOUT) } {
         for i in 0..count {
             let (from, to) = (source.wrapping_add(i), destination.wrapping_add(i));
             // SAFETY: element `i` of both sides (caller), a `T` laid out as

@@ -269,6 +269,46 @@ pub(crate) const fn has_atomic(layout: &Layout) -> bool {
     }
 }
 
+/// Whether every byte of a compile-time descriptor belongs to a field: no
+/// padding anywhere, so a copy may read it word by word (padding bytes may
+/// be uninitialised, which no integer read may meet). Run-time (owned)
+/// descriptors never reach here and count as padded.
+pub(crate) const fn is_dense(layout: &Layout) -> bool {
+    match &layout.kind {
+        Kind::Primitive(_) | Kind::Atomic(_) | Kind::Bytes { .. } => true,
+        Kind::Array { element, len } => *len == 0 || is_dense_ref(element),
+        Kind::Struct { fields, .. } => match fields {
+            Cow::Borrowed(fields) => {
+                let mut covered = 0;
+                let mut i = 0;
+                while i < fields.len() {
+                    if !is_dense_ref(&fields[i].ty) {
+                        return false;
+                    }
+                    covered += size_of_ref(&fields[i].ty);
+                    i += 1;
+                }
+                covered == layout.size
+            }
+            Cow::Owned(_) => false,
+        },
+    }
+}
+
+const fn is_dense_ref(layout: &LayoutRef) -> bool {
+    match layout {
+        LayoutRef::Static(layout) => is_dense(layout),
+        LayoutRef::Owned(_) => false,
+    }
+}
+
+const fn size_of_ref(layout: &LayoutRef) -> usize {
+    match layout {
+        LayoutRef::Static(layout) => layout.size,
+        LayoutRef::Owned(layout) => layout.size,
+    }
+}
+
 const fn has_atomic_ref(layout: &LayoutRef) -> bool {
     match layout {
         LayoutRef::Static(layout) => has_atomic(layout),
@@ -516,6 +556,29 @@ mod tests {
         assert_eq!(AtomicU32::LAYOUT.name(), "AtomicU32");
         assert_eq!(*AtomicU32::LAYOUT.kind(), Kind::Atomic(Primitive::U32));
         assert!(i8::LAYOUT.fields().is_empty());
+    }
+
+    #[test]
+    fn padding_anywhere_is_found() {
+        #[derive(crate::SharedLayout)]
+        #[repr(C)]
+        #[allow(dead_code)] // only its layout is used
+        struct Padded {
+            a: u8,
+            b: u32,
+        }
+        #[derive(crate::SharedLayout)]
+        #[repr(C)]
+        #[allow(dead_code)] // only its layout is used
+        struct Dense {
+            a: u32,
+            b: [u8; 4],
+        }
+        assert!(is_dense(f64::LAYOUT));
+        assert!(is_dense(Dense::LAYOUT));
+        assert!(is_dense(<[Dense; 2]>::LAYOUT));
+        assert!(!is_dense(Padded::LAYOUT));
+        assert!(!is_dense(<[Padded; 2]>::LAYOUT));
     }
 
     #[test]
