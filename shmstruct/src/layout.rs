@@ -19,6 +19,8 @@ mod codec;
 mod data;
 mod diff;
 mod fingerprint;
+#[cfg(test)]
+mod fixtures;
 mod render;
 mod rust_source;
 

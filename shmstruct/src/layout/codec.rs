@@ -976,15 +976,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::layout::fixtures::Point;
     use crate::ByteString;
 
-    #[derive(crate::SharedLayout)]
-    #[repr(C)]
-    #[allow(dead_code)] // only its layout is used
-    struct Point {
-        x: f64,
-        y: f64,
-    }
     #[derive(crate::SharedLayout)]
     #[repr(C)]
     #[allow(dead_code)] // only its layout is used

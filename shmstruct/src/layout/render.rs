@@ -763,16 +763,9 @@ pub(super) fn unique_name(base: String, taken: &mut BTreeSet<String>) -> String 
 mod tests {
     use super::*;
     use crate::bytes::ByteString;
+    use crate::layout::fixtures::Point;
     use crate::layout::SharedLayout;
     use std::sync::atomic::{AtomicU64, AtomicU8};
-
-    #[derive(crate::SharedLayout)]
-    #[repr(C)]
-    #[allow(dead_code)] // only its layout is used
-    struct Point {
-        x: f64,
-        y: f64,
-    }
 
     #[derive(crate::SharedLayout)]
     #[repr(C)]
