@@ -534,7 +534,7 @@ impl Lock {
     /// had to be taken.
     pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
         self.raw()
-            .read_consistent(self.words(), self.gate(), self.name(), wait, read)
+            .read_consistent(self.words(), self.gate(), &self.segment, wait, read)
     }
 }
 
@@ -545,7 +545,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     /// lock and of the objects it guards. A [`Lock`]'s guard also keeps the
     /// sequence word odd while it lives (an [`RLock`]'s cannot: a nested
     /// level would make it even while the outer one still writes).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn acquire(
         &self,
         wait: Wait,
@@ -553,13 +553,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ) -> Result<Guard<'_, RobustLock<K>>> {
         let gate = (!RobustLock::<K>::REENTRANT).then(|| self.segment.snapshot_gate());
         let beside = lock_words(&self.segment).beside(gate);
-        poison::lock(&**self, beside, self.name(), wait, poisoned)
-    }
-
-    #[inline]
-    fn named(&self, wait: Wait, poisoned: Poisoned) -> Result<Guard<'_, RobustLock<K>>> {
-        let guard = self.acquire(wait, poisoned)?;
-        Ok(guard.in_segment(self.segment.identity()))
+        poison::lock(&**self, beside, &self.segment, wait, poisoned)
     }
 
     /// Blocks until this thread holds the lock (Python's `acquire()`; for
@@ -576,7 +570,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ///   crate, or another program, left in that state.
     #[inline]
     pub fn lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
-        self.named(Wait::Block, Poisoned::Refuse)
+        self.acquire(Wait::Block, Poisoned::Refuse)
     }
 
     /// Blocks until this thread holds the lock, poisoned or not: the way to
@@ -588,7 +582,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ///
     /// As [`lock`](Named::lock), without [`Error::Poisoned`].
     pub fn lock_poisoned(&self) -> Result<Guard<'_, RobustLock<K>>> {
-        self.named(Wait::Block, Poisoned::Accept)
+        self.acquire(Wait::Block, Poisoned::Accept)
     }
 
     /// [`lock_poisoned`](Named::lock_poisoned), giving up with [`Error::TimedOut`] after
@@ -598,7 +592,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ///
     /// As [`lock_timeout`](Named::lock_timeout), without [`Error::Poisoned`].
     pub fn lock_poisoned_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
-        self.named(Wait::Timeout(timeout), Poisoned::Accept)
+        self.acquire(Wait::Timeout(timeout), Poisoned::Accept)
     }
 
     /// Whether any thread of any process holds the lock (Python's
@@ -613,7 +607,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ///
     /// [`Error::WouldBlock`] if another thread holds it; as [`lock`](Named::lock).
     pub fn try_lock(&self) -> Result<Guard<'_, RobustLock<K>>> {
-        self.named(Wait::Try, Poisoned::Refuse)
+        self.acquire(Wait::Try, Poisoned::Refuse)
     }
 
     /// Blocks until this thread holds the lock or `timeout` passes
@@ -623,7 +617,7 @@ impl<K: LockKind> Named<RobustLock<K>> {
     ///
     /// [`Error::TimedOut`] past the timeout; as [`lock`](Named::lock).
     pub fn lock_timeout(&self, timeout: Duration) -> Result<Guard<'_, RobustLock<K>>> {
-        self.named(Wait::Timeout(timeout), Poisoned::Refuse)
+        self.acquire(Wait::Timeout(timeout), Poisoned::Refuse)
     }
 }
 
@@ -950,8 +944,13 @@ impl Condition {
     }
 
     fn acquire(&self, wait: Wait, poisoned: Poisoned) -> Result<NamedLockGuard<'_>> {
-        let guard = poison::lock(self.raw_lock(), self.beside(), self.name(), wait, poisoned)?;
-        Ok(guard.in_segment(self.segment.identity()))
+        poison::lock(
+            self.raw_lock(),
+            self.beside(),
+            &self.segment,
+            wait,
+            poisoned,
+        )
     }
 
     /// Waits as [`RawCondition::wait_for_verified`] says, after checking
@@ -978,13 +977,13 @@ impl Condition {
             }
             Err(LockError::Failed(error)) => return Err(error),
         };
-        let guard = guard
-            .poisoning(self.beside())
-            .in_segment(self.segment.identity());
-        Ok((
-            poison::refuse(guard, self.name(), Poisoned::Refuse)?,
-            result,
-        ))
+        // Built again as `poison::lock` builds it (a guard given back
+        // without having been released is checked again too, as
+        // `Error::Poisoned` says).
+        let lock = guard.into_held();
+        // SAFETY: this thread holds the lock, and gave up its guard above.
+        unsafe { poison::refuse(lock, self.beside(), &self.segment, Poisoned::Refuse) }?;
+        Ok((Guard::poisoning(lock, self.beside(), &self.segment), result))
     }
 
     /// As [`RawCondition::wait`], with a guard of this condition taken

@@ -290,22 +290,24 @@ impl<D: Shape + ?Sized> Shared<D, Unlocked> {
 impl<D: Shape + ?Sized> Shared<D, Locked> {
     /// Locks this object's lock and wraps the guard into a guard of its
     /// data.
-    #[inline]
+    #[inline(always)]
     pub(super) fn guard_data(
         &self,
         wait: Wait,
         poisoned: Poisoned,
     ) -> Result<DataGuard<'_, D::Target>> {
-        let guard = self.lock.acquire(wait, poisoned)?;
-        // SAFETY: `target()` is the segment's data: `len` elements of `D`,
-        // aligned (checked on open, planned on create), mapped while `self`
-        // lives, which outlives the guard; any bytes there are valid
-        // (`Element: SharedLayout`); and the guard holds this object's
-        // lock, which every access to the data takes: a locked object
-        // copies only under its lock or with a guard checked to be of it,
-        // and its segment records the lock mode, so no lock-free handle
-        // opens it.
-        Ok(unsafe { guard.guarding(self.target()) })
+        let target = self.target();
+        self.lock.acquire(wait, poisoned).map(|guard| {
+            // SAFETY: `target()` is the segment's data: `len` elements of `D`,
+            // aligned (checked on open, planned on create), mapped while `self`
+            // lives, which outlives the guard; any bytes there are valid
+            // (`Element: SharedLayout`); and the guard holds this object's
+            // lock, which every access to the data takes: a locked object
+            // copies only under its lock or with a guard checked to be of it,
+            // and its segment records the lock mode, so no lock-free handle
+            // opens it.
+            unsafe { guard.guarding(target) }
+        })
     }
 
     /// The data in place under `guard`, checked to hold this object's lock.

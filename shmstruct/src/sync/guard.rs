@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use super::area::Beside;
 use super::os::{Acquired, Deadline, RobustMutex};
 use super::{poison, seqlock, LockError, LockResult, OwnerDied, RawLock, RawMutex, RawRLock};
+use crate::segment::Segment;
 use crate::Result;
 
 /// Proof that this thread holds a [`RawMutex`]; dropping it releases the
@@ -35,16 +36,19 @@ use crate::Result;
 /// [`NamedLockGuard`]: crate::NamedLockGuard
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct Guard<'a, M: RawMutex + ?Sized> {
+    // Only references and a flag: `lock()` builds the guard once, from
+    // these, and a guard this small moves in registers (see
+    // `poison::lock`).
     mutex: &'a M,
-    inconsistent: bool,
     /// The poison word beside the lock, for a lock that has one (see
     /// [`super::poison`]).
     poison: Option<&'a AtomicU32>,
     /// The sequence word beside the lock, for a lock that has one, which
     /// this guard keeps odd (see [`super::seqlock`]).
     sequence: Option<&'a AtomicU64>,
-    /// The identity of the segment the lock lives in, if it does.
-    segment: Option<(u64, u64)>,
+    /// The segment the lock lives in, if it does.
+    segment: Option<&'a Segment>,
+    inconsistent: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -70,10 +74,10 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
     pub(super) fn new(mutex: &'a M, inconsistent: bool) -> Self {
         Guard {
             mutex,
-            inconsistent,
             poison: None,
             sequence: None,
             segment: None,
+            inconsistent,
             _not_send: PhantomData,
         }
     }
@@ -90,34 +94,29 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
         }
     }
 
-    /// This guard, of a consistent lock, with the words `beside` its lock:
-    /// starts a write in the sequence word, if there is one, which the
-    /// guard's drop ends. A guard that has them already (one a condition
-    /// wait gives back without having released it) is returned as it is.
-    #[inline]
-    pub(crate) fn poisoning(mut self, beside: Beside<'a>) -> Self {
-        debug_assert!(!self.inconsistent);
-        if self.poison.is_some() {
-            return self;
-        }
+    /// The guard of `mutex`, a lock of `segment` with the words `beside`
+    /// it, which this thread has just locked, found consistent and checked
+    /// for poison ([`poison::lock`]): starts a write in the sequence word,
+    /// if there is one, which the guard's drop ends.
+    #[inline(always)]
+    pub(crate) fn poisoning(mutex: &'a M, beside: Beside<'a>, segment: &'a Segment) -> Self {
         if let Some(sequence) = beside.sequence {
             seqlock::begin_write(sequence);
-            self.sequence = Some(sequence.word);
         }
-        self.poison = Some(beside.poison);
-        self
-    }
-
-    /// This guard, knowing that its lock lives in segment `identity`.
-    #[inline]
-    pub(crate) fn in_segment(mut self, identity: (u64, u64)) -> Self {
-        self.segment = Some(identity);
-        self
+        Guard {
+            mutex,
+            poison: Some(beside.poison),
+            sequence: beside.sequence.map(|sequence| sequence.word),
+            segment: Some(segment),
+            inconsistent: false,
+            _not_send: PhantomData,
+        }
     }
 
     /// Whether this guard holds the lock of segment `identity`.
     pub(crate) fn holds(&self, identity: (u64, u64)) -> bool {
-        self.segment == Some(identity)
+        self.segment
+            .is_some_and(|segment| segment.identity() == identity)
     }
 
     /// The lock this guard holds.
@@ -168,7 +167,7 @@ impl<'a, M: RawMutex + ?Sized> Guard<'a, M> {
 
     /// Gives up the guard without releasing: the caller takes over the
     /// responsibility to release (condition waits).
-    pub(super) fn into_held(self) -> &'a M {
+    pub(crate) fn into_held(self) -> &'a M {
         debug_assert!(self.sequence.is_none(), "no write may be left open");
         let mutex = self.mutex;
         std::mem::forget(self);
@@ -234,6 +233,7 @@ impl RLockGuard<'_> {
 }
 
 impl<M: RawMutex + ?Sized> Drop for Guard<'_, M> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(word) = self.poison {
             // A guard dropped while its thread unwinds may leave the data

@@ -261,10 +261,22 @@ impl RobustMutex {
         self.mutex.get()
     }
 
-    #[inline]
+    #[inline(always)]
     fn acquired(call: &'static str, rc: libc::c_int) -> Result<Acquired> {
+        if rc == 0 {
+            Ok(Acquired::Consistent)
+        } else {
+            Self::not_simply_acquired(call, rc)
+        }
+    }
+
+    /// [`acquired`](Self::acquired) for a non-zero `rc`: the rare answers,
+    /// kept out of line so that the common one stays short enough to
+    /// inline into every `lock()`.
+    #[cold]
+    #[inline(never)]
+    fn not_simply_acquired(call: &'static str, rc: libc::c_int) -> Result<Acquired> {
         match rc {
-            0 => Ok(Acquired::Consistent),
             libc::EOWNERDEAD => Ok(Acquired::OwnerDied),
             libc::ENOTRECOVERABLE => Err(Error::NotRecoverable),
             libc::EDEADLK => Err(Error::WouldDeadlock),
@@ -282,7 +294,7 @@ impl RobustMutex {
 // `pthread_mutex_clocklock` with a deadline.
 unsafe impl super::RawMutex for RobustMutex {
     /// Blocks until the calling thread owns the mutex.
-    #[inline]
+    #[inline(always)]
     fn acquire(&self) -> Result<Acquired> {
         // SAFETY: the mutex was initialised (type invariant).
         let rc = unsafe { libc::pthread_mutex_lock(self.raw()) };
@@ -325,15 +337,15 @@ unsafe impl super::RawMutex for RobustMutex {
 
     /// Releases the mutex (one level of a recursive one). A thread that
     /// does not own it gets `NotOwner` (robust mutexes check the owner).
-    #[inline]
+    #[inline(always)]
     unsafe fn release(&self) -> Result<()> {
         // SAFETY: the mutex was initialised (type invariant); robust mutexes
         // check ownership, so a wrong caller gets EPERM, not corruption.
         let rc = unsafe { libc::pthread_mutex_unlock(self.raw()) };
-        match rc {
-            0 => Ok(()),
-            libc::EPERM => Err(Error::NotOwner { primitive: "lock" }),
-            rc => Err(os_error("pthread_mutex_unlock", rc)),
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(not_released(rc))
         }
     }
 
@@ -361,6 +373,17 @@ unsafe impl super::RawMutex for RobustMutex {
             0 => Ok(()),
             rc => Err(os_error("pthread_mutex_consistent", rc)),
         }
+    }
+}
+
+/// Why `pthread_mutex_unlock` returned `rc`, not 0: out of line, as
+/// [`RobustMutex::not_simply_acquired`].
+#[cold]
+#[inline(never)]
+fn not_released(rc: libc::c_int) -> Error {
+    match rc {
+        libc::EPERM => Error::NotOwner { primitive: "lock" },
+        rc => os_error("pthread_mutex_unlock", rc),
     }
 }
 

@@ -268,7 +268,7 @@ impl RawRLock {
 // SAFETY: every method forwards to the robust pthread mutex inside, which
 // has the properties the trait asks for (its own impl).
 unsafe impl<K: LockKind> RawMutex for RobustLock<K> {
-    #[inline]
+    #[inline(always)]
     fn acquire(&self) -> Result<Acquired> {
         self.mutex.acquire()
     }
@@ -282,7 +282,7 @@ unsafe impl<K: LockKind> RawMutex for RobustLock<K> {
         self.mutex.acquire_until(deadline)
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn release(&self) -> Result<()> {
         // SAFETY: forwarded from the caller.
         unsafe { self.mutex.release() }

@@ -24,6 +24,7 @@ use std::time::Duration;
 use super::area::Beside;
 use super::os::{Acquired, Deadline};
 use super::{seqlock, Guard, RawMutex};
+use crate::segment::Segment;
 use crate::{Error, Result};
 
 /// The data is not poisoned.
@@ -32,7 +33,7 @@ pub(crate) const CLEAR: u32 = 0;
 pub(crate) const POISONED: u32 = 1;
 
 /// Whether `word` says poisoned.
-#[inline]
+#[inline(always)]
 pub(super) fn is_set(word: &AtomicU32) -> bool {
     // Relaxed: see the module docs (ordered by the lock held).
     word.load(Ordering::Relaxed) != CLEAR
@@ -81,7 +82,7 @@ pub(crate) enum Poisoned {
     Accept,
 }
 
-/// Locks `mutex` (named `name` in errors) with poisoning through the
+/// Locks `mutex`, the lock of `segment`, with poisoning through the
 /// words `beside` it, and makes the sequence word among them, if any, odd
 /// for as long as the guard lives ([`super::seqlock`]).
 ///
@@ -98,11 +99,11 @@ pub(crate) enum Poisoned {
 /// already left in that state (by an older version of this crate, or
 /// another program); [`Error::WouldBlock`], [`Error::TimedOut`] and
 /// [`Error::WouldDeadlock`] as [`RawMutex`] says.
-#[inline]
+#[inline(always)]
 pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
     mutex: &'a M,
     beside: Beside<'a>,
-    name: &str,
+    segment: &'a Segment,
     wait: Wait,
     poisoned: Poisoned,
 ) -> Result<Guard<'a, M>> {
@@ -111,14 +112,16 @@ pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
         Wait::Try => mutex.try_acquire(),
         Wait::Timeout(timeout) => mutex.acquire_until(&Deadline::after(timeout)),
     };
-    // Straight from the mutex's answer to the guard, without the
-    // owner-died wrapper of the in-place locks: the guard is built once,
-    // which keeps this hot path short.
-    let guard = match acquired? {
-        Acquired::Consistent => Guard::new(mutex, false),
-        Acquired::OwnerDied => recovered(Guard::new(mutex, true), beside)?,
-    };
-    refuse(guard.poisoning(beside), name, poisoned)
+    // Checks first, on the mutex alone, and the guard built once, last: a
+    // guard passed from step to step inside `Result`s, each as large as an
+    // `Error`, is copied through memory at every step, which cost more
+    // than the mutex itself (BENCHMARKS.md, "The lock path").
+    if acquired? == Acquired::OwnerDied {
+        recover(mutex, beside)?;
+    }
+    // SAFETY: this thread has just locked `mutex` and made no guard of it.
+    unsafe { refuse(mutex, beside, segment, poisoned) }?;
+    Ok(Guard::poisoning(mutex, beside, segment))
 }
 
 /// The owner-died recovery of a poisoning lock: `guard` was just taken
@@ -143,27 +146,52 @@ pub(crate) fn recovered<'a, M: RawMutex + ?Sized>(
     Ok(guard)
 }
 
-/// `guard`, or with `Poisoned::Refuse` and poisoned data, the lock released
-/// and [`Error::Poisoned`].
-#[inline]
-pub(crate) fn refuse<'a, M: RawMutex + ?Sized>(
-    guard: Guard<'a, M>,
-    name: &str,
+/// [`recovered`] for `mutex`, just locked from a dead holder, which it
+/// leaves held without a guard: the rare path of [`lock`], kept out of
+/// line so that taking a sound lock stays short.
+#[cold]
+#[inline(never)]
+fn recover<M: RawMutex + ?Sized>(mutex: &M, beside: Beside<'_>) -> Result<()> {
+    recovered(Guard::new(mutex, true), beside)?.into_held();
+    Ok(())
+}
+
+/// With `Poisoned::Refuse` and data poisoned as the words `beside` it say,
+/// releases `mutex`, the lock of `segment`, and says why
+/// ([`Error::Poisoned`]).
+///
+/// # Safety
+///
+/// This thread holds `mutex`, and nothing it still uses relies on that: no
+/// guard of it is left (one given up with [`Guard::into_held`] counts as
+/// none).
+#[inline(always)]
+pub(crate) unsafe fn refuse<M: RawMutex + ?Sized>(
+    mutex: &M,
+    beside: Beside<'_>,
+    segment: &Segment,
     poisoned: Poisoned,
-) -> Result<Guard<'a, M>> {
-    if poisoned == Poisoned::Refuse && guard.is_poisoned() {
-        return Err(refused(guard, name));
+) -> Result<()> {
+    if poisoned == Poisoned::Refuse && is_set(beside.poison) {
+        // SAFETY: forwarded from the caller.
+        return Err(unsafe { refused(mutex, segment) });
     }
-    Ok(guard)
+    Ok(())
 }
 
 /// Releases the lock of poisoned data and says why: the rare path of
 /// [`refuse`], kept out of line so that taking a sound lock stays short.
+///
+/// # Safety
+///
+/// As [`refuse`].
 #[cold]
 #[inline(never)]
-fn refused<M: RawMutex + ?Sized>(guard: Guard<'_, M>, name: &str) -> Error {
-    drop(guard);
+unsafe fn refused<M: RawMutex + ?Sized>(mutex: &M, segment: &Segment) -> Error {
+    // SAFETY: the caller holds the mutex and relies on it no more; the
+    // release cannot fail for a holder.
+    let _ = unsafe { mutex.release() };
     Error::Poisoned {
-        lock: name.to_owned(),
+        lock: segment.name().to_owned(),
     }
 }

@@ -133,6 +133,7 @@ use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use super::area::LockWords;
 use super::poison::{self, Poisoned, Wait};
 use super::RawLock;
+use crate::segment::Segment;
 use crate::{Error, Result};
 
 /// How many lock-free copies a reader tries (while the word is odd or
@@ -168,7 +169,7 @@ pub(crate) struct SnapshotGate {
 impl SnapshotGate {
     /// The writer's side, with the lock held and the word just made odd:
     /// returns once no reader of this process is inside a copy.
-    #[inline]
+    #[inline(always)]
     fn wait_for_readers(&self) {
         // Relaxed: a state stored before a handshake is seen here through
         // the mutex (the handshake's unlock synchronises with this
@@ -263,7 +264,7 @@ pub(crate) struct Sequence<'a> {
 /// Makes the word odd: the holder may now write, once no reader of this
 /// process is inside a copy. Called with the lock held, right after
 /// locking.
-#[inline]
+#[inline(always)]
 pub(super) fn begin_write(sequence: Sequence<'_>) {
     let word = sequence.word;
     // Relaxed load: only this holder writes the word, and the lock's
@@ -279,7 +280,7 @@ pub(super) fn begin_write(sequence: Sequence<'_>) {
 
 /// Makes the word even again: the holder's writes are complete. Called
 /// with the lock held, right before unlocking.
-#[inline]
+#[inline(always)]
 pub(super) fn end_write(word: &AtomicU64) {
     // Relaxed load: only this holder writes the word.
     let seen = word.load(Ordering::Relaxed);
@@ -332,8 +333,8 @@ impl RawLock {
     /// A copy of the data this lock guards, made by `read` without taking
     /// the lock when possible, never torn by a writer: the seqlock read
     /// (module docs). `words` are the words beside this lock in its lock
-    /// area, `gate` this process's snapshot gate of it, `name` names it in
-    /// errors.
+    /// area, `gate` this process's snapshot gate of it, `segment` the
+    /// segment it lives in.
     ///
     /// `read` copies the data with relaxed atomic loads
     /// (`crate::atomic_copy`), never plain reads: it runs while writers may
@@ -354,14 +355,14 @@ impl RawLock {
         &self,
         words: &LockWords,
         gate: &SnapshotGate,
-        name: &str,
+        segment: &Segment,
         wait: Wait,
         mut read: impl FnMut() -> R,
     ) -> Result<R> {
         let beside = words.beside(Some(gate));
         gate.open(|| {
             // Poisoned or not: only the lock's order matters here.
-            drop(poison::lock(self, beside, name, wait, Poisoned::Accept)?);
+            drop(poison::lock(self, beside, segment, wait, Poisoned::Accept)?);
             Ok(())
         })?;
         let sequence = words.sequence(gate);
@@ -371,14 +372,14 @@ impl RawLock {
                 // so a poisoning published with it is seen (module docs).
                 if poison::is_set(&words.poison) {
                     return Err(Error::Poisoned {
-                        lock: name.to_owned(),
+                        lock: segment.name().to_owned(),
                     });
                 }
                 return Ok(copy);
             }
             std::hint::spin_loop();
         }
-        let guard = poison::lock(self, beside, name, wait, Poisoned::Refuse)?;
+        let guard = poison::lock(self, beside, segment, wait, Poisoned::Refuse)?;
         let copy = read();
         drop(guard);
         Ok(copy)
