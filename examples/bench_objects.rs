@@ -459,9 +459,14 @@ fn snapshot_child(
     index: usize,
 ) -> Result<(), BoxError> {
     let at = slot(index);
-    let read = |value: &Value<Eight>| match mode {
-        "snapshot" => value.snapshot(),
-        _ => value.get(),
+    // Decided once, so that the loop times the reads, not string compares.
+    let (writes, snapshots) = (mode == "write", mode == "snapshot");
+    let read = |value: &Value<Eight>| {
+        if snapshots {
+            value.snapshot()
+        } else {
+            value.get()
+        }
     };
     // One read first: the first snapshot in a process opens its gate.
     read(value)?;
@@ -474,7 +479,7 @@ fn snapshot_child(
     let mut next = 0u64;
     while !is_raised(control.atomic_u32(STOP)) {
         for _ in 0..64 {
-            if mode == "write" {
+            if writes {
                 next += 1;
                 *value.lock()? = [next; 8];
             } else {

@@ -510,12 +510,14 @@ impl Lock {
     }
 
     /// The poison and sequence words of the lock area.
+    #[inline]
     pub(crate) fn words(&self) -> &LockWords {
         lock_words(&self.segment)
     }
 
     /// This process's snapshot gate of the lock (see
     /// [`crate::sync::seqlock`]).
+    #[inline]
     pub(crate) fn gate(&self) -> &SnapshotGate {
         self.segment.snapshot_gate()
     }
@@ -532,6 +534,7 @@ impl Lock {
     /// [`Error::Poisoned`] for poisoned data, as `get()` reports it; the
     /// errors of [`Lock::lock_timeout`] (or [`Lock::try_lock`]) if the lock
     /// had to be taken.
+    #[inline]
     pub(crate) fn read_consistent<R>(&self, wait: Wait, read: impl FnMut() -> R) -> Result<R> {
         self.raw()
             .read_consistent(self.words(), self.gate(), &self.segment, wait, read)

@@ -354,6 +354,7 @@ impl<D: Shape + ?Sized> Shared<D, Locked> {
     /// never torn: the seqlock read of [`crate::sync::seqlock`], falling
     /// back to the lock (blocking) as [`Lock::read_consistent`] says.
     /// `copy` may run several times; it copies with atomic loads only.
+    #[inline]
     pub(super) fn consistent<R>(&self, copy: impl FnMut() -> R) -> Result<R> {
         self.lock.read_consistent(Wait::Block, copy)
     }

@@ -95,6 +95,7 @@ impl<T: SharedLayout> Shared<One<T>, Locked> {
     /// # std::fs::remove_dir(&dir).unwrap();
     /// # Ok::<(), shmstruct::Error>(())
     /// ```
+    #[inline]
     pub fn snapshot(&self) -> Result<T> {
         self.consistent(|| self.load())
     }

@@ -203,6 +203,7 @@ impl SnapshotGate {
     }
 
     /// Whether lock-free copies may run: the handshake is done.
+    #[inline]
     fn is_on(&self) -> bool {
         // Acquire: pairs with the Release store of `ON` after a handshake
         // in another thread, so that handshake happens before this
@@ -220,10 +221,18 @@ impl SnapshotGate {
     /// Those of `handshake`; the gate then stays `ENABLING` (writers wait
     /// for readers, readers do not copy lock-free) and the next reader
     /// tries again.
+    #[inline]
     fn open(&self, handshake: impl FnOnce() -> Result<()>) -> Result<()> {
         if self.is_on() {
             return Ok(());
         }
+        self.enable(handshake)
+    }
+
+    /// The first time of [`open`](Self::open), out of line.
+    #[cold]
+    #[inline(never)]
+    fn enable(&self, handshake: impl FnOnce() -> Result<()>) -> Result<()> {
         // Relaxed: the handshake's lock and unlock that follow order it
         // before every later holder's load (module docs). `fetch_max`
         // never moves `ON` back.
@@ -304,6 +313,7 @@ pub(super) fn recover(word: &AtomicU64) {
 }
 
 /// One lock-free attempt: the copy `read` made, if no holder wrote meanwhile.
+#[inline]
 fn try_read<R>(sequence: Sequence<'_>, read: &mut impl FnMut() -> R) -> Option<R> {
     let word = sequence.word;
     // Relaxed: only a hint, so that readers do not raise the count while a
@@ -351,6 +361,7 @@ impl RawLock {
     /// the errors of taking the lock ([`Error::TimedOut`],
     /// [`Error::WouldBlock`], [`Error::WouldDeadlock`], ...) if the
     /// lock-free path gave up.
+    #[inline]
     pub(crate) fn read_consistent<R>(
         &self,
         words: &LockWords,
@@ -359,31 +370,56 @@ impl RawLock {
         wait: Wait,
         mut read: impl FnMut() -> R,
     ) -> Result<R> {
-        let beside = words.beside(Some(gate));
         gate.open(|| {
             // Poisoned or not: only the lock's order matters here.
+            let beside = words.beside(Some(gate));
             drop(poison::lock(self, beside, segment, wait, Poisoned::Accept)?);
             Ok(())
         })?;
-        let sequence = words.sequence(gate);
-        for _ in 0..OPTIMISTIC_TRIES {
-            if let Some(copy) = try_read(sequence, &mut read) {
-                // Ordered after the acquire load of the even sequence value,
-                // so a poisoning published with it is seen (module docs).
-                if poison::is_set(&words.poison) {
-                    return Err(Error::Poisoned {
-                        lock: segment.name().to_owned(),
-                    });
-                }
-                return Ok(copy);
-            }
-            std::hint::spin_loop();
+        // The common case inline: the first lock-free try succeeds.
+        match try_read(words.sequence(gate), &mut read) {
+            Some(copy) => unpoisoned(words, segment, copy),
+            None => self.read_contended(words, gate, segment, wait, read),
         }
+    }
+
+    /// The rest of [`read_consistent`](Self::read_consistent), out of line:
+    /// more lock-free tries, then the lock.
+    #[inline(never)]
+    fn read_contended<R>(
+        &self,
+        words: &LockWords,
+        gate: &SnapshotGate,
+        segment: &Segment,
+        wait: Wait,
+        mut read: impl FnMut() -> R,
+    ) -> Result<R> {
+        let sequence = words.sequence(gate);
+        for _ in 1..OPTIMISTIC_TRIES {
+            std::hint::spin_loop();
+            if let Some(copy) = try_read(sequence, &mut read) {
+                return unpoisoned(words, segment, copy);
+            }
+        }
+        let beside = words.beside(Some(gate));
         let guard = poison::lock(self, beside, segment, wait, Poisoned::Refuse)?;
         let copy = read();
         drop(guard);
         Ok(copy)
     }
+}
+
+/// A lock-free `copy`, unless the data is poisoned ([`Error::Poisoned`]).
+#[inline]
+fn unpoisoned<R>(words: &LockWords, segment: &Segment, copy: R) -> Result<R> {
+    // Ordered after the acquire load of the even sequence value, so a
+    // poisoning published with it is seen (module docs).
+    if poison::is_set(&words.poison) {
+        return Err(Error::Poisoned {
+            lock: segment.name().to_owned(),
+        });
+    }
+    Ok(copy)
 }
 
 #[cfg(test)]
