@@ -8,7 +8,8 @@
 //!
 //! - `segment`: a segment of any layout, whose data Python views in place
 //!   through the buffer protocol (ctypes' `from_buffer`);
-//! - `locks`: `Lock` and `RLock`, held per thread;
+//! - `locks`: `Lock` and `RLock`, held per thread, and the data accessors
+//!   of `Value` and `Array` that take them;
 //! - `primitives`: `Semaphore`, `Event`, `Condition` and `Barrier`.
 
 use pyo3::prelude::*;
@@ -30,6 +31,7 @@ fn _shmstruct(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segment::Segment>()?;
     m.add_class::<locks::Lock>()?;
     m.add_class::<locks::RLock>()?;
+    m.add_class::<locks::LockedAttribute>()?;
     m.add_class::<primitives::Semaphore>()?;
     m.add_class::<primitives::Event>()?;
     m.add_class::<primitives::Condition>()?;

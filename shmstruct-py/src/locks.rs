@@ -401,9 +401,28 @@ handle_class!(RLock(shmstruct::RLock, "an unlocked recursive lock") create with 
     }
 });
 
-/// `function(*args)` under `lock` (a `Lock` or `None`), unless this thread
-/// holds it already (the pattern ``with v.get_lock(): v.value += 1``): the
-/// data accessors of `Value` and `Array`, in one native call.
+/// `f()` under `lock` (none: no lock), unless this thread holds it
+/// already (the pattern ``with v.get_lock(): v.value += 1``): what every
+/// data accessor of `Value` and `Array` does around its access.
+fn under_lock<T>(
+    py: Python<'_>,
+    lock: Option<&Lock>,
+    f: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    let lock = match lock {
+        Some(lock) if !is_held(&lock.key) => lock,
+        _ => return f(),
+    };
+    lock.take(py, None, false)?;
+    let result = f();
+    let (guard, handle) = take_held(&lock.key, "this lock")?;
+    drop(guard);
+    drop(handle);
+    result
+}
+
+/// `function(*args)` under `lock` (a `Lock` or `None`), as [`under_lock`]:
+/// the accessors that are not a plain attribute (an element, a copy).
 #[pyfunction]
 #[pyo3(signature = (lock, function, *args))]
 pub fn locked_call<'py>(
@@ -412,14 +431,83 @@ pub fn locked_call<'py>(
     function: &Bound<'py, PyAny>,
     args: &Bound<'py, pyo3::types::PyTuple>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let lock = match lock {
-        Some(lock) if !is_held(&lock.get().key) => lock.get(),
-        _ => return function.call1(args),
-    };
-    lock.take(py, None, false)?;
-    let result = function.call1(args);
-    let (guard, handle) = take_held(&lock.key, "this lock")?;
-    drop(guard);
-    drop(handle);
-    result
+    under_lock(py, lock.map(Bound::get), || function.call1(args))
+}
+
+/// A data attribute of a `Value` or an `Array` (a number's `value`, a
+/// Structure's field, a byte string's `value` and `raw`): the attribute
+/// `name` of the object's ctypes view `_obj`, read and written under its
+/// lock `_lock` as [`under_lock`] takes it. A descriptor in native code,
+/// because a Python `property` calling [`locked_call`] costs more than the
+/// lock itself.
+#[pyclass(module = "shmstruct", frozen)]
+pub struct LockedAttribute {
+    name: Py<pyo3::types::PyString>,
+}
+
+impl LockedAttribute {
+    /// The lock and the ctypes view of `instance` (a `Value` or an `Array`).
+    fn parts<'py>(
+        instance: &Bound<'py, PyAny>,
+    ) -> PyResult<(Option<Bound<'py, Lock>>, Bound<'py, PyAny>)> {
+        let py = instance.py();
+        let lock = instance.getattr(pyo3::intern!(py, "_lock"))?;
+        let lock = if lock.is_none() {
+            None
+        } else {
+            Some(lock.cast_into::<Lock>()?)
+        };
+        Ok((lock, instance.getattr(pyo3::intern!(py, "_obj"))?))
+    }
+}
+
+#[pymethods]
+impl LockedAttribute {
+    #[new]
+    fn new(name: Bound<'_, pyo3::types::PyString>) -> LockedAttribute {
+        LockedAttribute {
+            name: name.unbind(),
+        }
+    }
+
+    /// The attribute, read under the lock; the descriptor itself when read
+    /// from the class.
+    fn __get__<'py>(
+        slf: &Bound<'py, Self>,
+        instance: Option<&Bound<'py, PyAny>>,
+        _owner: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(instance) = instance else {
+            return Ok(slf.clone().into_any());
+        };
+        let (lock, obj) = LockedAttribute::parts(instance)?;
+        let name = slf.get().name.bind(slf.py());
+        under_lock(slf.py(), lock.as_ref().map(Bound::get), || {
+            obj.getattr(name)
+        })
+    }
+
+    /// Refused, as for a `property` without a deleter.
+    fn __delete__(&self, instance: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "can't delete attribute {}",
+            self.name.bind(instance.py())
+        )))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<shmstruct attribute {} under the lock>",
+            self.name.bind(py)
+        )
+    }
+
+    /// The attribute, written under the lock.
+    fn __set__(&self, instance: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (lock, obj) = LockedAttribute::parts(instance)?;
+        let name = self.name.bind(instance.py());
+        under_lock(instance.py(), lock.as_ref().map(Bound::get), || {
+            obj.setattr(name, value)
+        })
+    }
 }

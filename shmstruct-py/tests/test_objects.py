@@ -45,6 +45,8 @@ class ValueTest(unittest.TestCase):
             n.value += 1
         other = shmstruct.Value.open(name)
         self.assertEqual(other.value, 8)
+        with self.assertRaises(AttributeError):
+            del other.value
         self.assertIs(type(other.get_obj()), ctypes.c_int32)
         self.assertEqual(shmstruct.Value.open(name, "i").value, 8)
         with self.assertRaises(shmstruct.LayoutMismatch) as caught:

@@ -48,6 +48,7 @@ from ._shmstruct import (
     Semaphore,
     unlink,
 )
+from ._shmstruct import LockedAttribute as _LockedAttribute
 from ._shmstruct import Segment as _Segment
 from ._shmstruct import locked_call as _locked_call
 from ._shmstruct import forget_inherited_locks as _forget_inherited_locks
@@ -110,13 +111,12 @@ def _lock_argument(lock):
 class _Shared:
     """What Value and Array share: a segment, its ctypes view, its lock."""
 
-    __slots__ = ("_segment", "_obj", "_lock", "_simple")
+    __slots__ = ("_segment", "_obj", "_lock")
 
     def __init__(self, segment, ctype, lock=None):
         self._segment = segment
         self._obj = ctype.from_buffer(segment)
         self._lock = lock if lock is not None else segment.lock
-        self._simple = issubclass(ctype, ctypes._SimpleCData)
 
     def get_lock(self):
         """The lock that guards the data (a ``shmstruct.Lock``)."""
@@ -196,53 +196,47 @@ class Value(_Shared):
             segment.check(_layout.descriptor(ctype))
         return cls._for(ctype)(segment, ctype)
 
-    @property
-    def value(self):
-        if self._simple:
-            return _locked_call(self._lock, getattr, self._obj, "value")
-        obj = self._obj
-        return _locked_call(self._lock, type(obj).from_buffer_copy, obj)
-
-    @value.setter
-    def value(self, value):
-        if self._simple:
-            _locked_call(self._lock, setattr, self._obj, "value", value)
-            return
-        obj = self._obj
-        if not isinstance(value, type(obj)):
-            value = type(obj)(*value)
-        _locked_call(self._lock, ctypes.memmove, ctypes.addressof(obj), ctypes.addressof(value), ctypes.sizeof(obj))
+    # A number's value, under the lock (see `_for` for the other types).
+    value = _LockedAttribute("value")
 
     @classmethod
     def _for(cls, ctype):
-        """Value itself, or for a Structure a subclass with one property per
-        field, each read and written under the lock (as multiprocessing's
-        synchronized Structures have)."""
-        if not issubclass(ctype, ctypes.Structure):
+        """Value itself for a number; for any other type a subclass whose
+        ``value`` is a copy made under the lock, with, for a Structure, one
+        attribute per field read and written under the lock (as
+        multiprocessing's synchronized Structures have)."""
+        if issubclass(ctype, ctypes._SimpleCData):
             return cls
-        subclass = _STRUCT_VALUES.get(ctype)
+        subclass = _COPIED_VALUES.get(ctype)
         if subclass is None:
-            fields = {
-                field[0]: _field_property(field[0])
-                for field in ctype._fields_
-                if field[0] != _layout._ALIGN_FIELD
-            }
-            subclass = type(f"Value[{ctype.__name__}]", (cls,), {"__slots__": (), **fields})
-            _STRUCT_VALUES[ctype] = subclass
+            fields = {}
+            if issubclass(ctype, ctypes.Structure):
+                fields = {
+                    field[0]: _LockedAttribute(field[0])
+                    for field in ctype._fields_
+                    if field[0] != _layout._ALIGN_FIELD
+                }
+            namespace = {"__slots__": (), "value": property(_copy_value, _assign_value), **fields}
+            subclass = type(f"Value[{ctype.__name__}]", (cls,), namespace)
+            _COPIED_VALUES[ctype] = subclass
         return subclass
 
 
-_STRUCT_VALUES = {}
+# The Value subclass of each type that is not a number.
+_COPIED_VALUES = {}
 
 
-def _field_property(field, doc=None):
-    def get(self):
-        return _locked_call(self._lock, getattr, self._obj, field)
+def _copy_value(self):
+    """A copy of the whole value (a Structure, an array), made under the lock."""
+    obj = self._obj
+    return _locked_call(self._lock, type(obj).from_buffer_copy, obj)
 
-    def set(self, value):
-        _locked_call(self._lock, setattr, self._obj, field, value)
 
-    return property(get, set, doc=doc or f"The field {field!r}, under the lock.")
+def _assign_value(self, value):
+    obj = self._obj
+    if not isinstance(value, type(obj)):
+        value = type(obj)(*value)
+    _locked_call(self._lock, ctypes.memmove, ctypes.addressof(obj), ctypes.addressof(value), ctypes.sizeof(obj))
 
 
 class Array(_Shared):
@@ -302,8 +296,10 @@ class Array(_Shared):
         for index in range(len(self)):
             yield self[index]
 
-    value = _field_property("value", "A byte string's bytes up to the first NUL, under the lock.")
-    raw = _field_property("raw", "A byte string's whole buffer, under the lock.")
+    # A byte string's bytes up to the first NUL, and its whole buffer,
+    # under the lock.
+    value = _LockedAttribute("value")
+    raw = _LockedAttribute("raw")
 
 
 def descriptor(ctype):
