@@ -338,7 +338,7 @@ fn main() {
         "ns",
         "raw robust pthread mutex",
         raw,
-        "target <= 1.2",
+        "target <= 1.05",
     );
     row(
         "named Lock lock+unlock (ns)",
@@ -346,7 +346,7 @@ fn main() {
         "ns",
         "raw robust pthread mutex",
         raw,
-        "target <= 1.2",
+        "target <= 1.05",
     );
     row(
         "RawLock lock+unlock (ns)",
@@ -362,7 +362,7 @@ fn main() {
         "ops/s",
         "raw robust pthread mutex",
         incr_raw,
-        "target >= 0.8",
+        "target >= 0.95",
     );
     row(
         "RawEvent ping-pong round trip",
