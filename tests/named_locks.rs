@@ -788,6 +788,53 @@ fn an_array_and_a_value_sharing_a_lock_are_updated_in_place_across_processes() {
 }
 
 #[test]
+fn the_lock_guard_inside_a_data_guard_is_no_proof_for_locked_access() {
+    // A `DataGuard` lends the data as `&T`/`&mut T`; its `lock_guard()`
+    // must not let a `*_locked` call write under that borrow.
+    let names = ["dg-lock", "dg-value", "dg-array", "dg-bytes", "dg-own"].map(support::unique_name);
+    let _guards = names.each_ref().map(|n| RemoveOnDrop::shm(n));
+    let lock = Lock::create(&names[0]).expect("creating");
+    let (value, array, bytes) = three_under(&lock, [&names[1], &names[2], &names[3]]);
+    let own = Value::create(&names[4], 7u64).expect("creating");
+
+    let guard = own.lock().expect("locking");
+    let seen: &u64 = &guard;
+    let error = own.set_locked(guard.lock_guard(), 5).expect_err("no proof");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    assert_eq!(*seen, 7, "the borrowed value is unchanged");
+    drop(guard);
+
+    let guard = value.lock().expect("locking");
+    let error = value
+        .set_locked(guard.lock_guard(), 5)
+        .expect_err("no proof");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let error = array
+        .set_locked(guard.lock_guard(), 0, 9)
+        .expect_err("no proof");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let error = array
+        .copy_from_slice_locked(guard.lock_guard(), &[9, 9])
+        .expect_err("no proof");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    let error = bytes
+        .set_value_locked(guard.lock_guard(), b"zz")
+        .expect_err("no proof");
+    assert!(matches!(error, Error::WrongLock { .. }), "{error:?}");
+    assert_eq!(*guard, 1);
+    drop(guard);
+    assert_eq!(
+        (
+            array.to_vec().expect("reading"),
+            bytes.value().expect("reading")
+        ),
+        (vec![1, 2], b"ab".to_vec()),
+        "nothing was written"
+    );
+    drop((value, array, bytes, own, lock));
+}
+
+#[test]
 fn in_place_access_refuses_the_guard_of_another_lock() {
     let lock_name = support::unique_name("ipw-lock");
     let other_name = support::unique_name("ipw-other");

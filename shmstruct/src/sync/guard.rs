@@ -26,9 +26,10 @@ use crate::Result;
 /// - for a segment's own non-reentrant lock, the sequence word too, which it
 ///   keeps odd while it lives (see
 ///   [`segment::header`](crate::segment::header#lock-modes));
-/// - the segment's identity (device and inode), the same in every process
-///   and mapping, so that objects guarded by the lock can check that a
-///   guard is of their lock.
+/// - the segment it lives in, whose identity (device and inode) is the
+///   same in every process and mapping, so that objects guarded by the
+///   lock can check that a guard is of their lock (not a guard inside a
+///   [`DataGuard`], which lends the data itself).
 ///
 /// Not `Send`: a pthread mutex must be released by the thread that locked
 /// it.
@@ -37,8 +38,8 @@ use crate::Result;
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct Guard<'a, M: RawMutex + ?Sized> {
     // Only references and a flag: `lock()` builds the guard once, from
-    // these, and a guard this small moves in registers (see
-    // `poison::lock`).
+    // these, at the end of an inlined path, where it stays in registers
+    // (see `poison::lock`).
     mutex: &'a M,
     /// The poison word beside the lock, for a lock that has one (see
     /// [`super::poison`]).
@@ -216,7 +217,11 @@ impl<'a> LockGuard<'a> {
     /// and every thread of every process reads or writes it only while
     /// holding this lock (so the `&mut T` the guard hands out is exclusive).
     #[inline]
-    pub unsafe fn guarding<T: ?Sized>(self, data: NonNull<T>) -> DataGuard<'a, T> {
+    pub unsafe fn guarding<T: ?Sized>(mut self, data: NonNull<T>) -> DataGuard<'a, T> {
+        // The guard inside a `DataGuard` proves nothing to the `*_locked`
+        // accessors: through `lock_guard()` it would let them write the
+        // data behind a `&T` the `DataGuard` still lends.
+        self.segment = None;
         DataGuard { guard: self, data }
     }
 }
