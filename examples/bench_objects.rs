@@ -157,6 +157,15 @@ fn main() -> Result<(), BoxError> {
         ("segment_cycle", &|| segment_cycle(python)),
         ("open_time", &open_time),
     ];
+    if !sections.iter().any(|(section, _)| wanted(section)) {
+        let names: Vec<&str> = sections.iter().map(|(section, _)| *section).collect();
+        return Err(format!(
+            "no section's name contains {:?}; the sections: {}",
+            only.unwrap_or_default(),
+            names.join(", ")
+        )
+        .into());
+    }
     for (section, run) in sections {
         if wanted(section) {
             println!();

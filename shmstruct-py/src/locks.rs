@@ -62,9 +62,9 @@ pub fn key_of<P: shmstruct::NamedPrimitive>(handle: &shmstruct::Named<P>) -> Key
 /// # Safety
 ///
 /// `handle` keeps alive everything `guard` borrows: `guard` was taken
-/// through `handle` and borrows only the lock and its poison word, which
-/// live in `handle`'s mapping (its `'static` is a lifetime extended by the
-/// caller). The guard never leaves this thread (`HELD` is thread-local),
+/// through `handle` and borrows only the lock and the words beside it, in
+/// `handle`'s mapping, and the crate handle's `Segment`, inside `handle`
+/// (its `'static` is a lifetime extended by the caller). The guard never leaves this thread (`HELD` is thread-local),
 /// as a lock guard must not, and is dropped before `handle` (field order).
 pub unsafe fn hold(key: &Key, handle: Arc<dyn Send + Sync>, guard: Guard) {
     HELD.with_borrow_mut(|held| {
@@ -192,11 +192,12 @@ pub fn take_and_hold<H: PoisoningLock>(
     let Some(guard) = sliced(py, timeout, |wait| lock.take(wait, poisoned))? else {
         return Ok(false);
     };
-    // SAFETY: the guard was taken through `owner`, whose mapping holds the
-    // lock and the words beside it that the guard borrows.
+    // SAFETY: the guard was taken through `owner`: it borrows the lock and
+    // the words beside it, in `owner`'s mapping, and `owner`'s `Segment`.
     let guard =
         unsafe { std::mem::transmute::<NamedLockGuard<'_>, NamedLockGuard<'static>>(guard) };
-    // SAFETY: `owner` (cloned into the record) keeps that mapping alive.
+    // SAFETY: `owner` (cloned into the record) keeps both alive, at the
+    // same addresses (it is behind an `Arc`).
     unsafe { hold(key, owner.clone(), wrap(guard)) };
     Ok(true)
 }
@@ -434,12 +435,14 @@ pub fn locked_call<'py>(
     under_lock(py, lock.map(Bound::get), || function.call1(args))
 }
 
-/// A data attribute of a `Value` or an `Array` (a number's `value`, a
-/// Structure's field, a byte string's `value` and `raw`): the attribute
-/// `name` of the object's ctypes view `_obj`, read and written under its
-/// lock `_lock` as [`under_lock`] takes it. A descriptor in native code,
-/// because a Python `property` calling [`locked_call`] costs more than the
-/// lock itself.
+/// An attribute of shared data (a number's `value`, a Structure's field, a
+/// byte string's `value` and `raw`), read and written under the object's
+/// lock, unless this thread holds it already.
+//
+// The attribute `name` of the object's ctypes view `_obj`, under its lock
+// `_lock` as `under_lock` takes it: a descriptor in native code, because a
+// Python `property` calling `locked_call` costs more than the lock itself.
+// (Its doc comment is what `help()` shows for every such attribute.)
 #[pyclass(module = "shmstruct", frozen)]
 pub struct LockedAttribute {
     name: Py<pyo3::types::PyString>,

@@ -216,14 +216,15 @@ handle_class!(Condition(shmstruct::Condition, "a condition variable") create wit
         // Held again whatever happened, unless the wait itself failed (a
         // poisoned wait releases the lock).
         if let Some(guard) = slot {
-            // The guard now points into two handles' mappings: its mutex
-            // into that of the handle that took it (`handle`), its poison
-            // and sequence words into `self.inner`'s (the wait gave it
-            // those again). The record keeps both alive.
+            // The guard now points into two handles: its mutex into the
+            // mapping of the one that took it (`handle`), its poison and
+            // sequence words into `self.inner`'s mapping and its segment
+            // to `self.inner`'s `Segment` (the wait gave it those again).
+            // The record keeps both alive.
             let both: Arc<dyn Send + Sync> = Arc::new((handle, self.inner.clone()));
-            // SAFETY: the guard borrows only those two mappings, which
+            // SAFETY: the guard borrows only from those two handles, which
             // `both`, kept in the record and dropped after the guard, keeps
-            // alive (as in `take_and_hold`).
+            // alive, each behind its `Arc` (as in `take_and_hold`).
             let guard = unsafe { std::mem::transmute::<NamedLockGuard<'_>, ConditionGuard>(guard) };
             put_back(&self.key, Guard::Condition(guard), both);
         }

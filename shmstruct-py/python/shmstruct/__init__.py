@@ -196,7 +196,7 @@ class Value(_Shared):
             segment.check(_layout.descriptor(ctype))
         return cls._for(ctype)(segment, ctype)
 
-    # A number's value, under the lock (see `_for` for the other types).
+    # A number's value (for the other types, see `_for`).
     value = _LockedAttribute("value")
 
     @classmethod
@@ -216,7 +216,8 @@ class Value(_Shared):
                     for field in ctype._fields_
                     if field[0] != _layout._ALIGN_FIELD
                 }
-            namespace = {"__slots__": (), "value": property(_copy_value, _assign_value), **fields}
+            value = property(_copy_value, _assign_value, doc="A copy of the value, made under the lock.")
+            namespace = {"__slots__": (), "value": value, **fields}
             subclass = type(f"Value[{ctype.__name__}]", (cls,), namespace)
             _COPIED_VALUES[ctype] = subclass
         return subclass
@@ -296,8 +297,7 @@ class Array(_Shared):
         for index in range(len(self)):
             yield self[index]
 
-    # A byte string's bytes up to the first NUL, and its whole buffer,
-    # under the lock.
+    # A byte string's bytes up to the first NUL, and its whole buffer.
     value = _LockedAttribute("value")
     raw = _LockedAttribute("raw")
 

@@ -119,7 +119,9 @@ pub(crate) fn lock<'a, M: RawMutex + ?Sized>(
     if acquired? == Acquired::OwnerDied {
         recover(mutex, beside)?;
     }
-    // SAFETY: this thread has just locked `mutex` and made no guard of it.
+    // SAFETY: this thread has just locked `mutex` (one level of it), and
+    // no guard holds that level (`recover` gave its guard up); the guard
+    // is made below only if `refuse` returns `Ok`.
     unsafe { refuse(mutex, beside, segment, poisoned) }?;
     Ok(Guard::poisoning(mutex, beside, segment))
 }
@@ -162,9 +164,9 @@ fn recover<M: RawMutex + ?Sized>(mutex: &M, beside: Beside<'_>) -> Result<()> {
 ///
 /// # Safety
 ///
-/// This thread holds `mutex`, and nothing it still uses relies on that: no
-/// guard of it is left (one given up with [`Guard::into_held`] counts as
-/// none).
+/// This thread holds one level of `mutex` that no guard holds (one given
+/// up with [`Guard::into_held`] counts as none), and on an `Err` relies on
+/// that level no more: it is released here.
 #[inline(always)]
 pub(crate) unsafe fn refuse<M: RawMutex + ?Sized>(
     mutex: &M,
@@ -191,6 +193,12 @@ unsafe fn refused<M: RawMutex + ?Sized>(mutex: &M, segment: &Segment) -> Error {
     // SAFETY: the caller holds the mutex and relies on it no more; the
     // release cannot fail for a holder.
     let _ = unsafe { mutex.release() };
+    poisoned_error(segment)
+}
+
+/// [`Error::Poisoned`] for the lock of `segment`.
+#[cold]
+pub(crate) fn poisoned_error(segment: &Segment) -> Error {
     Error::Poisoned {
         lock: segment.name().to_owned(),
     }

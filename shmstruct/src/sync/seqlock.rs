@@ -114,7 +114,7 @@
 //!   machine.
 //! - **A writer killed mid-write** leaves the word odd: readers skip their
 //!   tries, fall back to the lock, and the owner-died recovery poisons the
-//!   data ([`Error::Poisoned`]).
+//!   data ([`Error::Poisoned`](crate::Error::Poisoned)).
 //! - **Several objects under one shared lock** all take the lock segment's
 //!   guard, hence its sequence word and gate, whichever object they write.
 //!
@@ -134,7 +134,7 @@ use super::area::LockWords;
 use super::poison::{self, Poisoned, Wait};
 use super::RawLock;
 use crate::segment::Segment;
-use crate::{Error, Result};
+use crate::Result;
 
 /// How many lock-free copies a reader tries (while the word is odd or
 /// changes under it) before it takes the lock instead: enough to ride out
@@ -357,9 +357,11 @@ impl RawLock {
     ///
     /// # Errors
     ///
-    /// [`Error::Poisoned`] if the data is poisoned, as `get()` reports it;
-    /// the errors of taking the lock ([`Error::TimedOut`],
-    /// [`Error::WouldBlock`], [`Error::WouldDeadlock`], ...) if the
+    /// [`Poisoned`](crate::Error::Poisoned) if the data is poisoned, as
+    /// `get()` reports it; the errors of taking the lock
+    /// ([`TimedOut`](crate::Error::TimedOut),
+    /// [`WouldBlock`](crate::Error::WouldBlock),
+    /// [`WouldDeadlock`](crate::Error::WouldDeadlock), ...) if the
     /// lock-free path gave up.
     #[inline]
     pub(crate) fn read_consistent<R>(
@@ -409,15 +411,14 @@ impl RawLock {
     }
 }
 
-/// A lock-free `copy`, unless the data is poisoned ([`Error::Poisoned`]).
+/// A lock-free `copy`, unless the data is poisoned
+/// ([`Poisoned`](crate::Error::Poisoned)).
 #[inline]
 fn unpoisoned<R>(words: &LockWords, segment: &Segment, copy: R) -> Result<R> {
     // Ordered after the acquire load of the even sequence value, so a
     // poisoning published with it is seen (module docs).
     if poison::is_set(&words.poison) {
-        return Err(Error::Poisoned {
-            lock: segment.name().to_owned(),
-        });
+        return Err(poison::poisoned_error(segment));
     }
     Ok(copy)
 }
