@@ -64,8 +64,9 @@ pub fn key_of<P: shmstruct::NamedPrimitive>(handle: &shmstruct::Named<P>) -> Key
 /// `handle` keeps alive everything `guard` borrows: `guard` was taken
 /// through `handle` and borrows only the lock and the words beside it, in
 /// `handle`'s mapping, and the crate handle's `Segment`, inside `handle`
-/// (its `'static` is a lifetime extended by the caller). The guard never leaves this thread (`HELD` is thread-local),
-/// as a lock guard must not, and is dropped before `handle` (field order).
+/// (its `'static` is a lifetime extended by the caller). The guard never
+/// leaves this thread (`HELD` is thread-local), as a lock guard must not,
+/// and is dropped before `handle` (field order).
 pub unsafe fn hold(key: &Key, handle: Arc<dyn Send + Sync>, guard: Guard) {
     HELD.with_borrow_mut(|held| {
         held.push(Held {
@@ -490,6 +491,15 @@ impl LockedAttribute {
         })
     }
 
+    /// The attribute, written under the lock.
+    fn __set__(&self, instance: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (lock, obj) = LockedAttribute::parts(instance)?;
+        let name = self.name.bind(instance.py());
+        under_lock(instance.py(), lock.as_ref().map(Bound::get), || {
+            obj.setattr(name, value)
+        })
+    }
+
     /// Refused, as for a `property` without a deleter.
     fn __delete__(&self, instance: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(pyo3::exceptions::PyAttributeError::new_err(format!(
@@ -503,14 +513,5 @@ impl LockedAttribute {
             "<shmstruct attribute {} under the lock>",
             self.name.bind(py)
         )
-    }
-
-    /// The attribute, written under the lock.
-    fn __set__(&self, instance: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (lock, obj) = LockedAttribute::parts(instance)?;
-        let name = self.name.bind(instance.py());
-        under_lock(instance.py(), lock.as_ref().map(Bound::get), || {
-            obj.setattr(name, value)
-        })
     }
 }
